@@ -1,0 +1,225 @@
+"""Pretraining the mini suite: a Pythia-style family of tiny GPT-NeoX models.
+
+As with Pythia, every scale sees the same token stream in the same order and
+saves checkpoints at log-spaced steps, so scale and training time are the only
+things that differ between models.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+PAD, EOS, UNK = "<|pad|>", "<|endoftext|>", "<|unk|>"
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    vocab_size: int = 2048
+    seq_len: int = 256
+    batch_size: int = 8
+    steps: int = 512
+    lr: float = 3e-3
+    warmup: int = 32
+    weight_decay: float = 0.01
+    seed: int = 1234
+    threads: int = 1
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PretrainConfig":
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"pretrain: unknown keys {sorted(unknown)}")
+        return cls(**d)
+
+
+def read_corpus(path: str | Path) -> list[str]:
+    texts = []
+    with open(path, encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                texts.append(json.loads(line)["text"])
+            except (json.JSONDecodeError, KeyError, TypeError) as e:
+                raise ValueError(f"{path}, line {i}: not a Pile record with a 'text' field ({e})") from None
+    if not texts:
+        raise ValueError(f"{path}: the pretraining corpus is empty")
+    return texts
+
+
+def train_tokenizer(corpus: str | Path, vocab_size: int, out_dir: str | Path) -> None:
+    """A byte-level BPE like GPT-NeoX's, with distinct pad and end-of-text tokens."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[EOS, PAD],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    texts = read_corpus(corpus)
+    tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token=EOS, bos_token=EOS, pad_token=PAD, unk_token=None
+    )
+    with _atomic_dir(out_dir) as tmp:
+        fast.save_pretrained(tmp)
+
+
+def load_tokenizer(path: str | Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(path))
+
+
+def token_stream(tokenizer, texts: list[str]) -> np.ndarray:
+    """All documents as one stream, each followed by end-of-text, as in GPT-NeoX pretraining."""
+    ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    eos = tokenizer.eos_token_id
+    return np.fromiter((t for doc in ids for t in (*doc, eos)), dtype=np.int64)
+
+
+def batches(stream: np.ndarray, cfg: PretrainConfig):
+    """The fixed data order: seeded, independent of the model, so every scale sees the same batches."""
+    n_seq = len(stream) // cfg.seq_len
+    if n_seq < cfg.batch_size:
+        raise ValueError(
+            f"pretrain: the corpus has {len(stream)} tokens, fewer than one batch "
+            f"({cfg.batch_size} x {cfg.seq_len}); enlarge the world or lower pretrain.batch_size"
+        )
+    seqs = stream[: n_seq * cfg.seq_len].reshape(n_seq, cfg.seq_len)
+    rng = np.random.default_rng(cfg.seed)
+    n_epochs = math.ceil(cfg.steps * cfg.batch_size / n_seq)
+    order = np.concatenate([rng.permutation(n_seq) for _ in range(n_epochs)])
+    for step in range(cfg.steps):
+        yield seqs[order[step * cfg.batch_size : (step + 1) * cfg.batch_size]]
+
+
+def model_config(arch: dict, tokenizer, seq_len: int):
+    from transformers import GPTNeoXConfig
+
+    allowed = {"hidden_size", "num_layers", "num_heads", "intermediate_size"}
+    unknown = set(arch) - allowed
+    if unknown:
+        raise ValueError(f"mini architecture: unknown keys {sorted(unknown)} (allowed: {sorted(allowed)})")
+    hidden = int(arch["hidden_size"])
+    heads = int(arch["num_heads"])
+    if hidden % heads:
+        raise ValueError(f"mini architecture: hidden_size {hidden} is not divisible by num_heads {heads}")
+    return GPTNeoXConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        num_hidden_layers=int(arch["num_layers"]),
+        num_attention_heads=heads,
+        intermediate_size=int(arch.get("intermediate_size", 4 * hidden)),
+        max_position_embeddings=seq_len,
+        rotary_pct=0.25,
+        use_parallel_residual=True,
+        tie_word_embeddings=False,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+
+
+def lr_at(step: int, cfg: PretrainConfig) -> float:
+    """Linear warm-up then cosine decay to 10%, Pythia's schedule."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def pretrain(
+    tokenizer_dir: str | Path,
+    corpus: str | Path,
+    arch: dict,
+    cfg: PretrainConfig,
+    save_steps: list[int],
+    out_dirs: list[str | Path],
+    log=print,
+) -> list[float]:
+    """Train one scale; save a checkpoint (model + tokenizer) after each step in save_steps.
+
+    Returns the training loss per step.
+    """
+    import torch
+    from transformers import GPTNeoXForCausalLM
+
+    if len(save_steps) != len(out_dirs):
+        raise ValueError("pretrain: one output directory per saved step")
+    bad = [s for s in save_steps if not 1 <= s <= cfg.steps]
+    if bad:
+        raise ValueError(f"pretrain: save steps {bad} outside 1..{cfg.steps}")
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    tokenizer = load_tokenizer(tokenizer_dir)
+    stream = token_stream(tokenizer, read_corpus(corpus))
+    model = GPTNeoXForCausalLM(model_config(arch, tokenizer, cfg.seq_len))
+    model.train()
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr,
+        betas=(0.9, 0.95),
+    )
+    to_save = dict(zip(save_steps, out_dirs))
+    losses = []
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"pretraining {n_params} parameters on {len(stream)} tokens for {cfg.steps} steps")
+    for step, batch in enumerate(batches(stream, cfg), start=1):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step - 1, cfg)
+        x = torch.from_numpy(batch)
+        loss = model(input_ids=x, labels=x).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(float(loss))
+        if step % 64 == 0 or step == cfg.steps:
+            log(f"step {step}/{cfg.steps} loss {np.mean(losses[-64:]):.4f}")
+        if step in to_save:
+            save_checkpoint(model, tokenizer, to_save[step], {"step": step, "arch": arch, "pretrain": asdict(cfg)})
+    return losses
+
+
+def save_checkpoint(model, tokenizer, out_dir: str | Path, meta: dict) -> None:
+    with _atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (Path(tmp) / "llmcal_checkpoint.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+
+
+class _atomic_dir:
+    """Build a directory beside its destination and move it into place only when complete."""
+
+    def __init__(self, dest: str | Path):
+        self.dest = Path(dest)
+
+    def __enter__(self) -> str:
+        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = tempfile.mkdtemp(prefix=f".{self.dest.name}.", dir=self.dest.parent)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return False
+        if self.dest.exists():
+            shutil.rmtree(self.dest)
+        os.replace(self.tmp, self.dest)
+        return False

@@ -1,0 +1,182 @@
+"""The three tasks as (context, target) pairs in a model's own tokens, and their scoring.
+
+Tasks are data (the canonical sample files); this module turns a sample into
+the one next-token question the paper asks of it:
+- clm: a seeded position in a Pile text; predict the token there.
+- facts: the text before a T-REx entity; predict the entity's first token as
+  the tokenizer splits it in context (so " Paris", with its leading space).
+- mmlu: the 5-shot prompt ending in "Answer:"; choose among the letter tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from llmcal.scoring.engine import choice_reducer, score_contexts, top1_reducer
+
+TASKS = ("clm", "facts", "mmlu")
+LETTERS = ("A", "B", "C", "D")
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    max_length: int = 2048
+    min_context: int = 32
+    batch_tokens: int = 16384
+    max_batch: int = 64
+    mmlu_confidence: str = "renormalized"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ScoringConfig":
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class Requests:
+    ids: list[str]
+    contexts: list[list[int]]
+    targets: np.ndarray  # token ids (clm, facts) or letter indices (mmlu)
+
+
+def special_affixes(tokenizer, arch: str) -> tuple[list[int], list[int]]:
+    """The special tokens the model expects around an input (LLaMA's BOS; T5's encoder EOS)."""
+    plain = tokenizer("hello world", add_special_tokens=False)["input_ids"]
+    full = tokenizer("hello world", add_special_tokens=True)["input_ids"]
+    for k in range(len(full) - len(plain) + 1):
+        if full[k : k + len(plain)] == plain:
+            prefix, suffix = full[:k], full[k + len(plain) :]
+            break
+    else:
+        prefix, suffix = [], []
+    # A causal model continues the text, so an end-of-sequence marker would end it.
+    return prefix, (suffix if arch == "seq2seq" else [])
+
+
+def _wrap(ids: list[int], prefix: list[int], suffix: list[int], max_length: int) -> list[int]:
+    """Keep the end of a too-long context: the tokens nearest the prediction matter most."""
+    budget = max_length - len(prefix) - len(suffix)
+    return prefix + ids[max(0, len(ids) - budget) :] + suffix
+
+
+def _uniform(seed: int, sample_id: str) -> float:
+    """A per-sample uniform draw that depends only on (seed, id), not on order or the model."""
+    h = hashlib.blake2b(f"{seed}:{sample_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "big") / 2**64
+
+
+def clm_requests(df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig, seed: int) -> Requests:
+    prefix, suffix = special_affixes(tokenizer, arch)
+    budget = cfg.max_length - len(prefix) - len(suffix)
+    if budget < 1:
+        raise ValueError(f"scoring.max_length {cfg.max_length} leaves no room for a context")
+    encoded = tokenizer(list(df["text"]), add_special_tokens=False)["input_ids"]
+    contexts, targets = [], []
+    for sample_id, ids in zip(df["id"], encoded):
+        if len(ids) < 2:
+            raise ValueError(f"clm sample {sample_id}: the text has {len(ids)} token(s); at least 2 are needed")
+        hi = min(len(ids) - 1, budget)  # the target's index; the context is everything before it
+        lo = max(1, min(cfg.min_context, hi))
+        pos = lo + int(_uniform(seed, sample_id) * (hi - lo + 1))
+        contexts.append(prefix + ids[:pos] + suffix)
+        targets.append(ids[pos])
+    return Requests(list(df["id"]), contexts, np.array(targets, dtype=np.int64))
+
+
+def entity_split(tokenizer, context: str, entity: str) -> tuple[list[int], int]:
+    """Context tokens and the entity's first token, tokenised together as the model reads them."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError("the facts task needs a fast tokenizer (character offsets)")
+    enc = tokenizer(context + entity, add_special_tokens=False, return_offsets_mapping=True)
+    start = len(context)
+    for i, (_, end) in enumerate(enc["offset_mapping"]):
+        if end > start:
+            return enc["input_ids"][:i], enc["input_ids"][i]
+    raise ValueError("the entity produced no tokens")
+
+
+def facts_requests(df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig) -> Requests:
+    prefix, suffix = special_affixes(tokenizer, arch)
+    contexts, targets = [], []
+    for sample_id, context, entity in zip(df["id"], df["context"], df["entity"]):
+        try:
+            ctx, target = entity_split(tokenizer, context, entity)
+        except ValueError as e:
+            raise ValueError(f"facts sample {sample_id}: {e}") from None
+        if not ctx:
+            raise ValueError(f"facts sample {sample_id}: the entity's first token starts the text; no context")
+        contexts.append(_wrap(ctx, prefix, suffix, cfg.max_length))
+        targets.append(target)
+    return Requests(list(df["id"]), contexts, np.array(targets, dtype=np.int64))
+
+
+def letter_token_ids(tokenizer) -> list[int]:
+    """The token each answer letter is after "Answer:", as the model would write it."""
+    base = tokenizer("Answer:", add_special_tokens=False)["input_ids"]
+    ids = []
+    for letter in LETTERS:
+        full = tokenizer(f"Answer: {letter}", add_special_tokens=False)["input_ids"]
+        if full[: len(base)] != base or len(full) != len(base) + 1:
+            raise ValueError(f"the tokenizer does not write ' {letter}' after 'Answer:' as one token")
+        ids.append(full[-1])
+    if len(set(ids)) != 4:
+        raise ValueError("the answer letters share a token")
+    return ids
+
+
+def mmlu_requests(df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig) -> Requests:
+    prefix, suffix = special_affixes(tokenizer, arch)
+    encoded = tokenizer(list(df["prompt"]), add_special_tokens=False)["input_ids"]
+    contexts = [_wrap(ids, prefix, suffix, cfg.max_length) for ids in encoded]
+    bad = [a for a in df["answer"] if a not in LETTERS]
+    if bad:
+        raise ValueError(f"mmlu: answers must be one of A-D, found {bad[0]!r}")
+    targets = np.array([LETTERS.index(a) for a in df["answer"]], dtype=np.int64)
+    return Requests(list(df["id"]), contexts, targets)
+
+
+def build_requests(task: str, df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig, seed: int) -> Requests:
+    if task == "clm":
+        return clm_requests(df, tokenizer, arch, cfg, seed)
+    if task == "facts":
+        return facts_requests(df, tokenizer, arch, cfg)
+    if task == "mmlu":
+        return mmlu_requests(df, tokenizer, arch, cfg)
+    raise ValueError(f"unknown task {task!r}; tasks are {TASKS}")
+
+
+def score_task(lm, task: str, df: pd.DataFrame, cfg: ScoringConfig, seed: int) -> pd.DataFrame:
+    """Per-sample confidence and correctness of one model on one task's samples."""
+    req = build_requests(task, df, lm.tokenizer, lm.arch, cfg, seed)
+    n_context = np.array([len(c) for c in req.contexts], dtype=np.int64)
+    if task == "mmlu":
+        res = score_contexts(lm, req.contexts, choice_reducer(letter_token_ids(lm.tokenizer), cfg.mmlu_confidence),
+                             cfg.batch_tokens, cfg.max_batch)
+        choice = res["choice"]
+        out = pd.DataFrame({
+            "id": req.ids,
+            "confidence": res["confidence"],
+            "correct": choice == req.targets,
+            "prediction": [LETTERS[i] for i in choice],
+            "target": [LETTERS[i] for i in req.targets],
+            "n_context": n_context,
+        })
+        for j, letter in enumerate(LETTERS):
+            out[f"p_{letter}"] = res["choice_probs"][:, j]
+        return out
+    res = score_contexts(lm, req.contexts, top1_reducer(req.targets), cfg.batch_tokens, cfg.max_batch)
+    decode = lm.tokenizer.convert_ids_to_tokens
+    return pd.DataFrame({
+        "id": req.ids,
+        "confidence": res["confidence"],
+        "correct": res["pred_id"] == req.targets,
+        "prediction": decode([int(i) for i in res["pred_id"]]),
+        "target": decode([int(i) for i in req.targets]),
+        "pred_id": res["pred_id"].astype(np.int64),
+        "target_id": req.targets,
+        "target_prob": res["target_prob"],
+        "n_context": n_context,
+    })
