@@ -39,7 +39,7 @@ def tokenizer_dir(tmp_path_factory, corpus_file):
     from llmcal.models.pretrain import train_tokenizer
 
     out = tmp_path_factory.mktemp("tok") / "tokenizer"
-    train_tokenizer(corpus_file, 300, out)
+    train_tokenizer(corpus_file, 600, out)
     return out
 
 

@@ -1,0 +1,229 @@
+"""Figures on synthetic scores: files are real PDFs, panels and plotted values
+match the inputs, and missing (model, task) pairs fail loudly."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.text import Text
+
+from llmcal.calibration import expected_calibration_error, summarize
+from llmcal.figures import (RELIABILITY_PREFIX, TREND_ACC_PREFIX, TREND_ECE_PREFIX, figure_confidence_hist,
+                            figure_reliability, figure_trend, reliability_diagram)
+
+TASKS = ("clm", "facts", "mmlu")
+SIZES = ("70m", "160m", "410m", "1b", "1b4", "2b8", "6b9", "12b", "13b", "30b", "65b")
+STEPS = (256, 512, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000, 143000)
+MIN_PDF_BYTES = 5_000
+
+
+def _samples(rng, n, skill, spread) -> pd.DataFrame:
+    conf = np.clip(rng.beta(2 + 6 * skill, 3, size=n) * spread + (1 - spread) * 0.25, 0, 1)
+    correct = rng.random(n) < np.clip(conf - 0.2 * (1 - skill), 0, 1)
+    return pd.DataFrame({"confidence": conf, "correct": correct})
+
+
+def _synthetic(n_models: int, steps: bool = False, n: int = 300):
+    rng = np.random.default_rng(0)
+    models = [f"pythia-1b4-step{STEPS[i]}" if steps else f"pythia-{SIZES[i]}" for i in range(n_models)]
+    scores, rows = {}, []
+    for i, model in enumerate(models):
+        for task in TASKS:
+            df = _samples(rng, n, skill=i / max(1, n_models - 1), spread=1 - 0.6 * i / max(1, n_models))
+            scores[(model, task)] = df
+            rows.append({"model": model, "family": "pythia", "size": "1b4" if steps else SIZES[i],
+                         "step": STEPS[i] if steps else np.nan, "task": task,
+                         **summarize(df["confidence"], df["correct"], n_boot=50)})
+    return models, pd.DataFrame(rows), scores
+
+
+def _assert_pdf(path):
+    data = path.read_bytes()
+    assert data.startswith(b"%PDF")
+    assert len(data) > MIN_PDF_BYTES
+
+
+def _axes(fig, prefix):
+    return [ax for ax in fig.axes if ax.get_label().startswith(prefix + "/")]
+
+
+def _line(ax, label):
+    (line,) = [ln for ln in ax.get_lines() if ln.get_label() == label]
+    return line
+
+
+def _font_sizes(fig):
+    return [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+@pytest.fixture(autouse=True)
+def _no_open_figures():
+    yield
+    assert plt.get_fignums() == [], "a figure function left a figure open"
+
+
+# --------------------------------------------------------------------------
+# reliability_diagram
+
+
+def test_reliability_diagram_bars_and_title():
+    conf = np.array([0.05, 0.15, 0.15, 0.95, 0.95, 0.95, 0.95])
+    correct = np.array([False, True, False, True, True, True, False])
+    fig, ax = plt.subplots()
+    try:
+        table = reliability_diagram(ax, conf, correct, n_bins=10, title="toy")
+        heights = sorted(round(p.get_height(), 6) for p in ax.containers[0])
+        # one accuracy bar per non-empty bin; the seven empty bins draw nothing
+        assert len(ax.containers[0]) == 3
+        assert heights == sorted(round(a, 6) for a in table.loc[table["count"] > 0, "accuracy"])
+        ece = expected_calibration_error(conf, correct)
+        assert ax.get_title() == f"toy, ECE={ece:.3f}"
+        assert ax.get_xlabel() == "confidence" and ax.get_ylabel() == "accuracy"
+        assert ax.get_legend() is not None
+        (counts_axis,) = ax.child_axes
+        assert [t.get_text() for t in counts_axis.get_xticklabels()] == ["1", "2", "0", "0", "0", "0", "0", "0", "0", "4"]
+    finally:
+        plt.close(fig)
+
+
+def test_reliability_diagram_gap_spans_accuracy_to_mean_confidence():
+    conf = np.full(10, 0.95)
+    correct = np.array([True] * 5 + [False] * 5)
+    fig, ax = plt.subplots()
+    try:
+        reliability_diagram(ax, conf, correct, compact=True)
+        (gap,) = ax.containers[1]
+        assert gap.get_y() == pytest.approx(0.5)
+        assert gap.get_height() == pytest.approx(0.45)
+        assert ax.get_legend() is None
+    finally:
+        plt.close(fig)
+
+
+# --------------------------------------------------------------------------
+# figure_reliability (Figure 2)
+
+
+def test_figure_reliability_one_panel_per_task(tmp_path):
+    models, _, scores = _synthetic(1)
+    per_task = {t: scores[(models[0], t)] for t in TASKS}
+    out = tmp_path / "nested" / "fig2.pdf"
+    fig = figure_reliability(per_task, "Pythia-70m", out, task_labels={"clm": "CLM (stand-in)"})
+    _assert_pdf(out)
+    panels = _axes(fig, RELIABILITY_PREFIX)
+    assert len(panels) == 3
+    assert [ax.get_title().split(",")[0] for ax in panels] == ["CLM (stand-in)", "Facts (T-REx)", "MMLU"]
+    assert "Pythia-70m" in fig._suptitle.get_text()
+    assert min(_font_sizes(fig)) >= 7
+
+
+def test_figure_reliability_rejects_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="no scores"):
+        figure_reliability({}, "m", tmp_path / "x.pdf")
+    with pytest.raises(ValueError, match=r"model='m', task='clm'.*confidence"):
+        figure_reliability({"clm": pd.DataFrame({"correct": [True]})}, "m", tmp_path / "x.pdf")
+    assert not (tmp_path / "x.pdf").exists()
+
+
+# --------------------------------------------------------------------------
+# figure_trend (Figures 3, 4, 8-11)
+
+
+@pytest.mark.parametrize("n_models", [4, 11])
+def test_figure_trend_scale(tmp_path, n_models):
+    models, metrics, scores = _synthetic(n_models)
+    out = tmp_path / "fig3.pdf"
+    fig = figure_trend(metrics, scores, models, "scale", out, title="Pythia")
+    _assert_pdf(out)
+
+    panels = _axes(fig, RELIABILITY_PREFIX)
+    assert len(panels) == n_models * len(TASKS)
+    assert {ax.get_label() for ax in panels} == {f"{RELIABILITY_PREFIX}/{t}/{m}" for t in TASKS for m in models}
+
+    top = _axes(fig, TREND_ECE_PREFIX)
+    assert [ax.get_title() for ax in top] == ["Causal LM (Pile)", "Facts (T-REx)", "MMLU"]
+    for ax in top:
+        task = ax.get_label().split("/")[1]
+        expected = metrics.set_index(["model", "task"]).loc[[(m, task) for m in models]]
+        assert _line(ax, "ECE").get_ydata() == pytest.approx(expected["ece"].to_numpy())
+        assert [t.get_text() for t in ax.get_xticklabels()] == list(SIZES[:n_models])
+        assert ax.get_xlabel() == "model size" and ax.get_ylabel() == "ECE"
+        (acc_ax,) = [a for a in _axes(fig, TREND_ACC_PREFIX) if a.get_label().endswith("/" + task)]
+        assert _line(acc_ax, "accuracy").get_ydata() == pytest.approx(expected["accuracy"].to_numpy())
+        assert acc_ax.get_ylabel() == "accuracy"
+    # every grid of small diagrams keeps its outer edges labelled
+    assert sum(ax.get_ylabel() == "accuracy" for ax in panels) >= len(TASKS) * math.ceil(n_models / 4)
+    assert sum(ax.get_xlabel() == "confidence" for ax in panels) >= len(TASKS) * min(n_models, 4) // 2
+    assert min(_font_sizes(fig)) >= 7
+
+
+def test_figure_trend_steps_uses_log2_axis(tmp_path):
+    models, metrics, scores = _synthetic(11, steps=True)
+    fig = figure_trend(metrics, scores, models, "steps", tmp_path / "fig4.pdf")
+    _assert_pdf(tmp_path / "fig4.pdf")
+    for ax in _axes(fig, TREND_ECE_PREFIX):
+        assert ax.get_xscale() == "log"
+        assert ax.xaxis.get_transform().base == 2
+        assert list(_line(ax, "ECE").get_xdata()) == list(STEPS)
+        labels = [t.get_text() for t in ax.get_xticklabels()]
+        # 128k sits too close to 143k on a log2 axis to label both
+        assert labels[-1] == "143k" and labels[-2] == "" and labels[0] == "256"
+    assert _axes(fig, RELIABILITY_PREFIX)[0].get_title().startswith("step 256,")
+
+
+def test_figure_trend_task_labels_and_subset(tmp_path):
+    models, metrics, scores = _synthetic(4)
+    fig = figure_trend(metrics, scores, models[:2], "scale", tmp_path / "f.pdf",
+                       task_labels={"facts": "Facts (stand-in)"}, tasks=["facts"])
+    assert [ax.get_title() for ax in _axes(fig, TREND_ECE_PREFIX)] == ["Facts (stand-in)"]
+    assert len(_axes(fig, RELIABILITY_PREFIX)) == 2
+
+
+def test_figure_trend_missing_pairs(tmp_path):
+    models, metrics, scores = _synthetic(4)
+    out = tmp_path / "f.pdf"
+    no_row = metrics[~((metrics["model"] == models[2]) & (metrics["task"] == "facts"))]
+    with pytest.raises(ValueError, match=rf"no metrics row for \(model='{models[2]}', task='facts'\)"):
+        figure_trend(no_row, scores, models, "scale", out)
+    no_scores = {k: v for k, v in scores.items() if k != (models[1], "mmlu")}
+    with pytest.raises(ValueError, match=rf"no scores for \(model='{models[1]}', task='mmlu'\)"):
+        figure_trend(metrics, no_scores, models, "scale", out)
+    with pytest.raises(ValueError, match=r"model='nope', task='clm'"):
+        figure_trend(metrics, scores, [*models, "nope"], "scale", out)
+    with pytest.raises(ValueError, match="positive step"):
+        figure_trend(metrics, scores, models, "steps", out)  # scale models have no step
+    with pytest.raises(ValueError, match="x must be"):
+        figure_trend(metrics, scores, models, "size", out)
+    assert not out.exists()
+
+
+# --------------------------------------------------------------------------
+# figure_confidence_hist (Figure 7)
+
+
+def test_figure_confidence_hist(tmp_path):
+    models, _, scores = _synthetic(8)
+    labels = {m: SIZES[i] for i, m in enumerate(models)}
+    out = tmp_path / "fig7.pdf"
+    fig = figure_confidence_hist(scores, models, "mmlu", out, labels)
+    _assert_pdf(out)
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(SIZES[:8])
+    assert ax.get_ylabel() == "confidence" and ax.get_ylim() == (0, 1)
+    assert "MMLU" in ax.get_title()
+    assert len(ax.collections) >= 8  # one violin body per model, plus markers and range bars
+    assert min(_font_sizes(fig)) >= 7
+
+
+def test_figure_confidence_hist_constant_confidence_and_errors(tmp_path):
+    flat = pd.DataFrame({"confidence": np.full(50, 0.25), "correct": np.arange(50) % 4 == 0})
+    fig = figure_confidence_hist({("a", "mmlu"): flat}, ["a"], "mmlu", tmp_path / "flat.pdf", ["tiny"])
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["tiny"]
+    with pytest.raises(ValueError, match=r"no scores for \(model='b', task='mmlu'\)"):
+        figure_confidence_hist({("a", "mmlu"): flat}, ["a", "b"], "mmlu", tmp_path / "x.pdf")
+    with pytest.raises(ValueError, match="one label per model"):
+        figure_confidence_hist({("a", "mmlu"): flat}, ["a"], "mmlu", tmp_path / "x.pdf", ["x", "y"])

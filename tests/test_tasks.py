@@ -1,0 +1,116 @@
+"""Turning samples into next-token questions: positions, entity first tokens, MMLU letters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from llmcal.models.load import load_model
+from llmcal.scoring.tasks import (ScoringConfig, clm_requests, entity_split, facts_requests, letter_token_ids,
+                                  mmlu_requests, score_task, special_affixes)
+
+
+@pytest.fixture(scope="module")
+def lm(tiny_models):
+    return load_model(*tiny_models["neox"], device="cpu")
+
+
+def test_entity_first_token_keeps_leading_space(lm):
+    tok = lm.tokenizer
+    ctx, target = entity_split(tok, "the capital founded by ", "Tash")
+    # The target is the entity's first token as read in context: with its leading space.
+    assert tok.convert_ids_to_tokens(target).startswith("Ġ")
+    assert tok.decode([target]).strip().startswith("T")
+    assert tok.decode(ctx) == "the capital founded by"
+    # Same result whatever whitespace run precedes the entity: never a bare-space target.
+    ctx2, target2 = entity_split(tok, "the capital founded by  ", "Tash")
+    assert tok.decode([target2]).strip() != ""
+
+
+def test_entity_split_without_a_whole_word_token(lm):
+    # "Tashq" is not in the vocabulary: the target is still the token that begins the entity.
+    tok = lm.tokenizer
+    ctx, target = entity_split(tok, "founded by ", "Tashq")
+    assert tok.decode(ctx + [target]).startswith("founded by T")
+    assert tok.decode(ctx).rstrip() == "founded by"
+
+
+def test_clm_positions_seeded_by_id_and_shared_across_models(lm, tiny_models):
+    df = pd.DataFrame({"id": ["a", "b", "c"],
+                       "text": ["the river city of Valdoria lies north of Kenro and its people trade salt"] * 3})
+    cfg = ScoringConfig(max_length=64, min_context=2)
+    r1 = clm_requests(df, lm.tokenizer, "causal", cfg, seed=1)
+    r2 = clm_requests(df.iloc[::-1].reset_index(drop=True), lm.tokenizer, "causal", cfg, seed=1)
+    by_id1 = dict(zip(r1.ids, map(len, r1.contexts)))
+    by_id2 = dict(zip(r2.ids, map(len, r2.contexts)))
+    assert by_id1 == by_id2  # order does not matter, only (seed, id)
+    ids = lm.tokenizer(df.text[0], add_special_tokens=False)["input_ids"]
+    for ctx, tgt in zip(r1.contexts, r1.targets):
+        assert 2 <= len(ctx) <= len(ids) - 1
+        assert ids[len(ctx)] == tgt and ctx == ids[: len(ctx)]
+    # Positions vary over samples and seeds (16 ids, not all at one position).
+    many = pd.DataFrame({"id": [f"s{i}" for i in range(16)], "text": [df.text[0]] * 16})
+    assert len({len(c) for c in clm_requests(many, lm.tokenizer, "causal", cfg, 1).contexts}) > 3
+    # A second model with the same tokenizer gets the very same pairs.
+    lm2 = load_model(*tiny_models["llama"], device="cpu")
+    r3 = clm_requests(df, lm2.tokenizer, "causal", cfg, seed=1)
+    assert r3.contexts == r1.contexts and (r3.targets == r1.targets).all()
+
+
+def test_clm_position_within_max_length(lm):
+    df = pd.DataFrame({"id": [f"x{i}" for i in range(20)], "text": [" ".join(["salt iron"] * 200)] * 20})
+    cfg = ScoringConfig(max_length=16, min_context=4)
+    r = clm_requests(df, lm.tokenizer, "causal", cfg, seed=3)
+    assert all(4 <= len(c) <= 16 for c in r.contexts)
+
+
+def test_clm_too_short_text_is_named(lm):
+    df = pd.DataFrame({"id": ["tiny-1"], "text": ["a"]})
+    with pytest.raises(ValueError, match="tiny-1"):
+        clm_requests(df, lm.tokenizer, "causal", ScoringConfig(), seed=0)
+
+
+def test_mmlu_letters_and_prompt_truncation(lm):
+    ids = letter_token_ids(lm.tokenizer)
+    assert [lm.tokenizer.decode([i]) for i in ids] == [" A", " B", " C", " D"]
+    prompt = "The following are multiple choice questions (with answers) about salt.\n\n" + "x y z\n" * 50 + "Answer:"
+    df = pd.DataFrame({"id": ["q1"], "prompt": [prompt], "answer": ["C"]})
+    r = mmlu_requests(df, lm.tokenizer, "causal", ScoringConfig(max_length=10))
+    assert len(r.contexts[0]) == 10 and r.targets.tolist() == [2]
+    # Truncation keeps the end: the prompt still ends in "Answer:".
+    assert lm.tokenizer.decode(r.contexts[0]).endswith("Answer:")
+    with pytest.raises(ValueError, match="A-D"):
+        mmlu_requests(df.assign(answer=["E"]), lm.tokenizer, "causal", ScoringConfig())
+
+
+def test_seq2seq_contexts_end_with_encoder_eos(tiny_models):
+    lm = load_model(*tiny_models["t5"], device="cpu")
+    prefix, suffix = special_affixes(lm.tokenizer, "seq2seq")
+    df = pd.DataFrame({"id": ["f1"], "context": ["the capital founded by "], "entity": ["Tash"]})
+    r = facts_requests(df, lm.tokenizer, "seq2seq", ScoringConfig())
+    assert r.contexts[0][len(r.contexts[0]) - len(suffix):] == suffix
+
+
+@pytest.mark.parametrize("task", ["clm", "facts", "mmlu"])
+def test_score_task_outputs(lm, task):
+    text = "the river city of Valdoria lies north of Kenro and its people trade salt and iron"
+    frames = {
+        "clm": pd.DataFrame({"id": ["c1", "c2"], "text": [text, text + " again"]}),
+        "facts": pd.DataFrame({"id": ["f1", "f2"], "context": ["the capital founded by ", "city of "],
+                               "entity": ["Tash", "Valdoria"]}),
+        "mmlu": pd.DataFrame({"id": ["m1", "m2"], "prompt": ["salt?\nA. a\nB. b\nC. c\nD. d\nAnswer:"] * 2,
+                              "answer": ["A", "D"]}),
+    }
+    out = score_task(lm, task, frames[task], ScoringConfig(max_length=64, min_context=2), seed=0)
+    assert list(out["id"]) == list(frames[task]["id"])
+    assert ((out.confidence > 0) & (out.confidence <= 1)).all()
+    assert out.correct.dtype == bool
+    if task == "mmlu":
+        probs = out[["p_A", "p_B", "p_C", "p_D"]].to_numpy()
+        assert np.allclose(probs.sum(1), 1.0)
+        assert np.allclose(probs.max(1), out.confidence)
+        assert (out.correct == (out.prediction == out.target)).all()
+    else:
+        assert (out.correct == (out.pred_id == out.target_id)).all()
+        assert (out.target_prob <= out.confidence + 1e-12).all()
