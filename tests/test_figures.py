@@ -95,11 +95,11 @@ def test_reliability_diagram_gap_spans_accuracy_to_mean_confidence():
     correct = np.array([True] * 5 + [False] * 5)
     fig, ax = plt.subplots()
     try:
-        reliability_diagram(ax, conf, correct, compact=True)
+        reliability_diagram(ax, conf, correct, compact=True, legend=False)
         (gap,) = ax.containers[1]
         assert gap.get_y() == pytest.approx(0.5)
         assert gap.get_height() == pytest.approx(0.45)
-        assert ax.get_legend() is None
+        assert ax.get_legend() is None and ax.get_xlabel() == ""
     finally:
         plt.close(fig)
 
@@ -110,7 +110,7 @@ def test_reliability_diagram_gap_spans_accuracy_to_mean_confidence():
 
 def test_figure_reliability_one_panel_per_task(tmp_path):
     models, _, scores = _synthetic(1)
-    per_task = {t: scores[(models[0], t)] for t in TASKS}
+    per_task = {t: scores[(models[0], t)] for t in reversed(TASKS)}  # drawn in the paper's order anyway
     out = tmp_path / "nested" / "fig2.pdf"
     fig = figure_reliability(per_task, "Pythia-70m", out, task_labels={"clm": "CLM (stand-in)"})
     _assert_pdf(out)
@@ -126,6 +126,9 @@ def test_figure_reliability_rejects_bad_input(tmp_path):
         figure_reliability({}, "m", tmp_path / "x.pdf")
     with pytest.raises(ValueError, match=r"model='m', task='clm'.*confidence"):
         figure_reliability({"clm": pd.DataFrame({"correct": [True]})}, "m", tmp_path / "x.pdf")
+    ok = pd.DataFrame({"confidence": [0.5], "correct": [True]})
+    with pytest.raises(ValueError, match=r"no scores for \(model='m', task='mmlu'\)"):
+        figure_reliability({"clm": ok}, "m", tmp_path / "x.pdf", tasks=["clm", "mmlu"])
     assert not (tmp_path / "x.pdf").exists()
 
 
@@ -163,16 +166,18 @@ def test_figure_trend_scale(tmp_path, n_models):
 
 def test_figure_trend_steps_uses_log2_axis(tmp_path):
     models, metrics, scores = _synthetic(11, steps=True)
-    fig = figure_trend(metrics, scores, models, "steps", tmp_path / "fig4.pdf")
+    fig = figure_trend(metrics, scores, models, "steps", tmp_path / "fig4.pdf", tasks=["mmlu"])
     _assert_pdf(tmp_path / "fig4.pdf")
-    for ax in _axes(fig, TREND_ECE_PREFIX):
-        assert ax.get_xscale() == "log"
-        assert ax.xaxis.get_transform().base == 2
-        assert list(_line(ax, "ECE").get_xdata()) == list(STEPS)
-        labels = [t.get_text() for t in ax.get_xticklabels()]
-        # 128k sits too close to 143k on a log2 axis to label both
-        assert labels[-1] == "143k" and labels[-2] == "" and labels[0] == "256"
-    assert _axes(fig, RELIABILITY_PREFIX)[0].get_title().startswith("step 256,")
+    (ax,) = _axes(fig, TREND_ECE_PREFIX)
+    assert ax.get_xscale() == "log"
+    assert ax.xaxis.get_transform().base == 2
+    assert ax.get_xlabel().startswith("training step")
+    assert list(_line(ax, "ECE").get_xdata()) == list(STEPS)
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    # 128k sits too close to 143k on a log2 axis to label both
+    assert labels[:4] == ["256", "512", "1k", "2k"] and labels[-2:] == ["", "143k"]
+    panels = _axes(fig, RELIABILITY_PREFIX)
+    assert len(panels) == 11 and panels[0].get_title().startswith("step 256, ECE=")
 
 
 def test_figure_trend_task_labels_and_subset(tmp_path):
@@ -198,6 +203,8 @@ def test_figure_trend_missing_pairs(tmp_path):
         figure_trend(metrics, scores, models, "steps", out)  # scale models have no step
     with pytest.raises(ValueError, match="x must be"):
         figure_trend(metrics, scores, models, "size", out)
+    with pytest.raises(ValueError, match=r"lacks columns \['ece_hi'\]"):
+        figure_trend(metrics.drop(columns="ece_hi"), scores, models, "scale", out)
     assert not out.exists()
 
 
@@ -225,5 +232,7 @@ def test_figure_confidence_hist_constant_confidence_and_errors(tmp_path):
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["tiny"]
     with pytest.raises(ValueError, match=r"no scores for \(model='b', task='mmlu'\)"):
         figure_confidence_hist({("a", "mmlu"): flat}, ["a", "b"], "mmlu", tmp_path / "x.pdf")
+    with pytest.raises(ValueError, match=r"model='a', task='mmlu'.*outside \[0, 1\] or NaN"):
+        figure_confidence_hist({("a", "mmlu"): flat.assign(confidence=np.nan)}, ["a"], "mmlu", tmp_path / "x.pdf")
     with pytest.raises(ValueError, match="one label per model"):
         figure_confidence_hist({("a", "mmlu"): flat}, ["a"], "mmlu", tmp_path / "x.pdf", ["x", "y"])

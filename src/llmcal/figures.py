@@ -1,0 +1,417 @@
+"""The paper's figures: reliability diagrams (Fig. 2), calibration against
+scale or training steps (Figs. 3, 4 and 8-11) and MMLU confidence spreads
+(Fig. 7).
+
+Every ``figure_*`` function checks its inputs before drawing, saves a PDF,
+closes the figure and returns it: rules get a file, tests get the artists.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # rules run headless; never pick an interactive backend
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib import cbook, mlab  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from llmcal.calibration import expected_calibration_error, reliability_table  # noqa: E402
+
+TASK_LABELS = {"clm": "Causal LM (Pile)", "facts": "Facts (T-REx)", "mmlu": "MMLU"}
+
+ACC_COLOR = "#4878d0"
+GAP_COLOR = "#d65f5f"
+ECE_COLOR = "#c44e52"
+DIAG_COLOR = "0.35"
+
+# 7 pt is the floor: the trend figures are printed at page width with up to
+# 11 models x 3 tasks of small panels.
+_STYLE = {
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "legend.fontsize": 7,
+    "figure.titlesize": 10,
+    "pdf.fonttype": 42,  # embed TrueType so text stays editable and searchable
+}
+_MIN_STEP_LABEL_GAP = 0.5  # log2 units between labelled step ticks
+_TREND_COLUMNS = {"model", "task", "size", "accuracy", "accuracy_lo", "accuracy_hi", "ece", "ece_lo", "ece_hi"}
+
+# Axes labels let tests and callers find panels without relying on layout order.
+RELIABILITY_PREFIX = "reliability"
+TREND_ECE_PREFIX = "trend-ece"
+TREND_ACC_PREFIX = "trend-acc"
+
+
+# --------------------------------------------------------------------------
+# input checks
+
+
+def _task_label(task: str, task_labels: Mapping[str, str] | None) -> str:
+    return {**TASK_LABELS, **(task_labels or {})}.get(task, task)
+
+
+def _checked_scores(df: pd.DataFrame, model: str, task: str) -> pd.DataFrame:
+    missing = {"confidence", "correct"} - set(df.columns)
+    if missing:
+        raise ValueError(f"scores for (model={model!r}, task={task!r}) lack columns {sorted(missing)}")
+    if len(df) == 0:
+        raise ValueError(f"scores for (model={model!r}, task={task!r}) are empty")
+    conf = df["confidence"].to_numpy(dtype=float)
+    if not (np.isfinite(conf).all() and conf.min() >= 0 and conf.max() <= 1):
+        raise ValueError(f"scores for (model={model!r}, task={task!r}) have confidence outside [0, 1] or NaN")
+    return df
+
+
+def _lookup_scores(scores: Mapping, model: str, task: str) -> pd.DataFrame:
+    if (model, task) not in scores:
+        raise ValueError(f"no scores for (model={model!r}, task={task!r})")
+    return _checked_scores(scores[(model, task)], model, task)
+
+
+def _metrics_index(metrics: pd.DataFrame) -> pd.DataFrame:
+    missing = _TREND_COLUMNS - set(metrics.columns)
+    if missing:
+        raise ValueError(f"metrics lacks columns {sorted(missing)}")
+    dup = metrics.duplicated(["model", "task"], keep=False)
+    if dup.any():
+        pairs = sorted(set(zip(metrics.loc[dup, "model"], metrics.loc[dup, "task"])))
+        raise ValueError(f"metrics has more than one row for (model, task) in {pairs}")
+    return metrics.set_index(["model", "task"])
+
+
+def _lookup_metrics(index: pd.DataFrame, model: str, task: str) -> pd.Series:
+    if (model, task) not in index.index:
+        raise ValueError(f"no metrics row for (model={model!r}, task={task!r})")
+    return index.loc[(model, task)]
+
+
+def _paper_order(tasks) -> list[str]:
+    tasks = set(tasks)
+    known = [t for t in TASK_LABELS if t in tasks]
+    return known + sorted(tasks - set(known))
+
+
+def _default_tasks(metrics: pd.DataFrame, models: Sequence[str]) -> list[str]:
+    present = set(metrics.loc[metrics["model"].isin(models), "task"])
+    if not present:
+        raise ValueError(f"metrics has no rows for any of the models {list(models)}")
+    return _paper_order(present)
+
+
+def _step_of(row: pd.Series, model: str, task: str) -> int:
+    step = row.get("step")
+    if step is None or pd.isna(step) or step <= 0:
+        # a log2 axis cannot place step 0 or an unknown step
+        raise ValueError(f"(model={model!r}, task={task!r}) needs a positive step for x='steps', got {step!r}")
+    return int(step)
+
+
+def _model_labels(models: Sequence[str], labels) -> list[str]:
+    if labels is None:
+        return list(models)
+    if isinstance(labels, Mapping):
+        return [str(labels.get(m, m)) for m in models]
+    if isinstance(labels, str) or len(labels) != len(models):
+        raise ValueError(f"labels must be a mapping or one label per model ({len(models)}), got {labels!r}")
+    return [str(x) for x in labels]
+
+
+# --------------------------------------------------------------------------
+# formatting helpers
+
+
+def _compact(n: float) -> str:
+    n = int(n)
+    if n < 1000:
+        return str(n)
+    if n < 10_000:
+        return f"{round(n / 1000, 1):g}k"
+    if n < 1_000_000:
+        return f"{n / 1000:.0f}k"
+    return f"{n / 1_000_000:.1f}M"
+
+
+def _step_label(step: int) -> str:
+    return _compact(step) if step % 1000 == 0 or step >= 10_000 else str(step)
+
+
+def _interval_bars(ax, x, lo, hi, color) -> None:
+    """Draw [lo, hi] as capped bars, independent of the point estimate:
+    a bootstrap ECE interval may lie entirely above the ECE itself."""
+    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    if ok.any():
+        x = np.asarray(x, dtype=float)[ok]
+        ax.errorbar(x, (lo[ok] + hi[ok]) / 2, yerr=np.abs(hi[ok] - lo[ok]) / 2, fmt="none", ecolor=color,
+                    elinewidth=1, capsize=2, alpha=0.8)
+
+
+def _save(fig, out_path) -> plt.Figure:
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, format="pdf")
+    plt.close(fig)
+    return fig
+
+
+def _diagram_handles() -> list:
+    return [
+        Patch(facecolor=ACC_COLOR, edgecolor="white", label="accuracy per bin"),
+        Patch(facecolor=GAP_COLOR, alpha=0.35, hatch="//", edgecolor=GAP_COLOR, label="gap to mean confidence"),
+        Line2D([], [], ls="--", color=DIAG_COLOR, label="perfect calibration"),
+    ]
+
+
+def _trend_handles() -> list:
+    # compact diagrams have no axis title for their counts, so the legend says what they are
+    return [
+        Line2D([], [], color=ECE_COLOR, marker="o", ms=4, label="ECE (bootstrap interval)"),
+        Line2D([], [], color=ACC_COLOR, marker="s", ms=4, ls="--", label="accuracy (bootstrap interval)"),
+        *_diagram_handles(),
+        Line2D([], [], ls="none", label="numbers on top: samples per bin"),
+    ]
+
+
+# --------------------------------------------------------------------------
+# panels
+
+
+def reliability_diagram(ax, confidence, correct, n_bins: int = 10, title: str | None = None, *,
+                        compact: bool = False, legend: bool = True):
+    """Draw one reliability diagram on ``ax`` and return its reliability table.
+
+    Bars are per-bin accuracy, hatched bars the gap to the bin's mean
+    confidence, and the top axis gives each bin's sample count, because a bin
+    with a handful of samples can look badly calibrated by chance. ``compact``
+    leaves out axis labels and thins ticks so that a grid of panels can share
+    them; ``legend=False`` is for figures that draw one legend for all panels.
+    """
+    confidence, correct = np.asarray(confidence, dtype=float), np.asarray(correct, dtype=bool)
+    table = reliability_table(confidence, correct, n_bins=n_bins)
+    filled = (table["count"] > 0).to_numpy()
+    lower, upper = table["lower"].to_numpy(float), table["upper"].to_numpy(float)
+    centers, widths = (lower + upper) / 2, upper - lower
+    acc = table["accuracy"].to_numpy(float)
+    conf = table["confidence"].to_numpy(float)
+
+    # empty bins get no bar at all: a zero-height bar would read as 0% accuracy
+    ax.bar(centers[filled], acc[filled], width=widths[filled], color=ACC_COLOR, edgecolor="white", linewidth=0.5,
+           label="accuracy per bin")
+    ax.bar(centers[filled], np.abs(acc - conf)[filled], bottom=np.minimum(acc, conf)[filled], width=widths[filled],
+           color=GAP_COLOR, alpha=0.35, hatch="//", edgecolor=GAP_COLOR, linewidth=0.5, label="gap to mean confidence")
+    ax.plot([0, 1], [0, 1], ls="--", lw=1, color=DIAG_COLOR, label="perfect calibration")
+
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_box_aspect(1)
+    ticks = [0, 0.5, 1] if compact else np.linspace(0, 1, 6)
+    ax.set_xticks(ticks)
+    ax.set_yticks(ticks)
+
+    counts = ax.secondary_xaxis("top")
+    counts.set_xticks(centers, labels=[_compact(c) for c in table["count"]])
+    counts.tick_params(length=0, labelsize=7, labelrotation=90, pad=1, colors="0.3")
+
+    ece = expected_calibration_error(confidence, correct, n_bins=n_bins)
+    ece_text = f"ECE={ece:.3f}"
+    ax.set_title(f"{title}, {ece_text}" if title else ece_text)
+    if not compact:
+        ax.set_xlabel("confidence")
+        ax.set_ylabel("accuracy")
+        counts.set_xlabel("samples per bin", fontsize=7, color="0.3")
+    if legend:
+        ax.legend(loc="upper left", frameon=True, framealpha=0.85)
+    return table
+
+
+def _trend_panel(ax, x, rows: list[pd.Series], steps: bool, tick_labels: list[str], task_label: str, task: str):
+    ax.set_label(f"{TREND_ECE_PREFIX}/{task}")
+    twin = ax.twinx()
+    twin.set_label(f"{TREND_ACC_PREFIX}/{task}")
+    series = ((ax, "ece", "ECE", ECE_COLOR, "o", "-"), (twin, "accuracy", "accuracy", ACC_COLOR, "s", "--"))
+    for axis, column, label, color, marker, ls in series:
+        _interval_bars(axis, x, [r[f"{column}_lo"] for r in rows], [r[f"{column}_hi"] for r in rows], color)
+        axis.plot(x, [r[column] for r in rows], color=color, marker=marker, ms=4, lw=1.2, ls=ls, label=label)
+
+    ax.set_ylabel("ECE", color=ECE_COLOR)
+    twin.set_ylabel("accuracy", color=ACC_COLOR)
+    ax.tick_params(axis="y", colors=ECE_COLOR)
+    twin.tick_params(axis="y", colors=ACC_COLOR)
+    ax.set_ylim(bottom=0)
+    twin.set_ylim(bottom=0)
+    ax.set_title(task_label, fontweight="bold")
+    ax.grid(axis="y", alpha=0.3, lw=0.5)
+
+    if steps:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(x, labels=_thinned_step_labels(x), rotation=45)
+        ax.minorticks_off()
+        ax.set_xlabel("training step (log2 scale)")
+    else:
+        ax.set_xticks(x, labels=tick_labels, rotation=45 if len(x) > 8 else 0)
+        ax.set_xlim(-0.5, len(x) - 0.5)
+        ax.set_xlabel("model size")
+
+
+
+def _thinned_step_labels(steps: Sequence[int]) -> list[str]:
+    """Label steps from the last one back, skipping ticks too close to read
+    (e.g. 128k next to 143k on a log2 axis)."""
+    labels = [""] * len(steps)
+    last_kept = None
+    for i in sorted(range(len(steps)), key=lambda i: steps[i], reverse=True):
+        if last_kept is None or math.log2(last_kept / steps[i]) >= _MIN_STEP_LABEL_GAP:
+            labels[i] = _step_label(steps[i])
+            last_kept = steps[i]
+    return labels
+
+
+def _grid_shape(n_models: int) -> tuple[int, int]:
+    cols = n_models if n_models <= 2 else (2 if n_models <= 4 else 4)
+    return cols, math.ceil(n_models / cols)
+
+
+# --------------------------------------------------------------------------
+# figures
+
+
+def figure_reliability(scores_for_model: Mapping[str, pd.DataFrame], model_label: str, out_path, *,
+                       tasks: Sequence[str] | None = None, n_bins: int = 10,
+                       task_labels: Mapping[str, str] | None = None) -> plt.Figure:
+    """Figure 2: one reliability diagram per task for one model.
+
+    ``tasks`` defaults to every task given, in the paper's order.
+    """
+    tasks = list(tasks) if tasks is not None else _paper_order(scores_for_model)
+    if not tasks:
+        raise ValueError(f"no scores given for model {model_label!r}")
+    keyed = {(model_label, t): df for t, df in scores_for_model.items()}
+    frames = [_lookup_scores(keyed, model_label, t) for t in tasks]
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(1, len(tasks), figsize=(3.3 * len(tasks), 3.6), layout="constrained", squeeze=False)
+        for ax, task, df in zip(axes[0], tasks, frames):
+            ax.set_label(f"{RELIABILITY_PREFIX}/{task}/{model_label}")
+            reliability_diagram(ax, df["confidence"], df["correct"], n_bins=n_bins,
+                                title=_task_label(task, task_labels), legend=False)
+        fig.legend(handles=_diagram_handles(), loc="outside lower center", ncols=3, frameon=False)
+        fig.suptitle(f"Reliability diagrams: {model_label}")
+        return _save(fig, out_path)
+
+
+def figure_trend(metrics: pd.DataFrame, scores: Mapping, models: Sequence[str], x: str, out_path,
+                 title: str | None = None, task_labels: Mapping[str, str] | None = None, *,
+                 tasks: Sequence[str] | None = None, n_bins: int = 10) -> plt.Figure:
+    """Figures 3/4/8-11: per task, ECE and accuracy (bootstrap intervals)
+    against model scale or training step, above a grid of reliability
+    diagrams for the same models.
+
+    ``x="scale"`` puts models on a categorical axis in the given order,
+    labelled by ``size``; ``x="steps"`` uses ``step`` on a log2 axis.
+    ``tasks`` defaults to the paper's tasks present in ``metrics`` for these
+    models; every (model, task) must then be in both ``metrics`` and ``scores``.
+    """
+    if x not in ("scale", "steps"):
+        raise ValueError(f"x must be 'scale' or 'steps', got {x!r}")
+    models = list(models)
+    if not models:
+        raise ValueError("figure_trend needs at least one model")
+    if len(set(models)) != len(models):
+        raise ValueError(f"models are repeated in {models}")
+    index = _metrics_index(metrics)
+    tasks = list(tasks) if tasks is not None else _default_tasks(metrics, models)
+    rows = {t: [_lookup_metrics(index, m, t) for m in models] for t in tasks}
+    frames = {t: [_lookup_scores(scores, m, t) for m in models] for t in tasks}
+    steps = x == "steps"
+    if steps:
+        positions = {t: [_step_of(r, m, t) for r, m in zip(rows[t], models)] for t in tasks}
+        panel_labels = {t: [f"step {_step_label(s)}" for s in positions[t]] for t in tasks}
+    else:
+        positions = {t: list(range(len(models))) for t in tasks}
+        panel_labels = {t: [str(r["size"]) for r in rows[t]] for t in tasks}
+
+    cols, nrows = _grid_shape(len(models))
+    with plt.rc_context(_STYLE):
+        fig = plt.figure(figsize=(1.5 * cols * len(tasks) + 0.6, 2.6 + 1.75 * nrows), layout="constrained")
+        outer = fig.add_gridspec(1, len(tasks))
+        for j, task in enumerate(tasks):
+            grid = outer[0, j].subgridspec(1 + nrows, cols, height_ratios=[1.5] + [1] * nrows)
+            _trend_panel(fig.add_subplot(grid[0, :]), positions[task], rows[task], steps, panel_labels[task],
+                         _task_label(task, task_labels), task)
+            for i, (model, df) in enumerate(zip(models, frames[task])):
+                r, c = divmod(i, cols)
+                ax = fig.add_subplot(grid[1 + r, c])
+                ax.set_label(f"{RELIABILITY_PREFIX}/{task}/{model}")
+                reliability_diagram(ax, df["confidence"], df["correct"], n_bins=n_bins,
+                                    title=panel_labels[task][i], compact=True, legend=False)
+                # label only the outer edges of each grid so labels don't crowd
+                if c == 0:
+                    ax.set_ylabel("accuracy")
+                if i + cols >= len(models):
+                    ax.set_xlabel("confidence")
+        fig.legend(handles=_trend_handles(), loc="outside lower center", ncols=3, frameon=False)
+        if title:
+            fig.suptitle(title)
+        return _save(fig, out_path)
+
+
+def _density(values: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    # a KDE of identical values has a singular covariance; draw a flat sliver
+    if np.ptp(values) == 0:
+        return np.ones_like(coords)
+    return mlab.GaussianKDE(values, "scott").evaluate(coords)
+
+
+def figure_confidence_hist(scores: Mapping, models: Sequence[str], task: str, out_path, labels=None, *,
+                           title: str | None = None, task_labels: Mapping[str, str] | None = None,
+                           xlabel: str = "model size") -> plt.Figure:
+    """Figure 7: confidence distribution per model (violins, one per model in
+    the given order) with mean confidence and accuracy marked, so a shrinking
+    and lowering confidence range across scale is visible on one axis.
+
+    ``labels``: a mapping model -> label, or one label per model.
+    """
+    models = list(models)
+    if not models:
+        raise ValueError("figure_confidence_hist needs at least one model")
+    tick_labels = _model_labels(models, labels)
+    frames = [_lookup_scores(scores, m, task) for m in models]
+    confs = [df["confidence"].to_numpy(float) for df in frames]
+    positions = np.arange(len(models))
+
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(max(4.0, 0.65 * len(models) + 1.8), 3.4), layout="constrained")
+        stats = cbook.violin_stats(confs, _density, quantiles=[[0.25, 0.75]] * len(confs))
+        parts = ax.violin(stats, positions=positions, widths=0.8, showextrema=True, showmedians=False)
+        for body in parts["bodies"]:
+            body.set_facecolor(ACC_COLOR)
+            body.set_edgecolor("0.2")
+            body.set_alpha(0.55)
+        for key in ("cmins", "cmaxes", "cbars", "cquantiles"):
+            if key in parts:
+                parts[key].set_color("0.25")
+                parts[key].set_linewidth(0.8)
+        ax.scatter(positions, [c.mean() for c in confs], marker="o", s=18, color="white", edgecolor="0.1",
+                   zorder=3, label="mean confidence")
+        ax.scatter(positions, [df["correct"].astype(bool).mean() for df in frames], marker="x", s=24,
+                   color=ECE_COLOR, zorder=3, label="accuracy")
+        ax.set_xticks(positions, labels=tick_labels, rotation=45 if len(models) > 8 else 0)
+        ax.set_xlim(-0.6, len(models) - 0.4)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("confidence")
+        ax.grid(axis="y", alpha=0.3, lw=0.5)
+        spread = Line2D([], [], color="0.25", lw=0.8, marker="_", ms=8, label="min, quartiles, max")
+        ax.legend(handles=[*ax.get_legend_handles_labels()[0], spread], loc="upper right", framealpha=0.85)
+        ax.set_title(title or f"Confidence distribution on {_task_label(task, task_labels)}")
+        return _save(fig, out_path)
