@@ -213,6 +213,7 @@ class _atomic_dir:
     def __enter__(self) -> str:
         self.dest.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = tempfile.mkdtemp(prefix=f".{self.dest.name}.", dir=self.dest.parent)
+        os.chmod(self.tmp, 0o755)  # mkdtemp's 0700 would hide checkpoints from other users of a cluster
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb):

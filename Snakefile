@@ -1,0 +1,35 @@
+# llmcal: "On the Calibration of Large Language Models and Alignment" (Zhu et al., 2023)
+# as a workflow, from raw data to every figure.
+#   snakemake --cores 8 all                                   the paper (config.yaml)
+#   snakemake --cores 2 --configfile config/mini.yaml all     the mini preset
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/models.smk"
+include: "rules/scoring.smk"
+include: "rules/figures.smk"
+
+
+localrules:
+    all,
+    download,
+    download_data,
+    download_model,
+
+
+rule all:
+    input:
+        STUDY.all_targets(),
+
+
+# Everything that needs the internet, for a login node: `snakemake download`.
+rule download:
+    input:
+        download_targets(),

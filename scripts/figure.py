@@ -1,0 +1,10 @@
+"""Snakemake entry point: draw one figure of the paper."""
+from llmcal.env import prepare
+
+prepare(offline=True)
+from llmcal import pipeline  # noqa: E402
+
+sm = snakemake  # noqa: F821
+pipeline.setup_logging(sm.log[0])
+pipeline.figure_job(dict(sm.params.figure), sm.input.metrics, dict(sm.params.scores), dict(sm.params.labels),
+                    dict(sm.params.task_labels), sm.params.n_bins, sm.output[0])

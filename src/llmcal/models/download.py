@@ -1,0 +1,42 @@
+"""Fetching hub checkpoints to disk (a login-node job; scoring only ever loads from disk)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from llmcal.data.download import download_error, hub_network_errors, refuse_if_offline
+
+# Configuration and tokenizer files of every family in the study (T5 and LLaMA ship a sentencepiece *.model).
+_SIDE_FILES = ["*.json", "*.model", "*.txt", "*.tiktoken", "*.py"]
+
+
+def weight_patterns(files: list[str]) -> list[str]:
+    """Safetensors when the revision has them, else the pickled .bin weights (older Pythia steps, LLaMA v1)."""
+    weights = ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["*.bin"]
+    return _SIDE_FILES + weights
+
+
+def download_model(repo: str, revision: str | None, dest: str | Path) -> Path:
+    from huggingface_hub import HfApi, snapshot_download
+
+    dest = Path(dest)
+    what = f"model {repo}@{revision or 'main'}"
+    refuse_if_offline(what, dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        files = HfApi().list_repo_files(repo, revision=revision)
+        snapshot_download(repo_id=repo, revision=revision, local_dir=tmp, allow_patterns=weight_patterns(files))
+    except hub_network_errors() as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise download_error(what, dest, f"the hub could not be reached ({type(e).__name__})") from e
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(tmp / ".cache", ignore_errors=True)
+    if dest.exists():
+        shutil.rmtree(dest)
+    tmp.rename(dest)
+    return dest

@@ -1,0 +1,165 @@
+"""One function per workflow job. scripts/*.py only unpack `snakemake` and call these.
+
+Each job writes its outputs whole or not at all, so an interrupted job never
+leaves a file that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger("llmcal")
+
+SCORE_META = ("model", "family", "size", "step")
+
+
+def setup_logging(path: str | None) -> None:
+    handlers = [logging.StreamHandler()]
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(path, mode="w"))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", handlers=handlers, force=True)
+
+
+def _atomic_write(path: str | Path, write) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# data ---------------------------------------------------------------------------------------------------------
+
+
+def world_job(world_cfg: dict, out_dir: str) -> dict:
+    from llmcal.data.miniworld import WorldConfig, generate_world
+
+    fields = WorldConfig.__dataclass_fields__
+    unknown = sorted(set(world_cfg) - set(fields))
+    if unknown:
+        raise ValueError(f"world: unknown keys {unknown}; known: {sorted(fields)}")
+    summary = generate_world(Path(out_dir), WorldConfig(**world_cfg))
+    log.info("mini world: %s", json.dumps(summary, default=str))
+    return summary
+
+
+def download_data_job(spec: dict, out_dir: str) -> None:
+    from llmcal.data.download import download_dataset
+
+    paths = download_dataset(spec, out_dir)
+    log.info("downloaded %d file(s) into %s", len(paths), out_dir)
+
+
+def sample_job(task: str, read: dict, data_cfg: dict, seed: int, out: str) -> None:
+    from llmcal.data import sources
+
+    if task == "clm":
+        table = sources.sample_clm(read["files"], data_cfg["n"], seed, data_cfg.get("min_chars", 1))
+    elif task == "facts":
+        table = sources.sample_facts(read["paths"], data_cfg["n"], seed)
+    elif task == "mmlu":
+        reader = sources.read_mmlu_hub if read["layout"] == "hub" else sources.read_mmlu_csv
+        dev, test = reader(read["root"])
+        table = sources.build_mmlu(dev, test, n_shots=data_cfg.get("n_shots", 5), n=data_cfg.get("n"), seed=seed)
+    else:
+        raise ValueError(f"unknown task {task!r}")
+    sources.write_table(table, out)
+    log.info("%s: %d samples -> %s", task, table.num_rows, out)
+
+
+# models -------------------------------------------------------------------------------------------------------
+
+
+def tokenizer_job(world_dir: str, vocab_size: int, out_dir: str) -> None:
+    from llmcal.models.pretrain import train_tokenizer
+
+    train_tokenizer(Path(world_dir) / "corpus" / "train.jsonl", vocab_size, out_dir)
+
+
+def pretrain_job(tokenizer_dir: str, world_dir: str, arch: dict, train_cfg: dict, save_steps: list[int],
+                 out_dirs: list[str]) -> None:
+    from llmcal.models.pretrain import PretrainConfig, pretrain
+
+    pretrain(tokenizer_dir, Path(world_dir) / "corpus" / "train.jsonl", arch, PretrainConfig.from_dict(train_cfg),
+             save_steps, out_dirs, log=log.info)
+
+
+def download_model_job(repo: str, revision: str | None, out_dir: str) -> None:
+    from llmcal.models.download import download_model
+
+    download_model(repo, revision, out_dir)
+
+
+# scoring ------------------------------------------------------------------------------------------------------
+
+
+def score_job(model_dir: str, model: dict, task: str, data: str, scoring_cfg: dict, seed: int, out: str,
+              threads: int = 1) -> None:
+    import torch
+
+    from llmcal.models.load import load_model
+    from llmcal.scoring.tasks import ScoringConfig, score_task
+
+    torch.set_num_threads(threads)
+    lm = load_model(model_dir, model["arch"], dtype=scoring_cfg.get("dtype", "auto"))
+    df = pd.read_parquet(data)
+    if df.empty:
+        raise ValueError(f"{data}: no samples to score")
+    result = score_task(lm, task, df, ScoringConfig.from_dict(scoring_cfg), seed)
+    _atomic_write(out, lambda tmp: result.to_parquet(tmp, index=False))
+    log.info("%s on %s: n=%d accuracy=%.4f mean confidence=%.4f", model["name"], task, len(result),
+             result["correct"].mean(), result["confidence"].mean())
+
+
+def aggregate_job(score_files: list[str], rows: list[dict], metrics_cfg: dict, seed: int, out: str) -> pd.DataFrame:
+    """The metrics table: one row per (model, task); rows[i] names the model and task of score_files[i]."""
+    from llmcal.calibration import summarize
+
+    records = []
+    for path, meta in zip(score_files, rows, strict=True):
+        df = pd.read_parquet(path, columns=["confidence", "correct"])
+        stats = summarize(df["confidence"].to_numpy(), df["correct"].to_numpy(), n_bins=metrics_cfg.get("n_bins", 10),
+                          n_boot=metrics_cfg.get("n_boot", 1000), seed=seed)
+        records.append({**meta, **stats})
+    table = pd.DataFrame.from_records(records)
+    _atomic_write(out, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6f"))
+    return table
+
+
+# figures ------------------------------------------------------------------------------------------------------
+
+
+def figure_job(figure: dict, metrics_file: str, score_files: dict, labels: dict, task_labels: dict,
+               n_bins: int, out: str) -> None:
+    """score_files maps "model|task" to a per-sample file (Snakemake params are plain data)."""
+    from llmcal import figures
+
+    metrics = pd.read_csv(metrics_file)
+    scores = {tuple(k.split("|")): pd.read_parquet(v, columns=["confidence", "correct"])
+              for k, v in score_files.items()}
+    kind, models = figure["kind"], list(figure["models"])
+    if kind == "reliability":
+        per_task = {t: df for (m, t), df in scores.items() if m == models[0]}
+        figures.figure_reliability(per_task, labels.get(models[0], models[0]), out, n_bins=n_bins,
+                                   task_labels=task_labels)
+    elif kind in ("scale", "steps"):
+        figures.figure_trend(metrics, scores, models, kind, out, title=figure.get("title"),
+                             task_labels=task_labels, n_bins=n_bins)
+    elif kind == "confidence_hist":
+        figures.figure_confidence_hist(scores, models, figure["task"], out, labels=labels,
+                                       title=figure.get("title"), task_labels=task_labels)
+    else:
+        raise ValueError(f"figure {figure['name']}: unknown kind {kind!r}")

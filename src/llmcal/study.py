@@ -1,0 +1,208 @@
+"""The study a config describes: models, figures, data locations and file layout.
+
+rules/common.smk is a thin layer over this module, so that the DAG's shape can
+be checked by tests without Snakemake and every path has one definition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmcal.registry import ConfigError, ModelSpec, checkpoint_steps, expand_models, model_dir
+
+TASKS = ("clm", "facts", "mmlu")
+FIGURE_KINDS = ("reliability", "scale", "steps", "confidence_hist")
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    kind: str
+    models: tuple[str, ...]
+    task: str | None = None
+    title: str | None = None
+
+
+class Study:
+    def __init__(self, config: dict):
+        self.config = config
+        self.results = Path(config["results"])
+        self.seed = int(config.get("seed", 1234))
+        self.tasks = tuple(config.get("tasks", TASKS))
+        for t in self.tasks:
+            if t not in TASKS:
+                raise ConfigError(f"tasks: {t!r} is not one of {TASKS}")
+        pre = config.get("pretrain") or {}
+        self.pretrain_steps = int(pre["steps"]) if "steps" in pre else None
+        self.models: dict[str, ModelSpec] = expand_models(config["models"], self.pretrain_steps)
+        if any(m.source == "mini" for m in self.models.values()) and self.pretrain_steps is None:
+            raise ConfigError("pretrain.steps: the config has mini-suite models but no pretrain section")
+        self._check_mini_steps()
+        self.figures = [self._figure(i, f) for i, f in enumerate(config.get("figures", []))]
+
+    # models -------------------------------------------------------------------------------------------------
+
+    def _check_mini_steps(self) -> None:
+        saved = set(self.mini_save_steps())
+        for m in self.models.values():
+            if m.source == "mini" and m.step not in saved:
+                raise ConfigError(
+                    f"models ({m.entry}).steps: mini checkpoint step {m.step} is not saved; "
+                    f"pretraining saves steps {sorted(saved)}"
+                )
+
+    def mini_save_steps(self) -> list[int]:
+        return checkpoint_steps(self.pretrain_steps) if self.pretrain_steps else []
+
+    def mini_entries(self) -> dict[str, dict]:
+        """Mini architectures by config entry name: each is pretrained once, all checkpoints saved."""
+        return {m.entry: m.mini for m in self.models.values() if m.source == "mini"}
+
+    def hub_models(self) -> list[ModelSpec]:
+        seen, out = set(), []
+        for m in self.models.values():
+            if m.source == "hub" and (m.hub, m.revision) not in seen:
+                seen.add((m.hub, m.revision))
+                out.append(m)
+        return out
+
+    def model_dir(self, name: str) -> Path:
+        return model_dir(self.results, self.models[name])
+
+    def resolve_models(self, names, key: str) -> tuple[str, ...]:
+        """Model names, where a config entry's name stands for all of its checkpoints."""
+        out = []
+        for n in names:
+            if n in self.models:
+                out.append(n)
+                continue
+            expanded = [m.name for m in self.models.values() if m.entry == n]
+            if not expanded:
+                raise ConfigError(f"{key}: {n!r} is neither a model nor a model entry in `models`")
+            out.extend(sorted(expanded, key=lambda x: self.models[x].step or 0))
+        return tuple(out)
+
+    # figures ------------------------------------------------------------------------------------------------
+
+    def _figure(self, i: int, f: dict) -> Figure:
+        key = f"figures[{i}] ({f.get('name', '?')})"
+        if f.get("kind") not in FIGURE_KINDS:
+            raise ConfigError(f"{key}.kind: {f.get('kind')!r} is not one of {FIGURE_KINDS}")
+        models = self.resolve_models(f.get("models", []), f"{key}.models")
+        if f["kind"] == "reliability" and len(models) != 1:
+            raise ConfigError(f"{key}.models: a reliability figure shows exactly one model, got {len(models)}")
+        if f["kind"] == "steps":
+            no_step = [m for m in models if self.models[m].step is None]
+            if no_step:
+                raise ConfigError(f"{key}.models: {no_step} have no training step to plot against")
+        task = f.get("task")
+        if f["kind"] == "confidence_hist":
+            task = task or "mmlu"
+        if task is not None and task not in self.tasks:
+            raise ConfigError(f"{key}.task: {task!r} is not among the run's tasks {self.tasks}")
+        return Figure(name=f["name"], kind=f["kind"], models=models, task=task, title=f.get("title"))
+
+    def figure(self, name: str) -> Figure:
+        for f in self.figures:
+            if f.name == name:
+                return f
+        raise ConfigError(f"figures: no figure named {name!r}")
+
+    # paths --------------------------------------------------------------------------------------------------
+
+    def path(self, *parts) -> str:
+        return str(self.results.joinpath(*map(str, parts)))
+
+    def data_file(self, task: str) -> str:
+        return self.path("data", f"{task}.parquet")
+
+    def score_file(self, task: str, model: str) -> str:
+        return self.path("scores", task, f"{model}.parquet")
+
+    def all_scores(self) -> list[str]:
+        return [self.score_file(t, m) for m in self.models for t in self.tasks]
+
+    def figure_file(self, name: str) -> str:
+        return self.path("figures", f"{name}.pdf")
+
+    def metrics_file(self) -> str:
+        return self.path("metrics.csv")
+
+    # data ---------------------------------------------------------------------------------------------------
+
+    def data_config(self, task: str) -> dict:
+        try:
+            return self.config["data"][task]
+        except KeyError:
+            raise ConfigError(f"data.{task}: missing; every task in `tasks` needs a data section") from None
+
+    def raw_dir(self, task: str) -> str:
+        """Where the data of a task lands before sampling (the mini world is shared by all tasks)."""
+        if self.data_config(task)["source"] == "mini":
+            return self.path("raw", "world")
+        return self.path("raw", task)
+
+    def raw_files(self, task: str) -> dict:
+        """What the reader of a task opens, by source: {"inputs": [...] for Snakemake, "read": {...}}."""
+        cfg = self.data_config(task)
+        src = cfg["source"]
+        key = f"data.{task}"
+        if src == "mini":
+            world = Path(self.raw_dir(task))
+            read = {
+                "clm": {"files": {"val": str(world / "pile" / "val.jsonl"), "test": str(world / "pile" / "test.jsonl")}},
+                "facts": {"paths": [str(world / "trex")]},
+                "mmlu": {"root": str(world / "mmlu" / "data"), "layout": "csv"},
+            }[task]
+            return {"inputs": [str(world)], "read": read}
+        if src == "local":
+            local = cfg.get("local")
+            if not local:
+                raise ConfigError(f"{key}.local: source is 'local' but no local path is given")
+            if task == "clm":
+                if not isinstance(local, dict):
+                    raise ConfigError(f"{key}.local: give the Pile files by split, e.g. {{val: ..., test: ...}}")
+                return {"inputs": list(local.values()), "read": {"files": dict(local)}}
+            if task == "facts":
+                return {"inputs": [local], "read": {"paths": [local]}}
+            return {"inputs": [local], "read": {"root": local, "layout": "csv"}}
+        if src not in ("hub", "url"):
+            raise ConfigError(f"{key}.source: {src!r} is not one of hub, url, local, mini")
+        raw = Path(self.raw_dir(task))
+        if task == "clm":
+            if src != "hub" or "hub" not in cfg:
+                raise ConfigError(f"{key}: the Pile comes from the hub (source: hub with hub.repo and hub.files)")
+            files = {split: str(raw / name) for split, name in cfg["hub"]["files"].items()}
+            return {"inputs": [str(raw)], "read": {"files": files}}
+        if task == "facts":
+            return {"inputs": [str(raw)], "read": {"paths": [str(raw)]}}
+        layout = "hub" if src == "hub" else "csv"
+        return {"inputs": [str(raw)], "read": {"root": str(raw), "layout": layout}}
+
+    def download_spec(self, task: str) -> dict:
+        """The argument of llmcal.data.download.download_dataset for a hub/url task."""
+        cfg = self.data_config(task)
+        src = cfg["source"]
+        if src == "hub":
+            hub = cfg.get("hub") or {}
+            if "repo" not in hub:
+                raise ConfigError(f"data.{task}.hub.repo: missing")
+            spec = {"source": "hub", "repo": hub["repo"]}
+            if "files" in hub:
+                files = hub["files"]
+                spec["files"] = list(files.values()) if isinstance(files, dict) else list(files)
+            else:
+                spec["allow_patterns"] = hub.get("allow_patterns")
+            return spec
+        if src == "url":
+            if not cfg.get("url"):
+                raise ConfigError(f"data.{task}.url: source is 'url' but no url is given")
+            return {"source": "url", "url": cfg["url"], "unzip": bool(cfg.get("unzip", False))}
+        raise ConfigError(f"data.{task}.source: {src!r} is not downloaded")
+
+    def downloaded_tasks(self) -> list[str]:
+        return [t for t in self.tasks if self.data_config(t)["source"] in ("hub", "url")]
+
+    def all_targets(self) -> list[str]:
+        return [self.metrics_file()] + [self.figure_file(f.name) for f in self.figures]

@@ -1,0 +1,98 @@
+"""The registry and study: what the configs expand to, and config errors that name their key."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from llmcal.registry import ConfigError, checkpoint_steps, expand_models
+from llmcal.study import Study
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name):
+    return yaml.safe_load((ROOT / name).read_text())
+
+
+def test_paper_config_lists_every_model_of_the_paper():
+    study = Study(_load("config.yaml"))
+    names = set(study.models)
+    for size in ["70m", "160m", "410m", "1b", "2.8b", "6.9b", "12b"]:
+        assert f"pythia-{size}" in names
+    steps = [256, 512, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000, 143000]
+    assert [study.models[f"pythia-1.4b-step{s}"].revision for s in steps] == [f"step{s}" for s in steps]
+    families = {m.family for m in study.models.values()}
+    assert families == {"pythia", "llama", "llama2", "flan-t5", "opt"}
+    assert all(study.models[n].arch == "seq2seq" for n in names if n.startswith("flan-t5"))
+    assert sum(n.startswith("opt-") for n in names) == 8
+    # Figure 4 names the dynamics entry and gets all of its checkpoints, in step order.
+    fig4 = study.figure("fig4")
+    assert fig4.models == tuple(f"pythia-1.4b-step{s}" for s in steps)
+    assert {f.name for f in study.figures} == {f"fig{i}" for i in (2, 3, 4, 7, 8, 9, 10, 11)}
+    # Each hub checkpoint is downloaded once, however many entries name it.
+    assert len(study.hub_models()) == len({(m.hub, m.revision) for m in study.models.values()})
+
+
+def test_mini_config_models_and_checkpoints():
+    study = Study(_load("config/mini.yaml"))
+    assert study.mini_save_steps() == checkpoint_steps(study.pretrain_steps)
+    assert set(study.mini_entries()) == {"mini-xs", "mini-s", "mini-m", "mini-l"}
+    assert study.models["mini-l"].step == study.pretrain_steps
+    assert all(m.source == "mini" for m in study.models.values())
+    assert str(study.model_dir("mini-m-step16")).endswith("models/mini/mini-m/step16")
+
+
+def test_checkpoint_steps_are_powers_of_two_plus_last():
+    assert checkpoint_steps(100) == [1, 2, 4, 8, 16, 32, 64, 100]
+    assert checkpoint_steps(64) == [1, 2, 4, 8, 16, 32, 64]
+
+
+@pytest.mark.parametrize(
+    "mutate, key",
+    [
+        (lambda c: c["models"].append(dict(c["models"][0])), "defined twice"),
+        (lambda c: c["models"][0].update(path="/x"), "exactly one source"),
+        (lambda c: c["models"][0].update(arch="rnn"), "arch"),
+        (lambda c: c["figures"][1]["models"].append("nope"), r"figures\[1\] \(fig3\)\.models"),
+        (lambda c: c["figures"][0]["models"].append("pythia-160m"), "exactly one model"),
+        (lambda c: c["figures"][2].update(models=["pythia-70m"]), "no training step"),
+        (lambda c: c["models"][7].update(revision="main"), r"models\[7\] \(pythia-1.4b\)\.revision"),
+        (lambda c: c["tasks"].append("squad"), "tasks"),
+    ],
+)
+def test_config_errors_name_the_key(mutate, key):
+    cfg = copy.deepcopy(_load("config.yaml"))
+    mutate(cfg)
+    with pytest.raises(ConfigError, match=key):
+        Study(cfg)
+
+
+def test_mini_step_not_saved_is_refused():
+    cfg = copy.deepcopy(_load("config/mini.yaml"))
+    cfg["models"][2]["steps"] = [24]
+    with pytest.raises(ConfigError, match="step 24 is not saved"):
+        Study(cfg)
+
+
+def test_data_locations_by_source(tmp_path):
+    cfg = copy.deepcopy(_load("config.yaml"))
+    study = Study(cfg)
+    assert study.raw_files("clm")["read"]["files"]["val"].endswith("raw/clm/val.jsonl.zst")
+    assert study.raw_files("mmlu")["read"]["layout"] == "hub"
+    assert study.download_spec("facts")["source"] == "url"
+    cfg["data"]["mmlu"] = {"source": "local", "local": str(tmp_path)}
+    study = Study(cfg)
+    assert study.raw_files("mmlu") == {"inputs": [str(tmp_path)], "read": {"root": str(tmp_path), "layout": "csv"}}
+    assert "mmlu" not in study.downloaded_tasks()
+    cfg["data"]["clm"] = {"source": "local", "local": "/data/pile.jsonl"}
+    with pytest.raises(ConfigError, match=r"data.clm.local"):
+        Study(cfg).raw_files("clm")
+
+
+def test_expand_models_keeps_config_order():
+    models = expand_models([{"name": "b", "hub": "x/b"}, {"name": "a", "hub": "x/a", "steps": [2, 1]}])
+    assert list(models) == ["b", "a-step2", "a-step1"]
