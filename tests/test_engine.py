@@ -69,3 +69,24 @@ def test_empty_context_refused(tiny_models):
 def test_missing_model_dir_is_clear(tmp_path):
     with pytest.raises(FileNotFoundError, match="config.json missing"):
         load_model(tmp_path / "nope")
+
+
+def test_temperature_grid_probabilities(tiny_models):
+    from llmcal.scoring.engine import TEMPERATURE_GRID
+
+    lm = load_model(*tiny_models["neox"], device="cpu")
+    contexts = _contexts(5, len(lm.tokenizer), seed=3)
+    targets = np.array([c[0] for c in contexts])
+    res = score_contexts(lm, contexts, top1_reducer(targets))
+    j1 = int(np.argmin(abs(TEMPERATURE_GRID - 1.0)))
+    assert TEMPERATURE_GRID[j1] == pytest.approx(1.0)
+    assert np.allclose(res["conf_t"][:, j1], res["confidence"], atol=1e-6)
+    assert np.allclose(res["target_prob_t"][:, j1], res["target_prob"], atol=1e-6)
+    for i, c in enumerate(contexts):
+        logits = reference_last_logits(lm, c)
+        for j in (0, len(TEMPERATURE_GRID) - 1):
+            p = torch.softmax(logits / float(TEMPERATURE_GRID[j]), -1)
+            assert res["conf_t"][i, j] == pytest.approx(float(p.max()), abs=1e-5)
+            assert res["target_prob_t"][i, j] == pytest.approx(float(p[targets[i]]), abs=1e-5)
+    # Hotter means flatter: the top probability falls as T rises.
+    assert (np.diff(res["conf_t"], axis=1) <= 1e-9).all()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -26,6 +27,12 @@ def setup_logging(path: str | None) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(path, mode="w"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", handlers=handlers, force=True)
+
+    def log_uncaught(exc_type, exc, tb):
+        # The job's log file is where Snakemake sends a user looking for why a job failed.
+        log.error("job failed: %s: %s", exc_type.__name__, exc, exc_info=(exc_type, exc, tb))
+
+    sys.excepthook = log_uncaught
 
 
 def _atomic_write(path: str | Path, write) -> None:

@@ -14,6 +14,10 @@ from typing import Callable
 
 import numpy as np
 
+# Temperatures at which each sample's top-1 and target probabilities are also kept, so that temperature
+# scaling can be fitted afterwards without re-running a model (the full distribution is too big to store).
+TEMPERATURE_GRID = np.geomspace(0.25, 4.0, 25)
+
 Reducer = Callable[["torch.Tensor", np.ndarray], dict]  # noqa: F821  (logits [B, V] float32, sample indices)
 
 
@@ -111,11 +115,25 @@ def top1_reducer(targets: np.ndarray) -> Reducer:
     """Prediction = the most probable token; confidence = its probability."""
     import torch
 
+    temps = torch.as_tensor(TEMPERATURE_GRID, dtype=torch.float32)
+
     def reduce(logits, idx):
         probs = torch.softmax(logits, dim=-1)
         conf, pred = probs.max(dim=-1)
         tgt = torch.as_tensor(targets[idx], device=logits.device)
-        return {"confidence": conf.double(), "pred_id": pred, "target_prob": probs.gather(1, tgt[:, None])[:, 0].double()}
+        # Per temperature, so memory stays at one [B, V] copy of the logits.
+        top_logit = logits.gather(1, pred[:, None])[:, 0]
+        tgt_logit = logits.gather(1, tgt[:, None])[:, 0]
+        logz = torch.stack([torch.logsumexp(logits / t, dim=-1) for t in temps.tolist()], dim=1)
+        top_t = torch.exp(top_logit[:, None] / temps.to(logits.device) - logz)
+        tgt_t = torch.exp(tgt_logit[:, None] / temps.to(logits.device) - logz)
+        return {
+            "confidence": conf.double(),
+            "pred_id": pred,
+            "target_prob": probs.gather(1, tgt[:, None])[:, 0].double(),
+            "conf_t": top_t.double(),
+            "target_prob_t": tgt_t.double(),
+        }
 
     return reduce
 

@@ -179,4 +179,6 @@ def score_task(lm, task: str, df: pd.DataFrame, cfg: ScoringConfig, seed: int) -
         "target_id": req.targets,
         "target_prob": res["target_prob"],
         "n_context": n_context,
+        "conf_t": list(res["conf_t"]),
+        "target_prob_t": list(res["target_prob_t"]),
     })

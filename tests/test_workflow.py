@@ -1,0 +1,112 @@
+"""The whole mini DAG, end to end, at an even smaller size: real world, real pretraining, real scoring."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from llmcal.data.miniworld import WorldConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+
+def _tiny_config(results: Path) -> dict:
+    cfg = yaml.safe_load((ROOT / "config" / "mini.yaml").read_text())
+    world = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(WorldConfig.tiny()).items()}
+    cfg.update(
+        results=str(results),
+        world=world,
+        pretrain={**cfg["pretrain"], "vocab_size": 800, "seq_len": 64, "batch_size": 4, "steps": 8, "warmup": 2},
+        scoring={**cfg["scoring"], "max_length": 64, "min_context": 4},
+        metrics={"n_bins": 10, "n_boot": 20},
+        models=[
+            {"name": "t-xs", "family": "mini", "size": "xs", "mini": {"hidden_size": 16, "num_layers": 1, "num_heads": 2}},
+            {"name": "t-s", "family": "mini", "size": "s", "mini": {"hidden_size": 32, "num_layers": 1, "num_heads": 2},
+             "steps": [2, 4, 8]},
+        ],
+        figures=[
+            {"name": "fig2", "kind": "reliability", "models": ["t-xs"]},
+            {"name": "fig3", "kind": "scale", "models": ["t-xs", "t-s-step8"]},
+            {"name": "fig4", "kind": "steps", "models": ["t-s"]},
+            {"name": "fig7", "kind": "confidence_hist", "task": "mmlu", "models": ["t-xs", "t-s-step8"]},
+        ],
+    )
+    cfg["data"]["clm"]["n"] = 40
+    cfg["data"]["facts"]["n"] = 40
+    return cfg
+
+
+def _snakemake(workdir: Path, config: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", "2",
+           "--configfile", str(config), *args]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc
+
+
+def _planned(proc) -> list[tuple[str, str]]:
+    """(rule, wildcards) of every job a dry run plans."""
+    out = proc.stdout + proc.stderr
+    return re.findall(r"^(?:local)?rule (\w+):\n(?:.*\n)*?(?:    wildcards: (.*)\n|\n)", out, flags=re.M)
+
+
+@pytest.fixture(scope="module")
+def mini_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("wf")
+    config = work / "tiny.yaml"
+    config.write_text(yaml.safe_dump(_tiny_config(work / "results")))
+    _snakemake(work, config, "--", "all")
+    return work, config
+
+
+def test_whole_mini_dag_produces_metrics_and_figures(mini_run):
+    work, _ = mini_run
+    res = work / "results"
+    metrics = pd.read_csv(res / "metrics.csv")
+    models = {"t-xs", "t-s-step2", "t-s-step4", "t-s-step8"}
+    assert set(metrics["model"]) == models
+    assert set(metrics["task"]) == {"clm", "facts", "mmlu"}
+    assert len(metrics) == 12
+    assert metrics[["ece", "accuracy"]].notna().all().all()
+    assert ((metrics.ece_lo <= metrics.ece_hi) & (metrics.accuracy_lo <= metrics.accuracy_hi)).all()
+    for fig in ("fig2", "fig3", "fig4", "fig7"):
+        pdf = res / "figures" / f"{fig}.pdf"
+        assert pdf.read_bytes()[:4] == b"%PDF"
+    # Scores come from real models: the mmlu option probabilities sum to one, confidences differ by model.
+    a = pd.read_parquet(res / "scores" / "mmlu" / "t-xs.parquet")
+    b = pd.read_parquet(res / "scores" / "mmlu" / "t-s-step8.parquet")
+    assert abs(a[["p_A", "p_B", "p_C", "p_D"]].sum(axis=1) - 1).max() < 1e-6
+    assert not a["confidence"].equals(b["confidence"])
+    # Every scale saw the same checkpoints saved: powers of two and the last step.
+    assert sorted(p.name for p in (res / "models" / "mini" / "t-s").iterdir()) == ["step1", "step2", "step4", "step8"]
+
+
+def test_second_run_does_nothing(mini_run):
+    work, config = mini_run
+    proc = _snakemake(work, config, "-n", "--", "all")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_changing_one_model_reruns_only_what_depends_on_it(mini_run):
+    work, config = mini_run
+    cfg = yaml.safe_load(config.read_text())
+    cfg["models"][0]["mini"]["hidden_size"] = 24
+    changed = work / "changed.yaml"
+    changed.write_text(yaml.safe_dump(cfg))
+    jobs = _planned(_snakemake(work, changed, "-n", "--", "all"))
+    rules = {rule for rule, _ in jobs}
+    assert {"pretrain_mini", "score", "aggregate"} <= rules
+    assert not rules & {"mini_world", "train_tokenizer", "sample_data"}
+    assert [w for r, w in jobs if r == "pretrain_mini"] == ["entry=t-xs"]
+    scored = {w for r, w in jobs if r == "score"}
+    assert scored == {f"task={t}, model=t-xs" for t in ("clm", "facts", "mmlu")}
