@@ -224,7 +224,7 @@ def test_holdout_split_is_deterministic_and_seeded():
 # findings -----------------------------------------------------------------------------------------------------
 
 # ECE offsets per task: bigger / later models are better calibrated, much more so on facts and mmlu.
-SCALE_BIAS = {"clm": (0.06, 0.05, 0.045, 0.04), "facts": (0.4, 0.3, 0.2, 0.1), "mmlu": (0.35, 0.25, 0.15, 0.05)}
+SCALE_BIAS = {"clm": (0.16, 0.12, 0.08, 0.04), "facts": (0.4, 0.3, 0.2, 0.1), "mmlu": (0.35, 0.25, 0.15, 0.05)}
 
 
 def _config(tmp_path, alignment=None):

@@ -110,3 +110,14 @@ def test_changing_one_model_reruns_only_what_depends_on_it(mini_run):
     assert [w for r, w in jobs if r == "pretrain_mini"] == ["entry=t-xs"]
     scored = {w for r, w in jobs if r == "score"}
     assert scored == {f"task={t}, model=t-xs" for t in ("clm", "facts", "mmlu")}
+
+
+def test_paper_dry_run_lists_every_download_scoring_and_figure_job(tmp_path):
+    # -n never runs a job, so nothing here reaches the network.
+    proc = _snakemake(tmp_path, ROOT / "config.yaml", "-n", "--quiet", "rules", "--", "all")
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, flags=re.M))
+    assert int(counts["download_model"]) == 38  # 7 Pythia + 11 Pythia-1.4B steps + 4 + 3 + 5 + 8
+    assert int(counts["score"]) == 38 * 3  # pythia-1.4b-step143000 serves both studies, scored once
+    assert int(counts["download_data"]) == 3
+    assert int(counts["figure"]) == 8
+    assert int(counts["sample_data"]) == 3

@@ -299,9 +299,10 @@ def _trex_files(paths: PathLike | Iterable[PathLike]) -> list[Path]:
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = sorted(path.glob("*.json"))
+            # Recursive: the release's archive unpacks into a sub-folder.
+            found = sorted(path.rglob("*.json"))
             if not found:
-                raise SampleError(f"{path}: no *.json files in this folder")
+                raise SampleError(f"{path}: no *.json files in this folder or below")
             files.extend(found)
         else:
             files.append(path)
