@@ -160,8 +160,7 @@ def figure_job(figure: dict, metrics_file: str, score_files: dict, labels: dict,
     kind, models = figure["kind"], list(figure["models"])
     if kind == "reliability":
         per_task = {t: df for (m, t), df in scores.items() if m == models[0]}
-        figures.figure_reliability(per_task, labels.get(models[0], models[0]), out, n_bins=n_bins,
-                                   task_labels=task_labels)
+        figures.figure_reliability(per_task, models[0], out, n_bins=n_bins, task_labels=task_labels)
     elif kind in ("scale", "steps"):
         figures.figure_trend(metrics, scores, models, kind, out, title=figure.get("title"),
                              task_labels=task_labels, n_bins=n_bins)
