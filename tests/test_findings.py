@@ -208,7 +208,10 @@ def test_temperature_exact_for_multiple_choice():
     assert fit_temperature_choices(probs, labels) == pytest.approx(true_t, rel=0.08)
     res = fit_temperature(scores, seed=2)
     assert res["temperature"] == pytest.approx(true_t, rel=0.1)
-    assert res["ece_after"] < res["ece_before"]
+    assert res["ece_after"] < res["ece_before"] and not res["at_bound"]
+    # A guesser's best temperature is unbounded: the fit says it stopped at the edge.
+    guess = scores.assign(target=letters[rng.integers(0, 4, n)])
+    assert fit_temperature(guess, seed=2)["at_bound"]
 
 
 def test_holdout_split_is_deterministic_and_seeded():
@@ -236,7 +239,8 @@ def _config(tmp_path, alignment=None):
            "figures": [{"name": "fig3", "kind": "scale", "models": ["s0", "s1", "s2", "s3"]},
                        {"name": "fig4", "kind": "steps", "models": ["d"]}]}
     if alignment is not None:
-        cfg["models"] += [{"name": n, "family": "syn", "size": "7b", "path": "/nowhere"} for n in alignment.pop("_names")]
+        names = alignment.pop("_names")
+        cfg["models"] += [{"name": n, "family": "syn", "size": "7b", "path": "/nowhere"} for n in names]
         cfg["alignment"] = alignment
     return cfg
 
@@ -377,7 +381,8 @@ def test_alignment_config_with_unknown_model_is_not_evaluated(tmp_path, pretrain
     metrics, scores = pretraining
     section = _alignment_section()
     section["base"] = "no-such-model"
-    by_id = {f.id: f for f in evaluate_findings(_config(tmp_path, section), metrics, _loader(scores), n_boot=20, seed=0)}
+    findings = evaluate_findings(_config(tmp_path, section), metrics, _loader(scores), n_boot=20, seed=0)
+    by_id = {f.id: f for f in findings}
     assert by_id["F3"].verdict == "not evaluated" and "no-such-model" in by_id["F3"].reason
     assert by_id["F1"].verdict == "supported"
 
@@ -430,3 +435,17 @@ def test_render_markdown_uses_metrics_numbers(tmp_path, pretraining):
     write_report(md, out)
     assert out.read_text() == md
     assert [p.name for p in out.parent.iterdir()] == ["findings.md"]
+
+
+def test_blas_and_bincount_bin_sums_agree(monkeypatch):
+    import llmcal.findings as fnd
+
+    rng = np.random.default_rng(13)
+    frames = [_model_scores(rng, np.arange(500), b) for b in (0.0, 0.15)]
+    args = ([f.confidence for f in frames], [f.correct for f in frames])
+    _, small = bootstrap_eces(*args, n_boot=40, seed=5)
+    monkeypatch.setattr(fnd, "_BLAS_MIN_ELEMENTS", 0)
+    _, blas = bootstrap_eces(*args, n_boot=40, seed=5)
+    np.testing.assert_allclose(blas, small, atol=1e-12)
+    same = paired_bootstrap_ece_diff(args[0][0], args[1][0], args[0][0], args[1][0], n_boot=40, seed=1)
+    assert same["lo"] == same["hi"] == 0

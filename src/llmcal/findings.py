@@ -92,6 +92,8 @@ _TOL = 1e-12
 _CHUNK_ELEMENTS = 1 << 23
 # Above this, per-model bin matrices are rebuilt per chunk instead of kept.
 _BIN_MATRIX_BUDGET = 1 << 28
+# Resampled elements per chunk from which per-bin sums go through BLAS rather than bincount.
+_BLAS_MIN_ELEMENTS = 1 << 21
 MMLU_LETTERS = ("A", "B", "C", "D")
 # The bracket of the exact (MMLU) temperature search, on log T.
 _LOG_T_RANGE = (math.log(0.05), math.log(20.0))
@@ -121,12 +123,15 @@ def align_many(frames: Sequence[pd.DataFrame], names: Sequence[str] | None = Non
     names = list(names) if names is not None else [f"frame {i}" for i in range(len(frames))]
     for df, name in zip(frames, names):
         _check_ids(df, name)
-    common = pd.Index(frames[0]["id"])
+    first = frames[0]["id"].to_numpy()
+    if all(len(df) == len(first) and np.array_equal(df["id"].to_numpy(), first) for df in frames[1:]):
+        return [df.reset_index(drop=True) for df in frames]
+    common = pd.Index(first)
     for df in frames[1:]:
         common = common[common.isin(df["id"])]
     if len(common) == 0:
         raise ValueError(f"no sample id is shared by {', '.join(names)}: they were not scored on the same items")
-    return [df.set_index("id").loc[common].reset_index() for df in frames]
+    return [df.iloc[pd.Index(df["id"]).get_indexer(common)].reset_index(drop=True) for df in frames]
 
 
 def align(df_a: pd.DataFrame, df_b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -158,24 +163,38 @@ def _bin_gap_matrix(bins: np.ndarray, gap: np.ndarray, n_bins: int) -> np.ndarra
     return out
 
 
+def _bin_sums_bincount(counts: np.ndarray, bins: np.ndarray, gap: np.ndarray, n_bins: int) -> np.ndarray:
+    """(n_bins, r) per-bin sums of count * gap, without BLAS."""
+    r, n = counts.shape
+    keys = bins[None, :] + (np.arange(r) * n_bins)[:, None]
+    sums = np.bincount(keys.ravel(), weights=(counts * gap).ravel(), minlength=r * n_bins)
+    return sums.reshape(r, n_bins).T
+
+
 def _boot_paired(confs: np.ndarray, corrs: np.ndarray, n_boot: int, rng: np.random.Generator,
                  n_bins: int) -> np.ndarray:
     """(n_boot, K) ECEs of K models on the same resampled indices. confs, corrs: (K, n)."""
     k, n = confs.shape
     bins = [bin_indices(c, n_bins) for c in confs]
     gaps = corrs - confs
-    keep = k * n_bins * n * 8 <= _BIN_MATRIX_BUDGET
+    chunk = max(1, _CHUNK_ELEMENTS // n)
+    # Below this size BLAS thread start-up (and, on a busy machine, thread contention) costs more
+    # than the product saves; the choice depends on n and n_boot only, never on the other models.
+    use_blas = n * min(chunk, n_boot) >= _BLAS_MIN_ELEMENTS
+    keep = use_blas and k * n_bins * n * 8 <= _BIN_MATRIX_BUDGET
     mats = [_bin_gap_matrix(bins[j], gaps[j], n_bins) for j in range(k)] if keep else None
     out = np.empty((n_boot, k))
-    chunk = max(1, _CHUNK_ELEMENTS // n)
     for start in range(0, n_boot, chunk):
         r = min(chunk, n_boot - start)
-        counts_t = _resample_counts(rng, n, r).T
+        counts = _resample_counts(rng, n, r)
         for j in range(k):
-            mat = mats[j] if keep else _bin_gap_matrix(bins[j], gaps[j], n_bins)
-            # One product per model with fixed shapes: (bins, n) @ (n, r) is OpenBLAS's fast layout here,
-            # and keeping models in separate calls makes a model's replicates independent of its company.
-            per_bin = mat @ counts_t
+            if use_blas:
+                mat = mats[j] if keep else _bin_gap_matrix(bins[j], gaps[j], n_bins)
+                # (bins, n) @ (n, r) is OpenBLAS's fast layout here (the transposed product is ~40x slower),
+                # and one call per model keeps a model's replicates independent of its company.
+                per_bin = mat @ counts.T
+            else:
+                per_bin = _bin_sums_bincount(counts, bins[j], gaps[j], n_bins)
             out[start : start + r, j] = np.abs(per_bin).sum(axis=0) / n
     return out
 
@@ -452,8 +471,9 @@ def fit_temperature(scores: pd.DataFrame, seed: int, n_bins: int = 10, grid=None
     TEMPERATURE_GRID), exactly for multiple choice (p_A..p_D and target, searched
     continuously). ECE before is that of the `confidence` column on the held-out
     part, ECE after that of the rescaled top-1 probability (the prediction is
-    unchanged by T). With full-vocabulary MMLU confidences, "after" is also
-    renormalised over the four options.
+    unchanged by T); at_bound says T is the edge of the grid or search bracket.
+    With full-vocabulary MMLU confidences, "after" is also renormalised over
+    the four options.
     """
     m = holdout_mask(scores["id"], seed, fit_fraction) if mask is None else np.asarray(mask, dtype=bool)
     fit, held = m, ~m
@@ -473,6 +493,7 @@ def fit_temperature(scores: pd.DataFrame, seed: int, n_bins: int = 10, grid=None
         log_p = np.log(np.maximum(probs[held], np.finfo(np.float64).tiny))
         conf_after = _choice_softmax(log_p, t).max(axis=1)
         nll_before, nll_after = _choice_nll(log_p, target[held], 1.0), _choice_nll(log_p, target[held], t)
+        at_bound = min(abs(math.log(t) - b) for b in _LOG_T_RANGE) < 1e-3
         method = "exact (golden-section on log T)"
     elif {"conf_t", "target_prob_t"} <= set(scores.columns):
         grid = _temperature_grid() if grid is None else np.asarray(grid, dtype=np.float64)
@@ -483,9 +504,10 @@ def fit_temperature(scores: pd.DataFrame, seed: int, n_bins: int = 10, grid=None
         one = int(np.argmin(np.abs(np.log(grid))))
         nll_held = _nll(tgt[held])
         nll_before, nll_after = float(nll_held[one]), float(nll_held[best])
+        at_bound = best in (0, len(grid) - 1)
         method = f"grid ({len(grid)} temperatures, {grid[0]:g}-{grid[-1]:g})"
     else:
-        raise ValueError("no temperature-scaling inputs: need p_A..p_D and target, or conf_t and target_prob_t")
+        raise ValueError("the scores have neither p_A..p_D and target nor conf_t and target_prob_t")
     return {
         "temperature": t,
         "ece_before": expected_calibration_error(conf[held], corr[held], n_bins),
@@ -494,6 +516,7 @@ def fit_temperature(scores: pd.DataFrame, seed: int, n_bins: int = 10, grid=None
         "nll_after": nll_after,
         "n_fit": int(fit.sum()),
         "n_eval": int(held.sum()),
+        "at_bound": at_bound,
         "method": method,
     }
 
@@ -533,6 +556,9 @@ def calibration_extras(metrics: pd.DataFrame, load_scores: Callable[[str, str], 
         try:
             ts = fit_temperature(scores, seed, n_bins, mask=masks[key])
             rec.update(temperature=ts["temperature"], ts_ece_before=ts["ece_before"], ts_ece_after=ts["ece_after"])
+            if ts["at_bound"]:
+                # A model near chance is best served by flattening its distribution without limit.
+                rec["note"] = f"T at the edge of its search range ({ts['method']}): the optimum may lie beyond"
         except ValueError as exc:
             rec["note"] = f"no temperature scaling: {exc}"
         records.append(rec)
@@ -675,6 +701,7 @@ class _Inputs:
 
 
 _EMPTY_ROWS = pd.DataFrame(columns=ROW_COLUMNS)
+_METRIC_COLUMNS = ("ece", "ece_lo", "ece_hi", "accuracy", "accuracy_lo", "accuracy_hi")
 
 
 def _rows(inputs: _Inputs, stats: list[_Stat]) -> pd.DataFrame:
@@ -684,7 +711,7 @@ def _rows(inputs: _Inputs, stats: list[_Stat]) -> pd.DataFrame:
             m = inputs.metric(model, task)
             records.append({
                 "comparison": s.label, "role": s.role, "task": task, "model": model,
-                **{k: m.get(k, math.nan) for k in ("ece", "ece_lo", "ece_hi", "accuracy", "accuracy_lo", "accuracy_hi")},
+                **{k: m.get(k, math.nan) for k in _METRIC_COLUMNS},
                 "statistic": s.statistic, "value": s.value, "lo": s.lo, "hi": s.hi, "p_value": s.p_value,
                 "claim": s.claim, "n_paired": s.n_paired, "outcome": s.outcome,
             })
@@ -766,7 +793,7 @@ def _build_f2(inp: _Inputs):
     fig = _steps_figure(inp.study)
     steps = _steps_of(inp.study, fig.models)
     stats = [inp.trend(steps, fig.models, t, f"{fig.name} / {t}", "primary") for t in inp.tasks]
-    return f"ECE against training step over {_series_text(fig)} (steps {steps[0]} to {steps[-1]}), per task", stats, []
+    return f"ECE against training step over {_series_text(fig)}, steps {steps[0]} to {steps[-1]}, per task", stats, []
 
 
 def _gain_stat(inp: _Inputs, fig, task: str, base_task: str) -> _Stat:
@@ -961,7 +988,10 @@ _SPECS = [
 
 def evaluate_findings(study_config: dict, metrics: pd.DataFrame, load_scores: Callable[[str, str], pd.DataFrame],
                       n_boot: int = 1000, seed: int = 0) -> list[Finding]:
-    """The eight findings of section 1, in order, each with its numbers, test and verdict (see module doc)."""
+    """The eight findings of section 1, in order, each with its numbers, test and verdict (see module doc).
+
+    Missing inputs give "not evaluated" findings; a config that `Study` rejects raises its ConfigError.
+    """
     from llmcal.study import Study
 
     study = Study(study_config)
@@ -1041,7 +1071,8 @@ def _stat_table(rows: pd.DataFrame) -> str:
     stats = rows.drop_duplicates("comparison")
     body = [[r.comparison, r.role, r.statistic, _with_ci(r.value, r.lo, r.hi), _num(r.p_value, 3), r.claim,
              r.n_paired, r.outcome] for r in stats.itertuples(index=False)]
-    return _table(["comparison", "role", "statistic", "value [95% CI]", "p", "claim", "n", "outcome"], body)
+    return _table(["comparison", "role", "statistic", "value [95% CI]", "p (vs threshold)", "claim", "n paired",
+                   "outcome"], body)
 
 
 def _extras_table(extras: pd.DataFrame) -> str:
