@@ -1,0 +1,199 @@
+"""Alignment-stage training (section 6 of the paper): instruction tuning, reward modelling and PPO.
+
+Every trainer writes complete models (a LoRA run writes merged copies) into directories that appear only when
+finished, so the scoring rules treat each epoch's checkpoint like any pretrained model, and an interrupted run
+resumes from what it left in its state directory.
+
+The trainers import torch, transformers and TRL, which take seconds; they load on first use so that
+Snakemake can import this package while parsing the workflow. The helpers below are shared by them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable
+
+from llmcal.training.settings import PPOSettings, RewardSettings, SFTSettings
+
+__all__ = ["PPOSettings", "RewardSettings", "SFTSettings", "train_ppo", "train_reward", "train_sft"]
+
+# Stanford-Alpaca's pad token for LLaMA, whose tokenizer has none.
+PAD_TOKEN = "[PAD]"
+CHECKPOINT_MARKER = "llmcal_checkpoint.json"
+
+_TRAINERS = {"train_sft": "sft", "train_reward": "reward", "train_ppo": "ppo"}
+
+
+def __getattr__(name):
+    if name in _TRAINERS:
+        from importlib import import_module
+
+        return getattr(import_module(f"{__name__}.{_TRAINERS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# processes ------------------------------------------------------------------------------------------------------
+
+def world_size() -> int:
+    """Processes in this run; `accelerate launch` (torchrun) sets WORLD_SIZE before Python starts."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def wait_for_everyone() -> None:
+    if world_size() > 1:
+        from accelerate import PartialState
+
+        PartialState().wait_for_everyone()
+
+
+def bf16_available() -> bool:
+    """bf16 only where the GPU has it: TRL configs default to bf16=True, which fails on a CPU."""
+    import torch
+
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def lora_dtype():
+    """A frozen LoRA base can sit in bf16 on a GPU; on a CPU float32 is both faster and exact."""
+    import torch
+
+    return torch.bfloat16 if bf16_available() else torch.float32
+
+
+# inputs ---------------------------------------------------------------------------------------------------------
+
+def read_table(path, columns: Iterable[str], what: str):
+    import pandas as pd
+
+    df = pd.read_parquet(path)
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: {what} lacks column(s) {missing} (has {list(df.columns)})")
+    return df.reset_index(drop=True)
+
+
+def check_enough(n: int, batch: int, what: str, key: str) -> None:
+    """Refuse a dataset smaller than one batch: TRL's PPO would loop forever and the others train on nothing."""
+    if n < batch:
+        raise ValueError(f"{n} {what}, fewer than one batch of {batch}: provide at least {batch} or lower {key}")
+
+
+def check_epoch_dirs(epoch_dirs, epochs: int, key: str) -> list[Path]:
+    if len(epoch_dirs) != epochs:
+        raise ValueError(f"{key}.epochs is {epochs} but {len(epoch_dirs)} epoch directories were given")
+    return [Path(p) for p in epoch_dirs]
+
+
+# tokenizer and models -------------------------------------------------------------------------------------------
+
+def load_tokenizer(path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+
+
+def needs_pad_token(tokenizer) -> bool:
+    """Padding with EOS would hide the EOS the model must learn to emit, and TRL's PPO reads pads as ends."""
+    return tokenizer.pad_token_id is None or tokenizer.pad_token_id == tokenizer.eos_token_id
+
+
+def add_pad_token(tokenizer, model) -> None:
+    """Give the tokenizer a pad distinct from EOS and the model an embedding row for it."""
+    if needs_pad_token(tokenizer):
+        tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
+    if model.get_input_embeddings().num_embeddings < len(tokenizer):
+        model.resize_token_embeddings(len(tokenizer))
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if getattr(model, "generation_config", None) is not None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+
+
+def base_with_pad(base_dir, work_dir, seed: int, log=print) -> Path:
+    """The base itself, or, when its tokenizer lacks a distinct pad, a copy with one saved under work_dir.
+
+    The copy is saved once, by the main process, so that every process, every resumed run and the merging of
+    LoRA checkpoints all start from the same (randomly initialised) pad embedding.
+    """
+    if not needs_pad_token(load_tokenizer(base_dir)):
+        return Path(base_dir)
+    work_dir = Path(work_dir)
+    if is_main_process() and not is_complete(work_dir):
+        import transformers
+        from transformers import AutoModelForCausalLM
+
+        log(f"{base_dir}: the tokenizer has no pad distinct from EOS; adding {PAD_TOKEN} in {work_dir}")
+        transformers.set_seed(seed)
+        tokenizer = load_tokenizer(base_dir)
+        model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype="auto", local_files_only=True)
+        add_pad_token(tokenizer, model)
+        save_model(model, tokenizer, work_dir, {"stage": "base", "from": str(base_dir), "pad_token": PAD_TOKEN})
+    wait_for_everyone()
+    return work_dir
+
+
+def lora_config(settings, task_type: str):
+    from peft import LoraConfig
+
+    return LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
+                      target_modules=list(settings.lora_target_modules), task_type=task_type, bias="none")
+
+
+def log_callback(log):
+    """A Trainer callback that hands the Trainer's log lines to `log`, on the main process only."""
+    from transformers import TrainerCallback
+
+    class LogTo(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if state.is_world_process_zero and logs:
+                shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in logs.items())
+                log(f"step {state.global_step}/{state.max_steps}: {shown}")
+
+    return LogTo()
+
+
+# outputs --------------------------------------------------------------------------------------------------------
+
+def is_complete(model_dir) -> bool:
+    """Written atomically with a marker last, so a directory with the marker holds a whole model."""
+    return (Path(model_dir) / CHECKPOINT_MARKER).is_file()
+
+
+def save_model(model, tokenizer, out_dir, meta: dict) -> None:
+    from llmcal.models.pretrain import save_checkpoint
+
+    # Trainers switch the cache off for gradient checkpointing; scoring and generation want it back.
+    model.config.use_cache = True
+    save_checkpoint(model, tokenizer, out_dir, meta)
+
+
+def write_json(path, data: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def claim_state_dir(state_dir, run: dict) -> None:
+    """Record what a state directory belongs to, and refuse to resume a different run from it.
+
+    Resuming with other settings, data or base would silently mix two runs in one set of checkpoints.
+    """
+    state_dir = Path(state_dir)
+    record = state_dir / "run.json"
+    run = json.loads(json.dumps(run, sort_keys=True, default=str))
+    if record.is_file():
+        previous = json.loads(record.read_text())
+        if previous != run:
+            changed = sorted(k for k in set(previous) | set(run) if previous.get(k) != run.get(k))
+            raise ValueError(f"{state_dir} holds the state of a different run (differs in {changed}); "
+                             f"delete it to start over")
+        return
+    if is_main_process():
+        write_json(record, run)
