@@ -15,6 +15,7 @@ include: "rules/data.smk"
 include: "rules/models.smk"
 include: "rules/scoring.smk"
 include: "rules/figures.smk"
+include: "rules/report.smk"
 
 
 localrules:

@@ -87,6 +87,16 @@ def test_whole_mini_dag_produces_metrics_and_figures(mini_run):
     b = pd.read_parquet(res / "scores" / "mmlu" / "t-s-step8.parquet")
     assert abs(a[["p_A", "p_B", "p_C", "p_D"]].sum(axis=1) - 1).max() < 1e-6
     assert not a["confidence"].equals(b["confidence"])
+    # The findings report tests the paper's claims on these very numbers.
+    report = (res / "report" / "findings.md").read_text()
+    for fid in ("F1", "F2", "F3", "F7"):
+        assert f"## {fid}:" in report
+    assert "not evaluated" in report  # no alignment stage in this config
+    for row in metrics.itertuples():
+        if row.model in ("t-xs", "t-s-step8"):
+            assert f"{row.ece:.4f}" in report
+    html = (res / "report" / "findings.html").read_text()
+    assert "<table>" in html and "fig3.pdf" in html
     # Every scale saw the same checkpoints saved: powers of two and the last step.
     assert sorted(p.name for p in (res / "models" / "mini" / "t-s").iterdir()) == ["step1", "step2", "step4", "step8"]
 

@@ -1111,15 +1111,34 @@ def render_markdown(findings: Sequence[Finding], extras: pd.DataFrame | None, me
     return "\n".join(out)
 
 
-def write_report(markdown: str, out_md) -> None:
+def write_report(text: str, out_md) -> None:
     """Write the report whole or not at all (temp file in the same directory, then os.replace)."""
     path = Path(out_md)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(markdown)
+            fh.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def render_html(markdown_text: str, figures: Sequence[tuple[str, str]] = ()) -> str:
+    """The report as one HTML page, each figure embedded from its PDF (paths relative to the page)."""
+    import html
+
+    import markdown as md
+
+    body = md.markdown(markdown_text, extensions=["tables"])
+    figs = "".join(
+        f'<figure><object data="{html.escape(path)}" type="application/pdf" width="100%" height="640">'
+        f'<a href="{html.escape(path)}">{html.escape(name)}</a></object>'
+        f"<figcaption>{html.escape(name)}</figcaption></figure>"
+        for name, path in figures
+    )
+    style = ("body{font-family:sans-serif;max-width:80em;margin:auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:2px 6px;font-size:90%}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Findings</title><style>{style}</style>"
+            f"</head><body>{body}<h2>Figures</h2>{figs}</body></html>")

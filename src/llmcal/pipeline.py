@@ -169,3 +169,26 @@ def figure_job(figure: dict, metrics_file: str, score_files: dict, labels: dict,
                                        title=figure.get("title"), task_labels=task_labels)
     else:
         raise ValueError(f"figure {figure['name']}: unknown kind {kind!r}")
+
+
+# findings -----------------------------------------------------------------------------------------------------
+
+
+def findings_job(config: dict, metrics_file: str, figure_files: dict, n_boot: int, seed: int, out_md: str,
+                 out_html: str) -> list:
+    """The findings report: each claim of the paper tested on this run's numbers (see llmcal.findings)."""
+    from llmcal import findings
+
+    metrics = pd.read_csv(metrics_file)
+    load = findings.score_loader(config)
+    results = findings.evaluate_findings(config, metrics, load, n_boot=n_boot, seed=seed)
+    n_bins = int(config.get("metrics", {}).get("n_bins", 10))
+    extras = findings.calibration_extras(metrics, load, seed=seed, n_bins=n_bins)
+    text = findings.render_markdown(results, extras, metrics)
+    findings.write_report(text, out_md)
+    html_dir = Path(out_html).parent
+    figs = [(name, os.path.relpath(path, html_dir)) for name, path in figure_files.items()]
+    findings.write_report(findings.render_html(text, figs), out_html)
+    for f in results:
+        log.info("%s: %s (%s)", f.id, f.verdict, f.reason)
+    return results

@@ -204,5 +204,8 @@ class Study:
     def downloaded_tasks(self) -> list[str]:
         return [t for t in self.tasks if self.data_config(t)["source"] in ("hub", "url")]
 
+    def findings_files(self) -> list[str]:
+        return [self.path("report", "findings.md"), self.path("report", "findings.html")]
+
     def all_targets(self) -> list[str]:
-        return [self.metrics_file()] + [self.figure_file(f.name) for f in self.figures]
+        return [self.metrics_file()] + [self.figure_file(f.name) for f in self.figures] + self.findings_files()

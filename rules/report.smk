@@ -1,0 +1,20 @@
+# The findings report: each of the paper's claims tested on this run's own numbers.
+
+
+rule findings:
+    input:
+        metrics=STUDY.metrics_file(),
+        scores=STUDY.all_scores(),
+        figures=[STUDY.figure_file(f.name) for f in STUDY.figures],
+    output:
+        md=STUDY.findings_files()[0],
+        html=STUDY.findings_files()[1],
+    params:
+        config=config,
+        figures={f.name: STUDY.figure_file(f.name) for f in STUDY.figures},
+        n_boot=config["metrics"]["n_boot"],
+        seed=STUDY.seed,
+    log:
+        f"{R}/logs/findings.log",
+    script:
+        "../scripts/findings.py"
