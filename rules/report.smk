@@ -9,6 +9,7 @@ rule findings:
     output:
         md=STUDY.findings_files()[0],
         html=STUDY.findings_files()[1],
+        selective=STUDY.findings_files()[2],
     params:
         config=config,
         figures={f.name: STUDY.figure_file(f.name) for f in STUDY.figures},

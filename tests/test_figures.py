@@ -236,3 +236,18 @@ def test_figure_confidence_hist_constant_confidence_and_errors(tmp_path):
         figure_confidence_hist({("a", "mmlu"): flat.assign(confidence=np.nan)}, ["a"], "mmlu", tmp_path / "x.pdf")
     with pytest.raises(ValueError, match="one label per model"):
         figure_confidence_hist({("a", "mmlu"): flat}, ["a"], "mmlu", tmp_path / "x.pdf", ["x", "y"])
+
+
+def test_figure_selective_one_panel_per_task(tmp_path):
+    from llmcal.figures import figure_selective
+
+    curves = {(m, t): pd.DataFrame({"coverage": [0.25, 0.5, 1.0], "accuracy": [1.0, 0.8, 0.5 + i / 10]})
+              for i, m in enumerate(["a", "b"]) for t in ("clm", "mmlu")}
+    out = tmp_path / "sel.pdf"
+    fig = figure_selective(curves, ["a", "b"], out)
+    assert out.read_bytes()[:4] == b"%PDF"
+    panels = [ax for ax in fig.axes if ax.get_label().startswith("selective/")]
+    assert [ax.get_label() for ax in panels] == ["selective/clm", "selective/mmlu"]
+    assert all(len(ax.get_lines()) == 2 for ax in panels)
+    with pytest.raises(ValueError, match="no curves"):
+        figure_selective(curves, ["zzz"], tmp_path / "none.pdf")

@@ -95,6 +95,7 @@ def test_whole_mini_dag_produces_metrics_and_figures(mini_run):
     for row in metrics.itertuples():
         if row.model in ("t-xs", "t-s-step8"):
             assert f"{row.ece:.4f}" in report
+    assert (res / "report" / "selective.pdf").read_bytes()[:4] == b"%PDF"
     html = (res / "report" / "findings.html").read_text()
     assert "<table>" in html and "fig3.pdf" in html
     # Every scale saw the same checkpoints saved: powers of two and the last step.

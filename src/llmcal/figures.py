@@ -415,3 +415,35 @@ def figure_confidence_hist(scores: Mapping, models: Sequence[str], task: str, ou
         ax.legend(handles=[*ax.get_legend_handles_labels()[0], spread], loc="upper right", framealpha=0.85)
         ax.set_title(title or f"Confidence distribution on {_task_label(task, task_labels)}")
         return _save(fig, out_path)
+
+
+def figure_selective(curves: Mapping, models: Sequence[str], out_path, *,
+                     task_labels: Mapping[str, str] | None = None) -> plt.Figure:
+    """Selective prediction: accuracy of the answers kept against coverage, withholding the least confident.
+
+    ``curves`` maps (model, task) to a DataFrame with ``coverage`` and ``accuracy`` columns
+    (``llmcal.findings.selective_curve``); one panel per task, one line per model in the given order.
+    """
+    models = list(models)
+    tasks = [t for t in TASK_LABELS if any((m, t) in curves for m in models)]
+    tasks += sorted({t for (m, t) in curves if m in models and t not in tasks})
+    if not tasks:
+        raise ValueError("figure_selective: no curves for the given models")
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(models)))
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(1, len(tasks), figsize=(3.4 * len(tasks), 3.4), layout="constrained", squeeze=False)
+        for ax, task in zip(axes[0], tasks):
+            ax.set_label(f"selective/{task}")
+            for color, model in zip(colors, models):
+                if (model, task) in curves:
+                    c = curves[(model, task)]
+                    ax.plot(c["coverage"], c["accuracy"], color=color, lw=1.2, label=model)
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1.02)
+            ax.set_xlabel("coverage (share of answers kept)")
+            ax.set_ylabel("accuracy of kept answers")
+            ax.set_title(_task_label(task, task_labels))
+            ax.grid(alpha=0.3, lw=0.5)
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(models), 6))
+        return _save(fig, out_path)

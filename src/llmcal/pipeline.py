@@ -175,7 +175,7 @@ def figure_job(figure: dict, metrics_file: str, score_files: dict, labels: dict,
 
 
 def findings_job(config: dict, metrics_file: str, figure_files: dict, n_boot: int, seed: int, out_md: str,
-                 out_html: str) -> list:
+                 out_html: str, out_selective: str) -> list:
     """The findings report: each claim of the paper tested on this run's numbers (see llmcal.findings)."""
     from llmcal import findings
 
@@ -185,9 +185,22 @@ def findings_job(config: dict, metrics_file: str, figure_files: dict, n_boot: in
     n_bins = int(config.get("metrics", {}).get("n_bins", 10))
     extras = findings.calibration_extras(metrics, load, seed=seed, n_bins=n_bins)
     text = findings.render_markdown(results, extras, metrics)
-    findings.write_report(text, out_md)
     html_dir = Path(out_html).parent
+    selective = Path(out_selective)
+    models = list(dict.fromkeys(metrics["model"]))
+    light = findings.score_loader(config, columns=["confidence", "correct"])
+    curves = {}
+    for model, task in metrics[["model", "task"]].itertuples(index=False, name=None):
+        df = light(model, task)
+        curves[(model, task)] = findings.selective_curve(df["confidence"].to_numpy(), df["correct"].to_numpy())
+    from llmcal.figures import figure_selective
+
+    figure_selective(curves, models, selective, task_labels=config.get("task_labels"))
+    text += ("\n\n## Selective prediction\n\nAccuracy of the answers kept against coverage, withholding the "
+             f"least confident first: `{selective.name}` beside this report (its area is the table's selective AUC).\n")
+    findings.write_report(text, out_md)
     figs = [(name, os.path.relpath(path, html_dir)) for name, path in figure_files.items()]
+    figs.append(("selective prediction", os.path.relpath(selective, html_dir)))
     findings.write_report(findings.render_html(text, figs), out_html)
     for f in results:
         log.info("%s: %s (%s)", f.id, f.verdict, f.reason)

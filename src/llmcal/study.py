@@ -205,7 +205,7 @@ class Study:
         return [t for t in self.tasks if self.data_config(t)["source"] in ("hub", "url")]
 
     def findings_files(self) -> list[str]:
-        return [self.path("report", "findings.md"), self.path("report", "findings.html")]
+        return [self.path("report", name) for name in ("findings.md", "findings.html", "selective.pdf")]
 
     def all_targets(self) -> list[str]:
         return [self.metrics_file()] + [self.figure_file(f.name) for f in self.figures] + self.findings_files()
