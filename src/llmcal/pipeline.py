@@ -13,12 +13,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 log = logging.getLogger("llmcal")
-
-SCORE_META = ("model", "family", "size", "step")
 
 
 def setup_logging(path: str | None) -> None:
