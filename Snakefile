@@ -33,4 +33,4 @@ rule all:
 # Everything that needs the internet, for a login node: `snakemake download`.
 rule download:
     input:
-        download_targets(),
+        STUDY.download_targets(),

@@ -4,13 +4,13 @@
 rule figure:
     input:
         metrics=STUDY.metrics_file(),
-        scores=lambda wc: list(figure_scores(wc).values()),
+        scores=lambda wc: list(STUDY.figure_scores(wc.name).values()),
     output:
         f"{R}/figures/{{name}}.pdf",
     params:
         figure=lambda wc: asdict(STUDY.figure(wc.name)),
-        scores=figure_scores,
-        labels=figure_labels,
+        scores=lambda wc: STUDY.figure_scores(wc.name),
+        labels=lambda wc: STUDY.figure_labels(wc.name),
         task_labels=config["task_labels"],
         n_bins=config["metrics"]["n_bins"],
     log:

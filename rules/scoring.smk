@@ -24,7 +24,7 @@ rule aggregate:
     output:
         STUDY.metrics_file(),
     params:
-        rows=score_rows(),
+        rows=STUDY.score_rows(),
         metrics=config["metrics"],
         seed=STUDY.seed,
     log:

@@ -96,3 +96,16 @@ def test_data_locations_by_source(tmp_path):
 def test_expand_models_keeps_config_order():
     models = expand_models([{"name": "b", "hub": "x/b"}, {"name": "a", "hub": "x/a", "steps": [2, 1]}])
     assert list(models) == ["b", "a-step2", "a-step1"]
+
+
+def test_score_rows_follow_all_scores_and_figure_inputs():
+    study = Study(_load("config/mini.yaml"))
+    rows, files = study.score_rows(), study.all_scores()
+    assert len(rows) == len(files)
+    for row, path in zip(rows, files):
+        assert path == study.score_file(row["task"], row["model"])
+    fig7 = study.figure_scores("fig7")
+    assert set(fig7) == {f"{m}|mmlu" for m in study.figure("fig7").models}
+    assert study.figure_labels("fig3") == {"mini-xs": "xs", "mini-s": "s", "mini-m-step512": "m", "mini-l": "l"}
+    paper = Study(_load("config.yaml"))
+    assert len(paper.download_targets()) == 3 + len(paper.hub_models())

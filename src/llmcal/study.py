@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmcal.registry import ConfigError, ModelSpec, checkpoint_steps, expand_models, model_dir
+from llmcal.registry import ConfigError, ModelSpec, checkpoint_steps, expand_models, hub_dir, model_dir
 
 TASKS = ("clm", "facts", "mmlu")
 FIGURE_KINDS = ("reliability", "scale", "steps", "confidence_hist")
@@ -123,6 +123,20 @@ class Study:
     def all_scores(self) -> list[str]:
         return [self.score_file(t, m) for m in self.models for t in self.tasks]
 
+    def score_rows(self) -> list[dict]:
+        """Which model and task each file of all_scores() belongs to, in the same order."""
+        return [{"model": m, "family": s.family, "size": s.size, "step": s.step, "task": t}
+                for m, s in self.models.items() for t in self.tasks]
+
+    def figure_scores(self, name: str) -> dict[str, str]:
+        """A figure's per-sample files, keyed "model|task" (Snakemake params must be plain data)."""
+        fig = self.figure(name)
+        tasks = [fig.task] if fig.task else self.tasks
+        return {f"{m}|{t}": self.score_file(t, m) for m in fig.models for t in tasks}
+
+    def figure_labels(self, name: str) -> dict[str, str]:
+        return {m: self.models[m].size for m in self.figure(name).models}
+
     def figure_file(self, name: str) -> str:
         return self.path("figures", f"{name}.pdf")
 
@@ -203,6 +217,11 @@ class Study:
 
     def downloaded_tasks(self) -> list[str]:
         return [t for t in self.tasks if self.data_config(t)["source"] in ("hub", "url")]
+
+    def download_targets(self) -> list[str]:
+        """Everything that needs the internet: raw data of hub/url tasks and every hub checkpoint."""
+        raw = [self.raw_dir(t) for t in self.downloaded_tasks()]
+        return raw + [str(hub_dir(self.results, m)) for m in self.hub_models()]
 
     def findings_files(self) -> list[str]:
         return [self.path("report", name) for name in ("findings.md", "findings.html", "selective.pdf")]
