@@ -13,6 +13,7 @@ configfile: "config.yaml"
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/models.smk"
+include: "rules/alignment.smk"
 include: "rules/scoring.smk"
 include: "rules/figures.smk"
 include: "rules/report.smk"
@@ -23,6 +24,7 @@ localrules:
     download,
     download_data,
     download_model,
+    download_instructions,
 
 
 rule all:

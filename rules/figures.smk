@@ -3,14 +3,14 @@
 
 rule figure:
     input:
-        metrics=STUDY.metrics_file(),
-        scores=lambda wc: list(STUDY.figure_scores(wc.name).values()),
+        unpack(lambda wc: STUDY.figure_inputs(wc.name)),
     output:
         f"{R}/figures/{{name}}.pdf",
     params:
         figure=lambda wc: asdict(STUDY.figure(wc.name)),
         scores=lambda wc: STUDY.figure_scores(wc.name),
         labels=lambda wc: STUDY.figure_labels(wc.name),
+        groups=lambda wc: STUDY.figure_groups(wc.name),
         task_labels=config["task_labels"],
         n_bins=config["metrics"]["n_bins"],
     log:

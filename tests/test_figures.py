@@ -251,3 +251,136 @@ def test_figure_selective_one_panel_per_task(tmp_path):
     assert all(len(ax.get_lines()) == 2 for ax in panels)
     with pytest.raises(ValueError, match="no curves"):
         figure_selective(curves, ["zzz"], tmp_path / "none.pdf")
+
+
+# --------------------------------------------------------------------------
+# figure_alignment (Figures 5 and 12) and figure_diversity (Figure 6)
+
+ALIGN_GROUPS = [{"label": "Base", "models": ["base"]},
+                {"label": "Alpaca full", "models": ["af-e1", "af-e2", "af-e3"]},
+                {"label": "OA LoRA", "models": ["ol-e1", "ol-e2", "ol-e3"]},
+                {"label": "PPO", "models": ["ppo-e1", "ppo-e2", "ppo-e3"]}]
+ALIGN_MODELS = [m for g in ALIGN_GROUPS for m in g["models"]]
+
+
+def _alignment_metrics(tasks=("mmlu", "clm", "facts")) -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    rows = []
+    for model in ALIGN_MODELS:
+        for task in tasks:
+            ece, acc = rng.uniform(0.02, 0.2), rng.uniform(0.2, 0.7)
+            rows.append({"model": model, "family": "mini", "size": "l", "step": np.nan, "task": task, "n": 300,
+                         "accuracy": acc, "accuracy_lo": acc - 0.04, "accuracy_hi": acc + 0.03,
+                         "ece": ece, "ece_lo": ece - 0.01, "ece_hi": ece + 0.03, "mce": 0.3,
+                         "adaptive_ece": ece, "brier": 0.2})
+    return pd.DataFrame(rows)
+
+
+def _errorbar_spans(ax) -> list[tuple[float, float, float]]:
+    from matplotlib.container import ErrorbarContainer
+
+    (container,) = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    return [(seg[0][0], *sorted((seg[0][1], seg[1][1]))) for seg in container.lines[2][0].get_segments()]
+
+
+@pytest.mark.parametrize("metric, ylabel", [("ece", "ECE"), ("accuracy", "Accuracy")])
+def test_figure_alignment_bars_match_metrics(tmp_path, metric, ylabel):
+    from llmcal.figures import ALIGNMENT_PREFIX, figure_alignment
+
+    metrics = _alignment_metrics()
+    out = tmp_path / "fig5.pdf"
+    fig = figure_alignment(metrics, ALIGN_GROUPS, metric, out)
+    _assert_pdf(out)
+    panels = _axes(fig, f"{ALIGNMENT_PREFIX}-{metric}")
+    assert [ax.get_label().split("/")[1] for ax in panels] == ["clm", "facts", "mmlu"]
+    assert [ax.get_title() for ax in panels] == ["Causal LM (Pile)", "Facts (T-REx)", "MMLU"]
+    index = metrics.set_index(["model", "task"])
+    for ax in panels:
+        task = ax.get_label().split("/")[1]
+        expected = index.loc[[(m, task) for m in ALIGN_MODELS]]
+        bars = ax.containers[0]
+        assert [b.get_height() for b in bars] == pytest.approx(expected[metric].to_numpy())
+        x = [b.get_x() + b.get_width() / 2 for b in bars]
+        spans = _errorbar_spans(ax)
+        assert [s[0] for s in spans] == pytest.approx(x)
+        assert [s[1] for s in spans] == pytest.approx(expected[f"{metric}_lo"].to_numpy())
+        assert [s[2] for s in spans] == pytest.approx(expected[f"{metric}_hi"].to_numpy())
+        assert [t.get_text() for t in ax.get_xticklabels()] == [g["label"] for g in ALIGN_GROUPS]
+        assert ax.get_ylabel() == ylabel
+        # the base model's level is drawn across the panel for comparison
+        assert any(list(ln.get_ydata()) == pytest.approx([expected[metric].iloc[0]] * 2) for ln in ax.get_lines())
+        # bars within a group are coloured by epoch, the same epoch alike across groups
+        colors = [tuple(b.get_facecolor()) for b in bars]
+        assert colors[1:4] == colors[4:7] == colors[7:10] and len(set(colors[1:4])) == 3
+    legend_texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend_texts[:3] == ["e1", "e2", "e3"] and "single model" in legend_texts
+    assert min(_font_sizes(fig)) >= 7
+
+
+def test_figure_alignment_only_tasks_present(tmp_path):
+    from llmcal.figures import ALIGNMENT_PREFIX, figure_alignment
+
+    fig = figure_alignment(_alignment_metrics(tasks=("mmlu",)), ALIGN_GROUPS, "ece", tmp_path / "f.pdf",
+                           task_labels={"mmlu": "MMLU (stand-in)"}, title="Figure 5")
+    (ax,) = _axes(fig, f"{ALIGNMENT_PREFIX}-ece")
+    assert ax.get_title() == "MMLU (stand-in)" and fig._suptitle.get_text() == "Figure 5"
+
+
+def test_figure_alignment_rejects_bad_input(tmp_path):
+    from llmcal.figures import figure_alignment
+
+    metrics = _alignment_metrics()
+    out = tmp_path / "f.pdf"
+    no_row = metrics[~((metrics["model"] == "ol-e2") & (metrics["task"] == "facts"))]
+    with pytest.raises(ValueError, match=r"no metrics row for \(model='ol-e2', task='facts'\)"):
+        figure_alignment(no_row, ALIGN_GROUPS, "ece", out)
+    with pytest.raises(ValueError, match=r"no column 'calibration'"):
+        figure_alignment(metrics, ALIGN_GROUPS, "calibration", out)
+    with pytest.raises(ValueError, match="non-empty 'models'"):
+        figure_alignment(metrics, [{"label": "Base", "models": []}], "ece", out)
+    with pytest.raises(ValueError, match="at least one group"):
+        figure_alignment(metrics, [], "ece", out)
+    assert not out.exists()
+
+
+def _diversity_inputs():
+    rng = np.random.default_rng(6)
+    points = {"Alpaca": rng.normal(size=(40, 2)), "OA": rng.normal(size=(30, 2)) * 3}
+    stats = {"Alpaca": {"n": 40, "diversity": 0.5234, "diversity_lo": 0.5012, "diversity_hi": 0.5399},
+             "OA": {"n": 30, "diversity": 0.7, "diversity_lo": 0.68, "diversity_hi": 0.72}}
+    return points, stats
+
+
+def test_figure_diversity_points_and_legend(tmp_path):
+    from llmcal.figures import DIVERSITY_LABEL, figure_diversity
+
+    points, stats = _diversity_inputs()
+    out = tmp_path / "fig6.pdf"
+    fig = figure_diversity(points, stats, out)
+    _assert_pdf(out)
+    (ax,) = _axes_labelled(fig, DIVERSITY_LABEL)
+    assert len(ax.collections) == 2
+    for coll, name in zip(ax.collections, points):
+        np.testing.assert_allclose(coll.get_offsets(), points[name])
+    legend_texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend_texts == ["Alpaca (diversity 0.52 [0.50, 0.54], n=40)", "OA (diversity 0.70 [0.68, 0.72], n=30)"]
+    assert ax.get_xlabel() == "t-SNE 1" and "t-SNE" in ax.get_title()
+    assert min(_font_sizes(fig)) >= 7
+
+
+def _axes_labelled(fig, label):
+    return [ax for ax in fig.axes if ax.get_label() == label]
+
+
+def test_figure_diversity_rejects_bad_input(tmp_path):
+    from llmcal.figures import figure_diversity
+
+    points, stats = _diversity_inputs()
+    out = tmp_path / "f.pdf"
+    with pytest.raises(ValueError, match="no diversity stats for set 'OA'"):
+        figure_diversity(points, {"Alpaca": stats["Alpaca"]}, out)
+    with pytest.raises(ValueError, match=r"'Alpaca' must have shape \(n, 2\)"):
+        figure_diversity({"Alpaca": np.ones((4, 3))}, stats, out)
+    with pytest.raises(ValueError, match="at least one set"):
+        figure_diversity({}, stats, out)
+    assert not out.exists()

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from llmcal.registry import ConfigError
+
 from llmcal.calibration import expected_calibration_error, summarize
 from llmcal.findings import (FINDING_IDS, VERDICTS, align, align_many, bootstrap_eces, calibration_extras,
                              evaluate_findings, fit_temperature, fit_temperature_choices, fit_temperature_grid,
@@ -239,8 +241,7 @@ def _config(tmp_path, alignment=None):
            "figures": [{"name": "fig3", "kind": "scale", "models": ["s0", "s1", "s2", "s3"]},
                        {"name": "fig4", "kind": "steps", "models": ["d"]}]}
     if alignment is not None:
-        names = alignment.pop("_names")
-        cfg["models"] += [{"name": n, "family": "syn", "size": "7b", "path": "/nowhere"} for n in names]
+        cfg["models"].append({"name": "base", "family": "syn", "size": "7b", "path": "/nowhere"})
         cfg["alignment"] = alignment
     return cfg
 
@@ -335,37 +336,39 @@ def test_missing_scores_or_metrics_are_not_evaluated(tmp_path, pretraining):
     assert "scale" in by_id["F1"].reason and "steps" in by_id["F2"].reason
 
 
-ALIGN_NAMES = ["base", "alp-full-e1", "alp-full-e2", "oa-full-e1", "oa-full-e2", "alp-lora-e1", "alp-lora-e2",
-               "oa-lora-e1", "oa-lora-e2", "ppo-e1", "ppo-e2"]
 # Instruction tuning adds overconfidence, Alpaca more than OA, full more than LoRA; PPO changes nothing.
-ALIGN_BIAS = {"base": 0.02, "alp-full-e1": 0.12, "alp-full-e2": 0.2, "oa-full-e1": 0.08, "oa-full-e2": 0.14,
+ALIGN_BIAS = {"base": 0.02, "alp-full-e1": 0.12, "alp-full-e2": 0.2, "oa-full-e1": 0.08, "oa-full-e2": 0.12,
               "alp-lora-e1": 0.06, "alp-lora-e2": 0.1, "oa-lora-e1": 0.03, "oa-lora-e2": 0.04,
               "ppo-e1": 0.2, "ppo-e2": 0.2}
 
 
 def _alignment_section():
+    two = {"epochs": 2}
     return {
-        "_names": ALIGN_NAMES,
         "base": "base",
-        "instruction_tuning": [
-            {"data": "alpaca", "method": "full", "models": ["alp-full-e1", "alp-full-e2"]},
-            {"data": "oa", "method": "full", "models": ["oa-full-e1", "oa-full-e2"]},
-            {"data": "alpaca", "method": "lora", "models": ["alp-lora-e1", "alp-lora-e2"]},
-            {"data": "oa", "method": "lora", "models": ["oa-lora-e1", "oa-lora-e2"]},
-        ],
-        "rlhf": {"from": "alp-full-e2", "models": ["ppo-e1", "ppo-e2"]},
+        "instruction_tuning": {"runs": [{"data": d, "method": m} for d in ("alpaca", "oasst") for m in ("full", "lora")],
+                               "full": two, "lora": two},
+        "rlhf": {"from": "alpaca-full", "epoch": 2, "ppo": two},
     }
 
 
+def _aligned_name(short: str) -> str:
+    """ALIGN_BIAS's short names as the alignment plan names the checkpoints."""
+    if short == "base":
+        return "base"
+    return "base-" + short.replace("alp-", "alpaca-").replace("oa-", "oasst-")
+
+
 def test_alignment_findings(tmp_path):
-    biases = {m: {t: b + (0.01 if t == "clm" else 0.0) for t in TASKS} for m, b in ALIGN_BIAS.items()}
+    biases = {_aligned_name(m): {t: b + (0.01 if t == "clm" else 0.0) for t in TASKS} for m, b in ALIGN_BIAS.items()}
     metrics, scores = _study_data(biases)
     # PPO leaves the model as it was: the same scores as its start.
+    start = _aligned_name("alp-full-e2")
     for t in TASKS:
-        for m in ("ppo-e1", "ppo-e2"):
-            scores[(m, t)] = scores[("alp-full-e2", t)]
+        for m in ("base-ppo-e1", "base-ppo-e2"):
+            scores[(m, t)] = scores[(start, t)]
             metrics.loc[(metrics.model == m) & (metrics.task == t), "ece"] = float(
-                metrics.loc[(metrics.model == "alp-full-e2") & (metrics.task == t), "ece"].iloc[0])
+                metrics.loc[(metrics.model == start) & (metrics.task == t), "ece"].iloc[0])
     cfg = _config(tmp_path, _alignment_section())
     by_id = {f.id: f for f in evaluate_findings(cfg, metrics, _loader(scores), n_boot=N_BOOT, seed=0)}
     for fid in ("F3", "F4", "F5", "F6", "F8"):
@@ -377,13 +380,20 @@ def test_alignment_findings(tmp_path):
     assert by_id["F1"].verdict == "not evaluated"
 
 
-def test_alignment_config_with_unknown_model_is_not_evaluated(tmp_path, pretraining):
+def test_alignment_config_with_unknown_base_names_the_key(tmp_path, pretraining):
     metrics, scores = pretraining
     section = _alignment_section()
     section["base"] = "no-such-model"
-    findings = evaluate_findings(_config(tmp_path, section), metrics, _loader(scores), n_boot=20, seed=0)
+    with pytest.raises(ConfigError, match=r"alignment\.base: 'no-such-model'"):
+        evaluate_findings(_config(tmp_path, section), metrics, _loader(scores), n_boot=20, seed=0)
+
+
+def test_alignment_findings_missing_scores_are_not_evaluated(tmp_path, pretraining):
+    metrics, scores = pretraining
+    findings = evaluate_findings(_config(tmp_path, _alignment_section()), metrics, _loader(scores), n_boot=20, seed=0)
     by_id = {f.id: f for f in findings}
-    assert by_id["F3"].verdict == "not evaluated" and "no-such-model" in by_id["F3"].reason
+    for fid in ("F3", "F4", "F5", "F6", "F8"):
+        assert by_id[fid].verdict == "not evaluated", fid
     assert by_id["F1"].verdict == "supported"
 
 

@@ -25,16 +25,16 @@ def test_paper_config_lists_every_model_of_the_paper():
         assert f"pythia-{size}" in names
     steps = [256, 512, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000, 143000]
     assert [study.models[f"pythia-1.4b-step{s}"].revision for s in steps] == [f"step{s}" for s in steps]
-    families = {m.family for m in study.models.values()}
+    families = {m.family for m in study.models.values() if m.source == "hub"}
     assert families == {"pythia", "llama", "llama2", "flan-t5", "opt"}
     assert all(study.models[n].arch == "seq2seq" for n in names if n.startswith("flan-t5"))
     assert sum(n.startswith("opt-") for n in names) == 8
     # Figure 4 names the dynamics entry and gets all of its checkpoints, in step order.
     fig4 = study.figure("fig4")
     assert fig4.models == tuple(f"pythia-1.4b-step{s}" for s in steps)
-    assert {f.name for f in study.figures} == {f"fig{i}" for i in (2, 3, 4, 7, 8, 9, 10, 11)}
+    assert {f.name for f in study.figures} == {f"fig{i}" for i in (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)}
     # Each hub checkpoint is downloaded once, however many entries name it.
-    assert len(study.hub_models()) == len({(m.hub, m.revision) for m in study.models.values()})
+    assert len(study.hub_models()) == len({(m.hub, m.revision) for m in study.models.values() if m.hub})
 
 
 def test_mini_config_models_and_checkpoints():
@@ -42,7 +42,7 @@ def test_mini_config_models_and_checkpoints():
     assert study.mini_save_steps() == checkpoint_steps(study.pretrain_steps)
     assert set(study.mini_entries()) == {"mini-xs", "mini-s", "mini-m", "mini-l"}
     assert study.models["mini-l"].step == study.pretrain_steps
-    assert all(m.source == "mini" for m in study.models.values())
+    assert all(m.source == "mini" for m in study.models.values() if m.run is None)
     assert str(study.model_dir("mini-m-step16")).endswith("models/mini/mini-m/step16")
 
 
@@ -108,4 +108,4 @@ def test_score_rows_follow_all_scores_and_figure_inputs():
     assert set(fig7) == {f"{m}|mmlu" for m in study.figure("fig7").models}
     assert study.figure_labels("fig3") == {"mini-xs": "xs", "mini-s": "s", "mini-m-step512": "m", "mini-l": "l"}
     paper = Study(_load("config.yaml"))
-    assert len(paper.download_targets()) == 3 + len(paper.hub_models())
+    assert len(paper.download_targets()) == 3 + 3 + len(paper.hub_models()) + 1  # + instruction sets, embedder

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from llmcal.models.load import load_model
-from llmcal.scoring.tasks import (ScoringConfig, clm_requests, entity_split, facts_requests, letter_token_ids,
-                                  mmlu_requests, score_task, special_affixes)
+from llmcal.scoring.tasks import (ScoringConfig, build_requests, clm_requests, entity_split, facts_requests,
+                                  instruction, letter_token_ids, mmlu_requests, score_task, special_affixes,
+                                  split_mmlu_header)
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +115,76 @@ def test_score_task_outputs(lm, task):
     else:
         assert (out.correct == (out.pred_id == out.target_id)).all()
         assert (out.target_prob <= out.confidence + 1e-12).all()
+
+
+# instruction prompts (the alignment stage) ------------------------------------------------------------------------
+
+TEXT = "the river city of Valdoria lies north of Kenro and its people trade salt and iron"
+
+
+def _instruction_ids(tok, task, subject=None):
+    return tok(instruction(task, subject), add_special_tokens=False)["input_ids"]
+
+
+@pytest.mark.parametrize("family", ["neox", "llama"])
+def test_instructed_requests_ask_the_same_question_after_the_table_1_prompt(tiny_models, family):
+    lm = load_model(*tiny_models[family], device="cpu")
+    tok = lm.tokenizer
+    prefix, _ = special_affixes(tok, "causal")
+    cfg = ScoringConfig(max_length=256, min_context=2)
+    clm = pd.DataFrame({"id": [f"c{i}" for i in range(6)], "text": [TEXT] * 6})
+    facts = pd.DataFrame({"id": ["f1"], "context": ["the capital founded by "], "entity": ["Tash"]})
+    header = "The following are multiple choice questions (with answers) about salt trade.\n\n"
+    mmlu = pd.DataFrame({"id": ["m1"], "subject": ["salt_trade"], "answer": ["B"],
+                         "prompt": [header + "salt?\nA. a\nB. b\nC. c\nD. d\nAnswer:"]})
+    for task, df in (("clm", clm), ("facts", facts)):
+        plain = build_requests(task, df, tok, "causal", cfg, seed=4)
+        inst = build_requests(task, df, tok, "causal", cfg, seed=4, instruct=True)
+        head = prefix + _instruction_ids(tok, task)
+        assert (inst.targets == plain.targets).all()
+        for p, i in zip(plain.contexts, inst.contexts):
+            assert i == head + p[len(prefix):]
+    assert tok.decode(_instruction_ids(tok, "clm")).strip().endswith("### Instruction:\nFinish this sentence:\n\n"
+                                                                      "### Response:")
+    assert "Finish this Wikipedia description:" in instruction("facts")
+    # MMLU: the header becomes the instruction, the questions the start of the response.
+    plain = mmlu_requests(mmlu, tok, "causal", cfg)
+    inst = mmlu_requests(mmlu, tok, "causal", cfg, instruct=True)
+    assert inst.targets.tolist() == plain.targets.tolist() == [1]
+    body = tok(mmlu.prompt[0][len(header):], add_special_tokens=False)["input_ids"]
+    assert inst.contexts[0] == prefix + _instruction_ids(tok, "mmlu", "salt_trade") + body
+    assert "about salt trade." in instruction("mmlu", "salt_trade")
+    assert tok.decode(inst.contexts[0]).endswith("Answer:")
+
+
+def test_instructed_clm_keeps_its_target_when_the_prompt_must_be_cut(lm):
+    head = _instruction_ids(lm.tokenizer, "clm")
+    limit = len(head) + 30
+    df = pd.DataFrame({"id": [f"x{i}" for i in range(12)], "text": [" ".join(["salt iron"] * 60)] * 12})
+    cfg = ScoringConfig(max_length=limit, min_context=4)
+    plain = clm_requests(df, lm.tokenizer, "causal", cfg, seed=3)
+    inst = clm_requests(df, lm.tokenizer, "causal", cfg, seed=3, instruct=True)
+    assert (inst.targets == plain.targets).all()
+    assert max(map(len, plain.contexts)) > 30  # some contexts must be cut
+    for p, i in zip(plain.contexts, inst.contexts):
+        # The instruction stays whole; the text loses its start, never its end.
+        assert len(i) <= limit and i[: len(head)] == head and p[-(len(i) - len(head)):] == i[len(head):]
+    short = ScoringConfig(max_length=len(head) - 5, min_context=4)
+    with pytest.raises(ValueError, match=f"max_length {len(head) - 5} leaves no room"):
+        clm_requests(df, lm.tokenizer, "causal", short, seed=3, instruct=True)
+
+
+def test_mmlu_header_must_match_the_subject():
+    with pytest.raises(ValueError, match="salt_trade"):
+        split_mmlu_header("The following are multiple choice questions (with answers) about iron.\n\nq", "salt_trade")
+
+
+def test_score_task_with_instructions_scores_the_same_items(lm):
+    df = pd.DataFrame({"id": ["c1", "c2"], "text": [TEXT, TEXT + " again"]})
+    cfg = ScoringConfig(max_length=512, min_context=2)
+    plain = score_task(lm, "clm", df, cfg, seed=0)
+    inst = score_task(lm, "clm", df, cfg, seed=0, instruct=True)
+    assert (plain.target_id == inst.target_id).all()
+    assert (inst.n_context == plain.n_context + len(_instruction_ids(lm.tokenizer, "clm"))).all()
+    # A different context: the model's probabilities move (a random model is not prompt-invariant).
+    assert not np.allclose(plain.confidence, inst.confidence)

@@ -1,6 +1,7 @@
 """The paper's figures: reliability diagrams (Fig. 2), calibration against
-scale or training steps (Figs. 3, 4 and 8-11) and MMLU confidence spreads
-(Fig. 7).
+scale or training steps (Figs. 3, 4 and 8-11), MMLU confidence spreads
+(Fig. 7), and the alignment stage: calibration and accuracy per training
+setting (Figs. 5 and 12) and instruction-response diversity (Fig. 6).
 
 Every ``figure_*`` function checks its inputs before drawing, saves a PDF,
 closes the figure and returns it: rules get a file, tests get the artists.
@@ -446,4 +447,150 @@ def figure_selective(curves: Mapping, models: Sequence[str], out_path, *,
             ax.grid(alpha=0.3, lw=0.5)
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncol=min(len(models), 6))
+        return _save(fig, out_path)
+
+
+# --------------------------------------------------------------------------
+# alignment stage (Figures 5, 6 and 12)
+
+ALIGNMENT_PREFIX = "alignment"
+DIVERSITY_LABEL = "diversity"
+_METRIC_LABELS = {"ece": "ECE", "accuracy": "Accuracy"}
+_BAR_WIDTH = 0.26
+_GROUP_GAP = 0.45
+_SINGLE_COLOR = "0.55"
+_EPOCH_CMAP = "Blues"
+
+
+def _checked_groups(groups: Sequence[Mapping]) -> list[tuple[str, list[str]]]:
+    if not groups:
+        raise ValueError("figure_alignment needs at least one group")
+    checked = []
+    for g in groups:
+        if "label" not in g or not g.get("models"):
+            raise ValueError(f"each group needs a 'label' and a non-empty 'models' list, got {g!r}")
+        checked.append((str(g["label"]), [str(m) for m in g["models"]]))
+    return checked
+
+
+def _group_layout(groups: list[tuple[str, list[str]]]) -> tuple[list[np.ndarray], list[float]]:
+    """Bar x positions per group and each group's centre, with a gap between groups."""
+    positions, centres, cursor = [], [], 0.0
+    for _, models in groups:
+        x = cursor + _BAR_WIDTH * np.arange(len(models))
+        positions.append(x)
+        centres.append(float(x.mean()))
+        cursor = x[-1] + _BAR_WIDTH + _GROUP_GAP
+    return positions, centres
+
+
+def _epoch_colors(n: int) -> list:
+    # light to dark: later epochs read as "further along" without a legend lookup
+    return list(plt.get_cmap(_EPOCH_CMAP)(np.linspace(0.4, 0.9, n))) if n > 1 else []
+
+
+def _bar_colors(groups: list[tuple[str, list[str]]]) -> list:
+    epochs = _epoch_colors(max(len(m) for _, m in groups))
+    return [_SINGLE_COLOR if len(m) == 1 else epochs[i] for _, m in groups for i in range(len(m))]
+
+
+def _alignment_handles(groups: list[tuple[str, list[str]]]) -> list:
+    n = max(len(m) for _, m in groups)
+    handles = [Patch(facecolor=c, label=f"e{i + 1}") for i, c in enumerate(_epoch_colors(n))]
+    if any(len(m) == 1 for _, m in groups):
+        handles.append(Patch(facecolor=_SINGLE_COLOR, label="single model"))
+    if len(groups[0][1]) == 1:
+        handles.append(Line2D([], [], color="0.35", ls=":", lw=0.9, label=f"{groups[0][0]} level"))
+    return [*handles, Line2D([], [], color="0.2", marker="_", ms=6, lw=1, label="bootstrap interval")]
+
+
+def _alignment_panel(ax, rows: list[pd.Series], groups, metric: str, colors: list, title: str, task: str) -> None:
+    ax.set_label(f"{ALIGNMENT_PREFIX}-{metric}/{task}")
+    positions, centres = _group_layout(groups)
+    x = np.concatenate(positions)
+    ax.bar(x, [r[metric] for r in rows], width=_BAR_WIDTH * 0.92, color=colors, edgecolor="white", linewidth=0.4)
+    if f"{metric}_lo" in rows[0].index and f"{metric}_hi" in rows[0].index:
+        _interval_bars(ax, x, [r[f"{metric}_lo"] for r in rows], [r[f"{metric}_hi"] for r in rows], "0.2")
+    if len(groups[0][1]) == 1:
+        # the base model is the reference every alignment setting is compared to
+        ax.axhline(rows[0][metric], color="0.35", ls=":", lw=0.9, zorder=0)
+    ax.set_xticks(centres, labels=[label for label, _ in groups], rotation=30, ha="right", rotation_mode="anchor")
+    ax.set_xlim(x[0] - _BAR_WIDTH, x[-1] + _BAR_WIDTH)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
+    ax.set_title(title, fontweight="bold")
+    ax.grid(axis="y", alpha=0.3, lw=0.5)
+
+
+def figure_alignment(metrics: pd.DataFrame, groups: Sequence[Mapping], metric: str, out_path,
+                     task_labels: Mapping[str, str] | None = None, title: str | None = None) -> plt.Figure:
+    """Figures 5 (``metric="ece"``) and 12 (``"accuracy"``): per task, grouped
+    bars of one metric across alignment settings.
+
+    ``groups`` is an ordered list of ``{"label": ..., "models": [...]}``; a
+    group's bars are its models in order (epochs 1, 2, 3), coloured by
+    position; one-model groups (the base model) are grey, and when the first
+    group is one model a dotted line carries its level across the panel.
+    Error bars come from ``{metric}_lo``/``{metric}_hi`` where present.
+    """
+    groups = _checked_groups(groups)
+    if metric not in metrics.columns:
+        raise ValueError(f"metrics has no column {metric!r}")
+    models = [m for _, ms in groups for m in ms]
+    index = _metrics_index(metrics)
+    tasks = _default_tasks(metrics, models)
+    rows = {t: [_lookup_metrics(index, m, t) for m in models] for t in tasks}
+    colors = _bar_colors(groups)
+    with plt.rc_context(_STYLE):
+        width = max(2.6, 0.16 * len(models) + 0.28 * len(groups) + 0.9)
+        fig, axes = plt.subplots(1, len(tasks), figsize=(width * len(tasks), 2.9), layout="constrained", squeeze=False)
+        for ax, task in zip(axes[0], tasks):
+            _alignment_panel(ax, rows[task], groups, metric, colors, _task_label(task, task_labels), task)
+        fig.legend(handles=_alignment_handles(groups), loc="outside lower center", ncols=6, frameon=False,
+                   title="training epoch" if any(len(m) > 1 for _, m in groups) else None)
+        fig.suptitle(title or f"{_METRIC_LABELS.get(metric, metric)} across alignment settings")
+        return _save(fig, out_path)
+
+
+def _diversity_label(name: str, stats: Mapping) -> str:
+    return (f"{name} (diversity {stats['diversity']:.2f} [{stats['diversity_lo']:.2f}, {stats['diversity_hi']:.2f}], "
+            f"n={int(stats['n'])})")
+
+
+def figure_diversity(points: Mapping[str, np.ndarray], stats: Mapping[str, Mapping], out_path,
+                     title: str | None = None) -> plt.Figure:
+    """Figure 6: a joint t-SNE map of each instruction set's response embeddings.
+
+    ``points`` maps set name to (n, 2) coordinates (``llmcal.diversity.tsne_2d``),
+    ``stats`` set name to ``llmcal.diversity.diversity_stats``; the legend gives
+    each set's mean pairwise cosine distance, since how spread a t-SNE map
+    looks depends on perplexity more than on the data.
+    """
+    if not points:
+        raise ValueError("figure_diversity needs at least one set of points")
+    for name, xy in points.items():
+        if name not in stats:
+            raise ValueError(f"no diversity stats for set {name!r}")
+        if np.ndim(xy) != 2 or np.shape(xy)[1] != 2:
+            raise ValueError(f"points for set {name!r} must have shape (n, 2), got {np.shape(xy)}")
+    colors = plt.get_cmap("tab10").colors
+    with plt.rc_context(_STYLE):
+        fig, ax = plt.subplots(figsize=(4.2, 4.6), layout="constrained")
+        ax.set_label(DIVERSITY_LABEL)
+        for i, (name, xy) in enumerate(points.items()):
+            xy = np.asarray(xy, dtype=float)
+            ax.scatter(xy[:, 0], xy[:, 1], s=5, alpha=0.45, color=colors[i % len(colors)], linewidths=0,
+                       label=_diversity_label(name, stats[name]))
+        # t-SNE coordinates have no units worth reading
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("t-SNE 1")
+        ax.set_ylabel("t-SNE 2")
+        ax.set_aspect("equal", adjustable="datalim")
+        legend = fig.legend(loc="outside lower center", ncols=1, frameon=False, markerscale=2.5, scatterpoints=1,
+                            title="diversity: mean pairwise cosine distance [95% bootstrap interval]",
+                            title_fontsize=7)
+        for handle in legend.legend_handles:
+            handle.set_alpha(1)  # faint markers in the plot, readable swatches in the legend
+        ax.set_title(title or "Response embeddings (joint t-SNE)")
         return _save(fig, out_path)

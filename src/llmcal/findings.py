@@ -22,24 +22,11 @@ applied to all of them (a paired bootstrap), which removes the item difficulty
 shared by the models from the comparison. Different tasks have different
 items and are resampled independently.
 
-The alignment findings (F3-F6, F8) read a config section that the pretraining
-configs do not have yet::
-
-    alignment:
-      base: llama-7b                 # the pretrained model that instruction tuning starts from
-      instruction_tuning:            # one run per (data, method); models are its epochs, in order
-        - {data: alpaca, method: full, models: [llama-7b-alpaca-e1, llama-7b-alpaca-e2, llama-7b-alpaca-e3]}
-        - {data: oa, method: full, models: [...]}
-        - {data: alpaca, method: lora, models: [...]}
-        - {data: oa, method: lora, models: [...]}
-        # `synthetic: true|false` overrides the default (data == "alpaca") for F4
-      rlhf:                          # one run, or a list of runs
-        from: llama-7b-alpaca-e3     # the instruction-tuned model PPO starts from
-        models: [llama-7b-ppo-e1, llama-7b-ppo-e2, llama-7b-ppo-e3]
-      rlhf_margin: 0.01              # F6's non-inferiority margin on ECE
-
-Model names may be config entry names standing for all of their checkpoints,
-as in `figures`. `_alignment_plan` is the one place that reads this section.
+The alignment findings (F3-F6, F8) read the plan of the config's `alignment`
+section (llmcal.alignment): the base model, each instruction-tuning run's
+epochs, PPO's epochs and the model it starts from, and `rlhf_margin`, F6's
+non-inferiority margin on ECE. A run counts as synthetic data for F4 when it
+tunes on Alpaca. `_alignment_plan` is the one place that reads it.
 """
 
 from __future__ import annotations
@@ -858,44 +845,14 @@ class _Alignment:
     models: tuple[str, ...] = field(default=())
 
 
-def _resolve(study, names, key: str) -> tuple[str, ...]:
-    from llmcal.registry import ConfigError
-
-    if isinstance(names, str):
-        names = [names]
-    if not names:
-        raise _Missing(f"{key}: no models")
-    try:
-        return study.resolve_models(list(names), key)
-    except ConfigError as exc:
-        raise _Missing(str(exc)) from None
-
-
 def _alignment_plan(study) -> _Alignment:
-    section = study.config.get("alignment")
-    if not section:
+    plan = study.alignment
+    if plan is None:
         raise _Missing("the config has no `alignment` section (alignment-stage models are not in this run)")
-    if not isinstance(section, dict):
-        raise _Missing("alignment: expected a mapping with base, instruction_tuning and rlhf")
-    base = _resolve(study, section["base"], "alignment.base")[0] if section.get("base") else None
-    runs = []
-    for i, run in enumerate(section.get("instruction_tuning") or []):
-        key = f"alignment.instruction_tuning[{i}]"
-        if not isinstance(run, dict) or "data" not in run or "models" not in run:
-            raise _Missing(f"{key}: expected data, method and models")
-        data = str(run["data"])
-        runs.append(_Run(data, str(run.get("method", "full")), bool(run.get("synthetic", data.lower() == "alpaca")),
-                         _resolve(study, run["models"], f"{key}.models")))
-    rlhf_cfg = section.get("rlhf") or []
-    rlhf = []
-    for i, r in enumerate([rlhf_cfg] if isinstance(rlhf_cfg, dict) else rlhf_cfg):
-        key = f"alignment.rlhf[{i}]"
-        if not isinstance(r, dict) or "from" not in r or "models" not in r:
-            raise _Missing(f"{key}: expected from and models")
-        rlhf.append(_Rlhf(_resolve(study, r["from"], f"{key}.from")[-1], _resolve(study, r["models"], f"{key}.models")))
-    ordered = ([base] if base else []) + [m for r in runs for m in r.models] + [m for r in rlhf for m in r.models]
-    margin = float(section.get("rlhf_margin", RLHF_MARGIN))
-    return _Alignment(base, tuple(runs), tuple(rlhf), margin, tuple(dict.fromkeys(ordered)))
+    runs = tuple(_Run(r.data, r.method, r.synthetic, r.models) for r in plan.sft_runs)
+    rlhf = (_Rlhf(plan.ppo_start_model(), plan.ppo.models),) if plan.ppo else ()
+    ordered = (plan.base,) + tuple(m for r in plan.runs for m in r.models)
+    return _Alignment(plan.base, runs, rlhf, plan.rlhf_margin, ordered)
 
 
 def _build_f3(inp: _Inputs):

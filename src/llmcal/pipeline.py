@@ -122,7 +122,8 @@ def score_job(model_dir: str, model: dict, task: str, data: str, scoring_cfg: di
     df = pd.read_parquet(data)
     if df.empty:
         raise ValueError(f"{data}: no samples to score")
-    result = score_task(lm, task, df, ScoringConfig.from_dict(scoring_cfg), seed)
+    result = score_task(lm, task, df, ScoringConfig.from_dict(scoring_cfg), seed,
+                        instruct=model.get("prompt") == "instruct")
     _atomic_write(out, lambda tmp: result.to_parquet(tmp, index=False))
     log.info("%s on %s: n=%d accuracy=%.4f mean confidence=%.4f", model["name"], task, len(result),
              result["correct"].mean(), result["confidence"].mean())
@@ -146,15 +147,26 @@ def aggregate_job(score_files: list[str], rows: list[dict], metrics_cfg: dict, s
 # figures ------------------------------------------------------------------------------------------------------
 
 
-def figure_job(figure: dict, metrics_file: str, score_files: dict, labels: dict, task_labels: dict,
-               n_bins: int, out: str) -> None:
-    """score_files maps "model|task" to a per-sample file (Snakemake params are plain data)."""
+def figure_job(figure: dict, inputs: dict, score_files: dict, labels: dict, task_labels: dict, n_bins: int,
+               out: str, groups: list | None = None) -> None:
+    """inputs: the figure rule's named inputs; score_files maps "model|task" to a per-sample file."""
     from llmcal import figures
 
-    metrics = pd.read_csv(metrics_file)
+    kind, models = figure["kind"], list(figure["models"])
+    if kind == "diversity":
+        stats_file, points_file = inputs["diversity"]
+        stats = json.loads(Path(stats_file).read_text())["sets"]
+        frame = pd.read_parquet(points_file)
+        points = {name: g[["x", "y"]].to_numpy() for name, g in frame.groupby("set", sort=False)}
+        figures.figure_diversity(points, stats, out, title=figure.get("title"))
+        return
+    metrics = pd.read_csv(inputs["metrics"])
+    if kind == "alignment":
+        figures.figure_alignment(metrics, groups, figure["metric"], out, task_labels=task_labels,
+                                 title=figure.get("title"))
+        return
     scores = {tuple(k.split("|")): pd.read_parquet(v, columns=["confidence", "correct"])
               for k, v in score_files.items()}
-    kind, models = figure["kind"], list(figure["models"])
     if kind == "reliability":
         per_task = {t: df for (m, t), df in scores.items() if m == models[0]}
         figures.figure_reliability(per_task, models[0], out, n_bins=n_bins, task_labels=task_labels)
@@ -166,6 +178,100 @@ def figure_job(figure: dict, metrics_file: str, score_files: dict, labels: dict,
                                        title=figure.get("title"), task_labels=task_labels)
     else:
         raise ValueError(f"figure {figure['name']}: unknown kind {kind!r}")
+
+
+# alignment ----------------------------------------------------------------------------------------------------
+
+
+def mini_instructions_job(world_dir: str, seed: int, sizes: dict, out_dir: str) -> dict:
+    from llmcal.data.miniworld_instructions import generate_instruction_data
+    from llmcal.models.pretrain import atomic_dir
+
+    with atomic_dir(out_dir) as tmp:
+        summary = generate_instruction_data(Path(world_dir), seed, out_dir=Path(tmp), **sizes)
+    log.info("mini instruction data: %s", json.dumps(summary, default=str))
+    return summary
+
+
+def instruction_data_job(raw: dict, n: int | None, n_prompts: int | None, seed: int, outputs: dict) -> None:
+    """The tuning sets (equal size, seeded), the reward pairs and the PPO prompts as canonical tables."""
+    from llmcal.data import instructions as ins
+    from llmcal.data.sources import write_table
+
+    alpaca, oasst = ins.build_instruction_sets(ins.read_alpaca(raw["alpaca"]),
+                                               ins.oasst_single_turn(ins.read_oasst(raw["oasst"])), n=n, seed=seed)
+    comparison = ins.build_comparison(ins.read_comparison(raw["comparison"]), seed)
+    tables = {"alpaca": alpaca, "oasst": oasst, "comparison": comparison, "ppo_prompts": ins.ppo_prompts(alpaca, n_prompts, seed)}
+    for name, table in tables.items():
+        write_table(table, outputs[name])
+        log.info("%s: %d rows -> %s", name, table.num_rows, outputs[name])
+
+
+def set_threads(threads: int) -> None:
+    """Training uses the cores Snakemake gave the job, not every core of a shared node."""
+    import torch
+
+    torch.set_num_threads(max(1, int(threads)))
+
+
+def _staged_epochs(state_dir: str, n: int) -> list[str]:
+    """Where a trainer writes its epochs: inside the state directory, which outlives a failed job."""
+    return [str(Path(state_dir) / "epochs" / f"epoch{k}") for k in range(1, n + 1)]
+
+
+def sft_job(run: dict, base_dir: str, data: str, launch: dict, state_dir: str, epoch_dirs: list[str]) -> dict:
+    from llmcal.training.launch import publish, run_stage
+
+    staged = _staged_epochs(state_dir, len(epoch_dirs))
+    args = {"base_dir": base_dir, "data": data, "settings": run["settings"], "epoch_dirs": staged,
+            "state_dir": state_dir, "key": f"alignment.instruction_tuning.{run['method']}"}
+    summary = run_stage("sft", args, launch, state_dir)
+    for src, dest in zip(staged, epoch_dirs, strict=True):
+        publish(src, dest)
+    log.info("sft %s: %s", run["name"], json.dumps(summary, default=str))
+    return summary
+
+
+def reward_job(settings: dict, base_dir: str, pairs: str, launch: dict, out_dir: str, metrics: str) -> dict:
+    from llmcal.training.launch import run_stage
+
+    args = {"base_dir": base_dir, "pairs": pairs, "settings": settings, "out_dir": out_dir, "metrics": metrics,
+            "key": "alignment.reward"}
+    return run_stage("reward", args, launch, Path(out_dir).parent / ".reward-launch")
+
+
+def ppo_job(run: dict, policy_dir: str, reward_dir: str, prompts: str, launch: dict, state_dir: str,
+            epoch_dirs: list[str]) -> dict:
+    from llmcal.training.launch import publish, run_stage
+
+    staged = _staged_epochs(state_dir, len(epoch_dirs))
+    args = {"policy_dir": policy_dir, "reward_dir": reward_dir, "prompts": prompts, "settings": run["settings"],
+            "epoch_dirs": staged, "state_dir": state_dir, "key": "alignment.rlhf.ppo"}
+    summary = run_stage("ppo", args, launch, state_dir)
+    for src, dest in zip(staged, epoch_dirs, strict=True):
+        publish(src, dest)
+    log.info("ppo: %s", json.dumps(summary, default=str))
+    return summary
+
+
+def diversity_job(tables: dict, embedder: dict, cfg: dict, seed: int, out_json: str, out_points: str) -> dict:
+    """Figure 6's data: each set's responses embedded, their diversity, and a joint t-SNE projection."""
+    from llmcal import diversity
+
+    model_dir = diversity.embedder_dir(embedder)
+    embeddings, stats = {}, {}
+    for name, path in tables.items():
+        texts = diversity.sample_responses(pd.read_parquet(path), cfg.get("n"), seed)
+        embeddings[name] = diversity.embed_texts(model_dir, texts)
+        stats[name] = diversity.diversity_stats(embeddings[name], int(cfg.get("n_boot", 200)), seed)
+        log.info("%s: diversity %s", name, json.dumps(stats[name]))
+    points = diversity.tsne_2d(embeddings, seed, float(cfg.get("perplexity", 30.0)))
+    frame = pd.concat([pd.DataFrame({"set": name, "x": p[:, 0], "y": p[:, 1]}) for name, p in points.items()],
+                      ignore_index=True)
+    report = {"embedder": {**embedder, "dir": str(model_dir)}, "sets": stats}
+    _atomic_write(out_points, lambda tmp: frame.to_parquet(tmp, index=False))
+    _atomic_write(out_json, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=1, sort_keys=True) + "\n"))
+    return report
 
 
 # findings -----------------------------------------------------------------------------------------------------

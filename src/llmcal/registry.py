@@ -31,9 +31,14 @@ class ModelSpec:
     mini: dict | None = field(default=None, compare=False, hash=False)
     step: int | None = None
     entry: str = ""  # the config entry this model came from
+    run: str | None = None  # the alignment run whose checkpoint this is (llmcal.alignment)
+    epoch: int | None = None
+    prompt: str = "plain"  # "instruct": scored inside the instruction template it was tuned with
 
     @property
     def source(self) -> str:
+        if self.run:
+            return "aligned"
         if self.hub:
             return "hub"
         if self.path:
@@ -51,6 +56,8 @@ class ModelSpec:
             "path": self.path,
             "mini": self.mini,
             "step": self.step,
+            # Only aligned checkpoints carry these, so adding them left other models' scores standing.
+            **({"run": self.run, "epoch": self.epoch, "prompt": self.prompt} if self.run else {}),
         }
 
 
@@ -126,7 +133,13 @@ def mini_dir(results: str | Path, entry: str, step: int) -> Path:
     return Path(results) / "models" / "mini" / entry / f"step{step}"
 
 
+def aligned_dir(results: str | Path, run: str, epoch: int) -> Path:
+    return Path(results) / "models" / "aligned" / run / f"epoch{epoch}"
+
+
 def model_dir(results: str | Path, spec: ModelSpec) -> Path:
+    if spec.source == "aligned":
+        return aligned_dir(results, spec.run, spec.epoch)
     if spec.source == "hub":
         return hub_dir(results, spec)
     if spec.source == "local":

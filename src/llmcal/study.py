@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from llmcal import alignment as al
 from llmcal.registry import ConfigError, ModelSpec, checkpoint_steps, expand_models, hub_dir, model_dir
 
 TASKS = ("clm", "facts", "mmlu")
-FIGURE_KINDS = ("reliability", "scale", "steps", "confidence_hist")
+FIGURE_KINDS = ("reliability", "scale", "steps", "confidence_hist", "alignment", "diversity")
+ALIGNMENT_METRICS = ("ece", "accuracy")
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class Figure:
     models: tuple[str, ...]
     task: str | None = None
     title: str | None = None
+    metric: str | None = None
 
 
 class Study:
@@ -39,6 +42,10 @@ class Study:
         if any(m.source == "mini" for m in self.models.values()) and self.pretrain_steps is None:
             raise ConfigError("pretrain.steps: the config has mini-suite models but no pretrain section")
         self._check_mini_steps()
+        self.alignment: al.AlignmentPlan | None = None
+        if config.get("alignment"):
+            self.alignment = al.plan_alignment(config["alignment"], self.models)
+            self.models.update(al.aligned_models(self.alignment, self.models[self.alignment.base]))
         self.figures = [self._figure(i, f) for i, f in enumerate(config.get("figures", []))]
 
     # models -------------------------------------------------------------------------------------------------
@@ -89,7 +96,11 @@ class Study:
         key = f"figures[{i}] ({f.get('name', '?')})"
         if f.get("kind") not in FIGURE_KINDS:
             raise ConfigError(f"{key}.kind: {f.get('kind')!r} is not one of {FIGURE_KINDS}")
-        models = self.resolve_models(f.get("models", []), f"{key}.models")
+        if f["kind"] in ("alignment", "diversity"):
+            return self._alignment_figure(key, f)
+        if not f.get("models"):
+            raise ConfigError(f"{key}.models: a {f['kind']} figure needs a list of models")
+        models = self.resolve_models(f["models"], f"{key}.models")
         if f["kind"] == "reliability" and len(models) != 1:
             raise ConfigError(f"{key}.models: a reliability figure shows exactly one model, got {len(models)}")
         if f["kind"] == "steps":
@@ -102,6 +113,23 @@ class Study:
         if task is not None and task not in self.tasks:
             raise ConfigError(f"{key}.task: {task!r} is not among the run's tasks {self.tasks}")
         return Figure(name=f["name"], kind=f["kind"], models=models, task=task, title=f.get("title"))
+
+    def _alignment_figure(self, key: str, f: dict) -> Figure:
+        if self.alignment is None:
+            raise ConfigError(f"{key}.kind: a {f['kind']} figure needs the config's `alignment` section")
+        if f["kind"] == "diversity":
+            return Figure(name=f["name"], kind="diversity", models=(), title=f.get("title"))
+        metric = f.get("metric", "ece")
+        if metric not in ALIGNMENT_METRICS:
+            raise ConfigError(f"{key}.metric: {metric!r} is not one of {ALIGNMENT_METRICS}")
+        models = (self.alignment.base,) + tuple(m for r in self.alignment.runs for m in r.models)
+        return Figure(name=f["name"], kind="alignment", models=models, title=f.get("title"), metric=metric)
+
+    def alignment_groups(self) -> list[dict]:
+        """Figures 5 and 12's bar groups: the base model, then each run's epochs."""
+        plan = self.alignment
+        return [{"label": f"Base ({plan.base})", "models": [plan.base]}] + [
+            {"label": r.label, "models": list(r.models)} for r in plan.runs]
 
     def figure(self, name: str) -> Figure:
         for f in self.figures:
@@ -125,17 +153,27 @@ class Study:
 
     def score_rows(self) -> list[dict]:
         """Which model and task each file of all_scores() belongs to, in the same order."""
-        return [{"model": m, "family": s.family, "size": s.size, "step": s.step, "task": t}
-                for m, s in self.models.items() for t in self.tasks]
+        return [{"model": m, "family": s.family, "size": s.size, "step": s.step, "run": s.run, "epoch": s.epoch,
+                 "task": t} for m, s in self.models.items() for t in self.tasks]
 
     def figure_scores(self, name: str) -> dict[str, str]:
         """A figure's per-sample files, keyed "model|task" (Snakemake params must be plain data)."""
         fig = self.figure(name)
+        if fig.kind in ("alignment", "diversity"):
+            return {}  # drawn from the metrics table / the diversity files
         tasks = [fig.task] if fig.task else self.tasks
         return {f"{m}|{t}": self.score_file(t, m) for m in fig.models for t in tasks}
 
+    def figure_groups(self, name: str) -> list[dict] | None:
+        return self.alignment_groups() if self.figure(name).kind == "alignment" else None
+
     def figure_labels(self, name: str) -> dict[str, str]:
         return {m: self.models[m].size for m in self.figure(name).models}
+
+    def figure_inputs(self, name: str) -> dict[str, object]:
+        if self.figure(name).kind == "diversity":
+            return {"diversity": self.diversity_files()}
+        return {"metrics": self.metrics_file(), "scores": list(self.figure_scores(name).values())}
 
     def figure_file(self, name: str) -> str:
         return self.path("figures", f"{name}.pdf")
@@ -221,10 +259,78 @@ class Study:
     def download_targets(self) -> list[str]:
         """Everything that needs the internet: raw data of hub/url tasks and every hub checkpoint."""
         raw = [self.raw_dir(t) for t in self.downloaded_tasks()]
-        return raw + [str(hub_dir(self.results, m)) for m in self.hub_models()]
+        hub = [str(hub_dir(self.results, m)) for m in self.hub_models()]
+        if self.alignment:
+            plan = self.alignment
+            raw += [str(al.raw_dir(self.results, plan.data, n)) for n in al.DATA_SETS
+                    if plan.data[n]["source"] in ("hub", "url")]
+            hub += self.embedder_inputs()
+        return raw + hub
+
+    # alignment ----------------------------------------------------------------------------------------------
+
+    def _plan(self) -> al.AlignmentPlan:
+        if self.alignment is None:
+            raise ConfigError("alignment: the config has no alignment section")
+        return self.alignment
+
+    def instruction_table(self, name: str) -> str:
+        """alpaca, oasst (tuning sets), comparison (reward pairs) or ppo_prompts, canonical and seeded."""
+        return self.path("alignment", "data", f"{name}.parquet")
+
+    def instruction_tables(self) -> dict[str, str]:
+        return {n: self.instruction_table(n) for n in al.INSTRUCTION_SETS + ("comparison", "ppo_prompts")}
+
+    def instruction_raw(self) -> dict[str, str]:
+        """What each set's reader opens."""
+        plan = self._plan()
+        return {n: str(al.raw_path(self.results, plan.data, n)) for n in al.DATA_SETS}
+
+    def instruction_raw_inputs(self) -> list[str]:
+        plan = self._plan()
+        return sorted({str(al.raw_dir(self.results, plan.data, n)) for n in al.DATA_SETS})
+
+    def instruction_download_spec(self, name: str) -> dict:
+        return al.download_spec(self._plan().data, name)
+
+    def mini_instructions_dir(self) -> str:
+        return self.path("raw", "instructions", "mini")
+
+    def run_epoch_dirs(self, run: str) -> list[str]:
+        return [str(self.model_dir(m)) for m in self._plan().run(run).models]
+
+    def run_state_dir(self, run: str) -> str:
+        return self.path("models", "aligned", ".state", run)
+
+    def reward_dir(self) -> str:
+        return self.path("models", "aligned", "reward")
+
+    def reward_metrics_file(self) -> str:
+        return self.path("alignment", "reward.json")
+
+    def ppo_policy_dir(self) -> str:
+        return str(self.model_dir(self._plan().ppo_start_model()))
+
+    def embedder_spec(self) -> dict:
+        """The sentence encoder as llmcal.diversity.embedder_dir takes it: hub models come from their download."""
+        emb = self._plan().embedder
+        if emb.get("hub"):
+            return {"path": str(hub_dir(self.results, self._embedder_model()))}
+        return emb
+
+    def _embedder_model(self) -> ModelSpec:
+        return ModelSpec(name="embedder", family="embedder", size="", hub=self._plan().embedder["hub"],
+                         revision=self._plan().embedder.get("revision"))
+
+    def embedder_inputs(self) -> list[str]:
+        return [self.embedder_spec()["path"]] if self._plan().embedder.get("hub") else []
+
+    def diversity_files(self) -> list[str]:
+        return [self.path("alignment", "diversity.json"), self.path("alignment", "diversity_points.parquet")]
 
     def findings_files(self) -> list[str]:
         return [self.path("report", name) for name in ("findings.md", "findings.html", "selective.pdf")]
 
     def all_targets(self) -> list[str]:
-        return [self.metrics_file()] + [self.figure_file(f.name) for f in self.figures] + self.findings_files()
+        extra = [self.reward_metrics_file()] + self.diversity_files() if self.alignment else []
+        return [self.metrics_file()] + [self.figure_file(f.name) for f in self.figures] + extra + self.findings_files()

@@ -218,7 +218,7 @@ def _unpack(archive: Path, dest: Path, url: str) -> list[Path]:
     return sorted(dest / name for name in names)
 
 
-def _url_filename(url: str) -> str:
+def url_filename(url: str) -> str:
     name = PurePosixPath(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name
     if not name:
         raise ValueError(f"{url}: no file name in the URL path to save it under")
@@ -253,5 +253,5 @@ def download_dataset(spec: Mapping, dest_dir: str | os.PathLike) -> list[Path]:
         url = _required(spec, "url")
         if spec.get("unzip", False):
             return url_file(url, dest_dir, unzip=True)
-        return url_file(url, dest_dir / _url_filename(url))
+        return url_file(url, dest_dir / url_filename(url))
     raise ValueError(f"unknown download source {source!r}; expected 'hub' or 'url'")

@@ -430,12 +430,19 @@ def _warn_short(what: str, n: int, eligible: int) -> None:
     )
 
 
-def ppo_prompts(alpaca_table: pa.Table) -> pa.Table:
-    """The PPO stage's prompts: ``id``, ``prompt`` of the (sampled) Alpaca table."""
+def ppo_prompts(alpaca_table: pa.Table, n: int | None = None, seed: int = 0) -> pa.Table:
+    """The PPO stage's prompts: ``id``, ``prompt`` of the (sampled) Alpaca table, all or a seeded ``n``."""
     missing = [c for c in PPO_COLUMNS if c not in alpaca_table.column_names]
     if missing:
         raise SampleError(f"Alpaca table lacks columns {missing}")
-    return alpaca_table.select(PPO_COLUMNS)
+    table = alpaca_table.select(PPO_COLUMNS)
+    if n is None:
+        return table
+    n = _check_n(n)
+    if n > table.num_rows:
+        _warn_short("PPO prompts", n, table.num_rows)
+    # A different stream from the instruction sets' draw, so the prompts are not simply the first rows drawn.
+    return table.take(_choose(table.num_rows, min(n, table.num_rows), seed + 1))
 
 
 # --------------------------------------------------------------------------

@@ -552,8 +552,8 @@ def _write_jsonl(path: Path, rows: list[dict]) -> int:
 
 
 def generate_instruction_data(world_dir: Path, seed: int, n_alpaca: int = 1000, n_oasst_trees: int = 600,
-                              n_comparison: int = 600) -> dict:
-    """Write the three instruction files under ``world_dir/instructions/``; return counts.
+                              n_comparison: int = 600, out_dir: Path | None = None) -> dict:
+    """Write the three instruction files under ``out_dir`` (``world_dir/instructions/``); return counts.
 
     The default sizes mirror the paper's proportions (Alpaca larger than the
     English single-turn OA pairs, which then set the common size): 450-500
@@ -564,7 +564,7 @@ def generate_instruction_data(world_dir: Path, seed: int, n_alpaca: int = 1000, 
     world_dir = Path(world_dir)
     world = json.loads((world_dir / "world.json").read_text(encoding="utf-8"))
     view = _View(world)
-    out = world_dir / "instructions"
+    out = Path(out_dir) if out_dir is not None else world_dir / "instructions"
     out.mkdir(parents=True, exist_ok=True)
 
     alpaca = _alpaca_data(view, random.Random(f"{seed}:alpaca"), n_alpaca)

@@ -74,7 +74,7 @@ def train_tokenizer(corpus: str | Path, vocab_size: int, out_dir: str | Path) ->
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, eos_token=EOS, bos_token=EOS, pad_token=PAD, unk_token=None
     )
-    with _atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir) as tmp:
         fast.save_pretrained(tmp)
 
 
@@ -198,13 +198,13 @@ def pretrain(
 
 
 def save_checkpoint(model, tokenizer, out_dir: str | Path, meta: dict) -> None:
-    with _atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (Path(tmp) / "llmcal_checkpoint.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
 
 
-class _atomic_dir:
+class atomic_dir:
     """Build a directory beside its destination and move it into place only when complete."""
 
     def __init__(self, dest: str | Path):

@@ -6,6 +6,12 @@ the one next-token question the paper asks of it:
 - facts: the text before a T-REx entity; predict the entity's first token as
   the tokenizer splits it in context (so " Paris", with its leading space).
 - mmlu: the 5-shot prompt ending in "Answer:"; choose among the letter tokens.
+
+Instruction-tuned models (``instruct=True``) get the same questions inside the
+Stanford Alpaca template they were tuned with, with the task instructions of
+the paper's Table 1; the text the model continues becomes the start of its
+response. The instruction is a prefix of separately encoded tokens, so the
+(context, target) pairs are the ones a base model is asked, token for token.
 """
 
 from __future__ import annotations
@@ -16,10 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from llmcal.data.instructions import format_alpaca
+from llmcal.data.mmlu_prompt import HEADER, format_subject
 from llmcal.scoring.engine import choice_reducer, score_contexts, top1_reducer
 
 TASKS = ("clm", "facts", "mmlu")
 LETTERS = ("A", "B", "C", "D")
+# Table 1 of the paper; MMLU's instruction is its own few-shot header.
+INSTRUCTIONS = {"clm": "Finish this sentence:", "facts": "Finish this Wikipedia description:"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,40 @@ def special_affixes(tokenizer, arch: str) -> tuple[list[int], list[int]]:
 def _wrap(ids: list[int], prefix: list[int], suffix: list[int], max_length: int) -> list[int]:
     """Keep the end of a too-long context: the tokens nearest the prediction matter most."""
     budget = max_length - len(prefix) - len(suffix)
+    if budget < 1:
+        raise ValueError(f"scoring.max_length {max_length} leaves no room for a context after "
+                         f"{len(prefix) + len(suffix)} prompt tokens")
     return prefix + ids[max(0, len(ids) - budget) :] + suffix
+
+
+def instruction(task: str, subject: str | None = None) -> str:
+    """The Table 1 instruction of a task, as the tuned model sees it: in the Alpaca template."""
+    if task == "mmlu":
+        return format_alpaca(HEADER.format(format_subject(subject)).strip())
+    return format_alpaca(INSTRUCTIONS[task])
+
+
+def split_mmlu_header(prompt: str, subject: str) -> str:
+    """The few-shot body of an MMLU prompt; its header moves into the instruction."""
+    header = HEADER.format(format_subject(subject))
+    if not prompt.startswith(header):
+        raise ValueError(f"the prompt does not start with the MMLU header for {subject!r}")
+    return prompt[len(header):]
+
+
+class _Instructions:
+    """Encoded instruction prefixes, one per distinct instruction (MMLU has one per subject)."""
+
+    def __init__(self, tokenizer, task: str, enabled: bool):
+        self.tokenizer, self.task, self.enabled, self.cache = tokenizer, task, enabled, {}
+
+    def __call__(self, subject: str | None = None) -> list[int]:
+        if not self.enabled:
+            return []
+        if subject not in self.cache:
+            text = instruction(self.task, subject)
+            self.cache[subject] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return self.cache[subject]
 
 
 def _uniform(seed: int, sample_id: str) -> float:
@@ -68,9 +111,12 @@ def _uniform(seed: int, sample_id: str) -> float:
     return int.from_bytes(h, "big") / 2**64
 
 
-def clm_requests(df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig, seed: int) -> Requests:
+def clm_requests(df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig, seed: int,
+                 instruct: bool = False) -> Requests:
     prefix, suffix = special_affixes(tokenizer, arch)
-    budget = cfg.max_length - len(prefix) - len(suffix)
+    prefix = prefix + _Instructions(tokenizer, "clm", instruct)()
+    # The position is drawn within the plain budget, so an instructed model is asked for the same token.
+    budget = cfg.max_length - len(special_affixes(tokenizer, arch)[0]) - len(suffix)
     if budget < 1:
         raise ValueError(f"scoring.max_length {cfg.max_length} leaves no room for a context")
     encoded = tokenizer(list(df["text"]), add_special_tokens=False)["input_ids"]
@@ -81,7 +127,7 @@ def clm_requests(df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig, see
         hi = min(len(ids) - 1, budget)  # the target's index; the context is everything before it
         lo = max(1, min(cfg.min_context, hi))
         pos = lo + int(_uniform(seed, sample_id) * (hi - lo + 1))
-        contexts.append(prefix + ids[:pos] + suffix)
+        contexts.append(_wrap(ids[:pos], prefix, suffix, cfg.max_length))
         targets.append(ids[pos])
     return Requests(list(df["id"]), contexts, np.array(targets, dtype=np.int64))
 
@@ -98,8 +144,9 @@ def entity_split(tokenizer, context: str, entity: str) -> tuple[list[int], int]:
     raise ValueError("the entity produced no tokens")
 
 
-def facts_requests(df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig) -> Requests:
+def facts_requests(df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig, instruct: bool = False) -> Requests:
     prefix, suffix = special_affixes(tokenizer, arch)
+    prefix = prefix + _Instructions(tokenizer, "facts", instruct)()
     contexts, targets = [], []
     for sample_id, context, entity in zip(df["id"], df["context"], df["entity"]):
         try:
@@ -127,10 +174,15 @@ def letter_token_ids(tokenizer) -> list[int]:
     return ids
 
 
-def mmlu_requests(df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig) -> Requests:
+def mmlu_requests(df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig, instruct: bool = False) -> Requests:
     prefix, suffix = special_affixes(tokenizer, arch)
-    encoded = tokenizer(list(df["prompt"]), add_special_tokens=False)["input_ids"]
-    contexts = [_wrap(ids, prefix, suffix, cfg.max_length) for ids in encoded]
+    prompts = list(df["prompt"])
+    subjects = list(df["subject"]) if instruct else [None] * len(df)
+    if instruct:
+        prompts = [split_mmlu_header(p, s) for p, s in zip(prompts, subjects)]
+    encoded = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+    header = _Instructions(tokenizer, "mmlu", instruct)
+    contexts = [_wrap(ids, prefix + header(s), suffix, cfg.max_length) for ids, s in zip(encoded, subjects)]
     bad = [a for a in df["answer"] if a not in LETTERS]
     if bad:
         raise ValueError(f"mmlu: answers must be one of A-D, found {bad[0]!r}")
@@ -138,19 +190,20 @@ def mmlu_requests(df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig) ->
     return Requests(list(df["id"]), contexts, targets)
 
 
-def build_requests(task: str, df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig, seed: int) -> Requests:
+def build_requests(task: str, df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig, seed: int,
+                   instruct: bool = False) -> Requests:
     if task == "clm":
-        return clm_requests(df, tokenizer, arch, cfg, seed)
+        return clm_requests(df, tokenizer, arch, cfg, seed, instruct)
     if task == "facts":
-        return facts_requests(df, tokenizer, arch, cfg)
+        return facts_requests(df, tokenizer, arch, cfg, instruct)
     if task == "mmlu":
-        return mmlu_requests(df, tokenizer, arch, cfg)
+        return mmlu_requests(df, tokenizer, arch, cfg, instruct)
     raise ValueError(f"unknown task {task!r}; tasks are {TASKS}")
 
 
-def score_task(lm, task: str, df: pd.DataFrame, cfg: ScoringConfig, seed: int) -> pd.DataFrame:
+def score_task(lm, task: str, df: pd.DataFrame, cfg: ScoringConfig, seed: int, instruct: bool = False) -> pd.DataFrame:
     """Per-sample confidence and correctness of one model on one task's samples."""
-    req = build_requests(task, df, lm.tokenizer, lm.arch, cfg, seed)
+    req = build_requests(task, df, lm.tokenizer, lm.arch, cfg, seed, instruct)
     n_context = np.array([len(c) for c in req.contexts], dtype=np.int64)
     if task == "mmlu":
         res = score_contexts(lm, req.contexts, choice_reducer(letter_token_ids(lm.tokenizer), cfg.mmlu_confidence),

@@ -19,7 +19,7 @@ import json
 import warnings
 from pathlib import Path
 
-from llmcal.models.pretrain import _atomic_dir
+from llmcal.models.pretrain import atomic_dir
 from llmcal.training import (base_with_pad, bf16_available, check_enough, check_epoch_dirs, claim_state_dir,
                              is_complete, is_main_process, load_tokenizer, log_callback, lora_config, lora_dtype,
                              read_table, save_model, wait_for_everyone, world_size)
@@ -220,7 +220,7 @@ def _save_state(trainer, out: Path, metrics: dict) -> None:
     import torch
 
     wrapper = trainer.accelerator.unwrap_model(trainer.model)
-    with _atomic_dir(out) as tmp:
+    with atomic_dir(out) as tmp:
         wrapper.policy.save_pretrained(str(Path(tmp) / "policy"))
         wrapper.value_model.save_pretrained(str(Path(tmp) / "value"))
         torch.save(trainer.optimizer.state_dict(), Path(tmp) / "optimizer.pt")

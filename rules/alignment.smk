@@ -1,0 +1,119 @@
+# The alignment stage (section 6): instruction data, instruction tuning, the reward model, PPO, and the
+# response embeddings of Figure 6. Every epoch checkpoint is scored by rules/scoring.smk like any model.
+
+if STUDY.alignment:
+    PLAN = STUDY.alignment
+    ALIGN_THREADS = config["alignment"].get("threads", workflow.cores)
+
+    rule mini_instructions:
+        input:
+            world=f"{R}/raw/world",
+        output:
+            directory(STUDY.mini_instructions_dir()),
+        params:
+            seed=STUDY.seed,
+            sizes=config["alignment"].get("mini_sizes", {}),
+        log:
+            f"{R}/logs/alignment/mini_instructions.log",
+        script:
+            "../scripts/mini_instructions.py"
+
+    rule download_instructions:
+        output:
+            directory(f"{R}/raw/instructions/{{dataset}}"),
+        params:
+            spec=lambda wc: STUDY.instruction_download_spec(wc.dataset),
+        wildcard_constraints:
+            dataset="alpaca|oasst|comparison",
+        log:
+            f"{R}/logs/alignment/download_{{dataset}}.log",
+        script:
+            "../scripts/download_data.py"
+
+    rule instruction_data:
+        input:
+            STUDY.instruction_raw_inputs(),
+        output:
+            **STUDY.instruction_tables(),
+        params:
+            raw=STUDY.instruction_raw(),
+            n=PLAN.data["n"],
+            n_prompts=PLAN.ppo_prompts,
+            seed=STUDY.seed,
+        log:
+            f"{R}/logs/alignment/instruction_data.log",
+        script:
+            "../scripts/instruction_data.py"
+
+    # One rule per run: runs may train for different numbers of epochs, and each epoch is an output.
+    for _run in PLAN.sft_runs:
+
+        rule:
+            name:
+                f"sft_{_run.name.replace('-', '_')}"
+            input:
+                base=STUDY.model_dir(PLAN.base),
+                data=STUDY.instruction_table(_run.data),
+            output:
+                [directory(d) for d in STUDY.run_epoch_dirs(_run.name)],
+            params:
+                run=asdict(_run),
+                launch=PLAN.launch,
+                state=STUDY.run_state_dir(_run.name),
+            threads: ALIGN_THREADS
+            log:
+                f"{R}/logs/alignment/sft/{_run.name}.log",
+            script:
+                "../scripts/sft.py"
+
+    rule reward_model:
+        input:
+            base=STUDY.model_dir(PLAN.base),
+            pairs=STUDY.instruction_table("comparison"),
+        output:
+            model=directory(STUDY.reward_dir()),
+            metrics=STUDY.reward_metrics_file(),
+        params:
+            settings=PLAN.reward,
+            launch=PLAN.launch,
+        threads: ALIGN_THREADS
+        log:
+            f"{R}/logs/alignment/reward.log",
+        script:
+            "../scripts/reward_model.py"
+
+    if PLAN.ppo:
+
+        rule ppo:
+            input:
+                policy=STUDY.ppo_policy_dir(),
+                reward=STUDY.reward_dir(),
+                prompts=STUDY.instruction_table("ppo_prompts"),
+            output:
+                [directory(d) for d in STUDY.run_epoch_dirs("ppo")],
+            params:
+                run=asdict(PLAN.ppo),
+                launch=PLAN.launch,
+                state=STUDY.run_state_dir("ppo"),
+            threads: ALIGN_THREADS
+            log:
+                f"{R}/logs/alignment/ppo.log",
+            script:
+                "../scripts/ppo.py"
+
+    rule diversity:
+        input:
+            alpaca=STUDY.instruction_table("alpaca"),
+            oasst=STUDY.instruction_table("oasst"),
+            embedder=STUDY.embedder_inputs(),
+        output:
+            STUDY.diversity_files(),
+        params:
+            embedder=STUDY.embedder_spec(),
+            cfg=PLAN.diversity,
+            seed=STUDY.seed,
+        threads: 1
+        log:
+            f"{R}/logs/alignment/diversity.log",
+        script:
+            "../scripts/diversity.py"

@@ -1,0 +1,234 @@
+"""The alignment stage a config describes (section 6): instruction sets, training runs and the models they make.
+
+The config's ``alignment`` section (see config.yaml for the paper and config/mini.yaml for the miniature)::
+
+    alignment:
+      base: llama-7b                     # a model of `models`: what instruction tuning starts from
+      data:                              # where each set comes from: hub, url, local or mini
+        alpaca: {source: hub, repo: tatsu-lab/alpaca}
+        oasst: {source: hub, repo: OpenAssistant/oasst1}
+        comparison: {source: url, url: https://.../comparison_data_v2.json}
+        n: null                          # examples per instruction set; null: the smaller set's size
+      instruction_tuning:
+        runs: [{data: alpaca, method: full}, {data: oasst, method: lora}, ...]
+        full: {...}                      # SFTSettings overrides for method full (Table 2)
+        lora: {...}                      # ... and for method lora
+      reward: {...}                      # RewardSettings (Table 3)
+      rlhf: {from: alpaca-full, epoch: 3, ppo: {...}}   # PPO on that run's epoch (PPOSettings)
+                                         # n_prompts: a seeded subset of the Alpaca prompts (default: all)
+      launch: {num_processes: 1}         # >1 trains through `accelerate launch`
+      embedder: {hub: sentence-transformers/all-mpnet-base-v2}   # or {package: ...}, {path: ...}
+      diversity: {n: 2000, n_boot: 200}
+      rlhf_margin: 0.01                  # F6's non-inferiority margin on ECE
+
+Each run's epoch checkpoints become models of the study, named ``{base}-{data}-{method}-e{k}`` and
+``{base}-ppo-e{k}``, scored with the instruction prompts of Table 1. This module is the one place that reads
+the section; the Snakefile, the findings and the figures ask it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llmcal.registry import ConfigError, ModelSpec
+
+INSTRUCTION_SETS = ("alpaca", "oasst")
+DATA_SETS = INSTRUCTION_SETS + ("comparison",)
+METHODS = ("full", "lora")
+DATA_SOURCES = ("hub", "url", "local", "mini")
+# The released file each set is read from, also the name the mini world writes.
+RAW_FILES = {"alpaca": "alpaca_data.json", "oasst": "oasst.jsonl", "comparison": "comparison_data_v2.json"}
+# What a hub snapshot of each set needs.
+HUB_PATTERNS = {"alpaca": ["*.parquet", "data/*.parquet"], "oasst": ["*.parquet", "data/*.parquet"],
+                "comparison": ["*.json"]}
+# Which sets are synthetic (self-instruct) rather than human-written, for finding F4.
+SYNTHETIC = {"alpaca": True, "oasst": False}
+SET_LABELS = {"alpaca": "Alpaca", "oasst": "OpenAssistant"}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run of the stage; its epochs are models of the study."""
+
+    name: str                    # alpaca-full, oasst-lora, ppo
+    stage: str                   # sft or ppo
+    data: str                    # the instruction set it trains on (PPO: the set its prompts come from)
+    method: str                  # full, lora, or ppo
+    epochs: int
+    models: tuple[str, ...]      # model names, epoch 1 first
+    settings: dict = field(compare=False, hash=False)
+
+    @property
+    def label(self) -> str:
+        return "PPO" if self.stage == "ppo" else f"{SET_LABELS.get(self.data, self.data)} {self.method}"
+
+    @property
+    def synthetic(self) -> bool:
+        return SYNTHETIC.get(self.data, False)
+
+
+@dataclass(frozen=True)
+class AlignmentPlan:
+    base: str
+    data: dict
+    sft_runs: tuple[Run, ...]
+    reward: dict
+    ppo: Run | None
+    ppo_from: tuple[str, int] | None    # (run name, epoch) PPO starts from
+    ppo_prompts: int | None             # how many Alpaca prompts PPO rolls out per epoch (None: all)
+    launch: dict
+    embedder: dict
+    diversity: dict
+    rlhf_margin: float
+
+    @property
+    def runs(self) -> tuple[Run, ...]:
+        return self.sft_runs + ((self.ppo,) if self.ppo else ())
+
+    def run(self, name: str) -> Run:
+        for r in self.runs:
+            if r.name == name:
+                return r
+        raise ConfigError(f"alignment: no run named {name!r} (runs: {[r.name for r in self.runs]})")
+
+    def ppo_start_model(self) -> str:
+        name, epoch = self.ppo_from
+        return self.run(name).models[epoch - 1]
+
+
+def plan_alignment(section: dict, models: dict[str, ModelSpec]) -> AlignmentPlan:
+    """Check the section against the study's models and name every run and checkpoint."""
+    from llmcal.training.settings import PPOSettings, RewardSettings, SFTSettings
+
+    base = section.get("base")
+    if base not in models:
+        raise ConfigError(f"alignment.base: {base!r} is not a model in `models`")
+    if models[base].arch != "causal":
+        raise ConfigError(f"alignment.base: {base!r} is {models[base].arch}; the alignment stage tunes causal LMs")
+    data = _data_section(section.get("data") or {})
+    launch = dict(section.get("launch") or {})
+    processes = int(launch.get("num_processes", 1))
+    if processes < 1:
+        raise ConfigError("alignment.launch.num_processes: must be at least 1")
+    tuning = section.get("instruction_tuning") or {}
+    runs_cfg = tuning.get("runs") or [{"data": d, "method": m} for d in INSTRUCTION_SETS for m in METHODS]
+    sft_runs = []
+    for i, r in enumerate(runs_cfg):
+        key = f"alignment.instruction_tuning.runs[{i}]"
+        if r.get("data") not in INSTRUCTION_SETS:
+            raise ConfigError(f"{key}.data: {r.get('data')!r} is not one of {INSTRUCTION_SETS}")
+        if r.get("method") not in METHODS:
+            raise ConfigError(f"{key}.method: {r.get('method')!r} is not one of {METHODS}")
+        method = r["method"]
+        settings = _settings(SFTSettings, {**(tuning.get(method) or {}), "method": method},
+                             f"alignment.instruction_tuning.{method}")
+        _check_batch(settings, processes)
+        name = f"{r['data']}-{method}"
+        if any(s.name == name for s in sft_runs):
+            raise ConfigError(f"{key}: run {name!r} is listed twice")
+        sft_runs.append(Run(name, "sft", r["data"], method, settings.epochs,
+                            tuple(f"{base}-{name}-e{k}" for k in range(1, settings.epochs + 1)), settings.to_dict()))
+    reward_settings = _settings(RewardSettings, section.get("reward"), "alignment.reward")
+    _check_batch(reward_settings, processes)
+    reward = reward_settings.to_dict()
+    ppo, ppo_from, ppo_prompts = None, None, None
+    rlhf = section.get("rlhf")
+    if rlhf:
+        start = rlhf.get("from", "alpaca-full")
+        source = next((r for r in sft_runs if r.name == start), None)
+        if source is None:
+            raise ConfigError(f"alignment.rlhf.from: {start!r} is not an instruction-tuning run "
+                              f"({[r.name for r in sft_runs]})")
+        epoch = int(rlhf.get("epoch", source.epochs))
+        if not 1 <= epoch <= source.epochs:
+            raise ConfigError(f"alignment.rlhf.epoch: {epoch} is outside run {start!r}'s epochs 1-{source.epochs}")
+        settings = _settings(PPOSettings, rlhf.get("ppo"), "alignment.rlhf.ppo")
+        ppo = Run("ppo", "ppo", source.data, "ppo", settings.epochs,
+                  tuple(f"{base}-ppo-e{k}" for k in range(1, settings.epochs + 1)), settings.to_dict())
+        ppo_from = (start, epoch)
+        ppo_prompts = rlhf.get("n_prompts")
+    embedder = dict(section.get("embedder") or {"hub": "sentence-transformers/all-mpnet-base-v2"})
+    if len([k for k in ("hub", "package", "path") if embedder.get(k)]) != 1:
+        raise ConfigError(f"alignment.embedder: give exactly one of hub, package or path, got {embedder}")
+    plan = AlignmentPlan(base, data, tuple(sft_runs), reward, ppo, ppo_from, ppo_prompts, launch, embedder,
+                         dict(section.get("diversity") or {}), float(section.get("rlhf_margin", 0.01)))
+    taken = [m for r in plan.runs for m in r.models if m in models]
+    if taken:
+        raise ConfigError(f"alignment: checkpoint name(s) {taken} clash with models of `models`")
+    return plan
+
+
+def _settings(cls, d, key):
+    try:
+        return cls.from_dict(d, key)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
+def _check_batch(settings, processes: int) -> None:
+    """The global batch must split into whole accumulation steps over the configured processes: say so now."""
+    try:
+        settings.gradient_accumulation(processes)
+    except ValueError as e:
+        raise ConfigError(f"{e} (alignment.launch.num_processes is {processes})") from None
+
+
+def _data_section(d: dict) -> dict:
+    out = {"n": d.get("n")}
+    for name in DATA_SETS:
+        cfg = dict(d.get(name) or {"source": "mini"})
+        key = f"alignment.data.{name}"
+        src = cfg.get("source")
+        if src not in DATA_SOURCES:
+            raise ConfigError(f"{key}.source: {src!r} is not one of {DATA_SOURCES}")
+        need = {"hub": "repo", "url": "url", "local": "local"}.get(src)
+        if need and not cfg.get(need):
+            raise ConfigError(f"{key}.{need}: source is {src!r} but no {need} is given")
+        out[name] = cfg
+    if out["n"] is not None and int(out["n"]) < 1:
+        raise ConfigError("alignment.data.n: must be at least 1 (or null for the smaller set's size)")
+    return out
+
+
+def aligned_models(plan: AlignmentPlan, base: ModelSpec) -> dict[str, ModelSpec]:
+    """The checkpoints of every run as study models: scored with instruction prompts, like the paper."""
+    out = {}
+    for run in plan.runs:
+        for epoch, name in enumerate(run.models, start=1):
+            out[name] = ModelSpec(name=name, family=f"{base.family}-aligned", size=f"{run.label} e{epoch}",
+                                  arch="causal", entry=name, run=run.name, epoch=epoch, prompt="instruct")
+    return out
+
+
+def raw_dir(results: Path, data_cfg: dict, name: str) -> Path:
+    """Where a set lands before conversion (the mini sets are written together from the world)."""
+    src = data_cfg[name]["source"]
+    if src == "local":
+        return Path(data_cfg[name]["local"])
+    if src == "mini":
+        return results / "raw" / "instructions" / "mini"
+    return results / "raw" / "instructions" / name
+
+
+def raw_path(results: Path, data_cfg: dict, name: str) -> Path:
+    """What the reader of a set opens: the released file, or a hub snapshot folder."""
+    src = data_cfg[name]["source"]
+    where = raw_dir(results, data_cfg, name)
+    if src == "mini":
+        return where / RAW_FILES[name]
+    if src == "url":
+        from llmcal.data.download import url_filename
+
+        return where / url_filename(data_cfg[name]["url"])
+    return where
+
+
+def download_spec(data_cfg: dict, name: str) -> dict:
+    cfg = data_cfg[name]
+    if cfg["source"] == "hub":
+        return {"source": "hub", "repo": cfg["repo"], "revision": cfg.get("revision"),
+                "allow_patterns": cfg.get("allow_patterns", HUB_PATTERNS[name])}
+    if cfg["source"] == "url":
+        return {"source": "url", "url": cfg["url"]}
+    raise ConfigError(f"alignment.data.{name}.source: {cfg['source']!r} is not downloaded")
