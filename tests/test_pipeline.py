@@ -49,3 +49,95 @@ def test_sample_job_is_deterministic(tmp_path):
         sample_job("clm", {"files": {"val": str(pile)}}, {"n": 10, "min_chars": 10}, 7, str(out))
     assert outs[0].read_bytes() == outs[1].read_bytes()
     assert len(pd.read_parquet(outs[0])) == 10
+
+
+# alignment jobs -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def instruction_raw(tmp_path_factory):
+    from llmcal.data.miniworld import WorldConfig, generate_world
+    from llmcal.pipeline import mini_instructions_job
+
+    root = tmp_path_factory.mktemp("world")
+    generate_world(root / "world", WorldConfig.tiny())
+    out = root / "instructions"
+    mini_instructions_job(str(root / "world"), 3, {"n_alpaca": 80, "n_oasst_trees": 80, "n_comparison": 40}, str(out))
+    return {"alpaca": str(out / "alpaca_data.json"), "oasst": str(out / "oasst.jsonl"),
+            "comparison": str(out / "comparison_data_v2.json")}
+
+
+def test_instruction_data_job_writes_equal_sets_pairs_and_prompts(tmp_path, instruction_raw):
+    from llmcal.pipeline import instruction_data_job
+
+    names = ("alpaca", "oasst", "comparison", "ppo_prompts")
+    outputs = {n: str(tmp_path / f"{n}.parquet") for n in names}
+    instruction_data_job(instruction_raw, 30, 12, 5, outputs)
+    t = {n: pd.read_parquet(outputs[n]) for n in names}
+    assert len(t["alpaca"]) == len(t["oasst"]) == 30
+    assert list(t["comparison"].columns) == ["id", "prompt", "chosen", "rejected"] and len(t["comparison"]) > 20
+    assert len(t["ppo_prompts"]) == 12 and set(t["ppo_prompts"]["id"]) <= set(t["alpaca"]["id"])
+    assert t["alpaca"]["prompt"].str.startswith("Below is an instruction").all()
+    # Seeded: the same inputs give the same bytes.
+    again = {n: str(tmp_path / f"again-{n}.parquet") for n in names}
+    instruction_data_job(instruction_raw, 30, 12, 5, again)
+    assert all(open(outputs[n], "rb").read() == open(again[n], "rb").read() for n in names)
+
+
+def _sft_run(epochs=2):
+    from llmcal.training.settings import SFTSettings
+
+    settings = SFTSettings(method="full", epochs=epochs, batch_size=4, per_device_batch_size=4, learning_rate=1e-3,
+                           max_length=64, gradient_checkpointing=False)
+    return {"name": "alpaca-full", "method": "full", "settings": settings.to_dict()}
+
+
+def _sft_data(path, n=8):
+    pd.DataFrame({"id": [f"s{i}" for i in range(n)], "prompt": [f"### Instruction:\nName river {i}.\n\n### Response:\n"
+                                                               for i in range(n)],
+                  "response": [f"the river of Valdoria {i}" for i in range(n)]}).to_parquet(path)
+    return str(path)
+
+
+def test_sft_job_publishes_epochs_and_restores_them_after_a_failed_job(tmp_path, tiny_models):
+    """Snakemake deletes the outputs of a failed job; the trained epochs survive in the state directory."""
+    import os
+
+    from llmcal.pipeline import sft_job
+
+    base = str(tiny_models["neox"][0])
+    data = _sft_data(tmp_path / "sft.parquet")
+    outs = [str(tmp_path / "out" / f"epoch{k}") for k in (1, 2)]
+    state = str(tmp_path / "state")
+    first = sft_job(_sft_run(), base, data, {}, state, outs)
+    assert first["skipped"] is False and first["steps"] == 4
+    weights = [open(os.path.join(o, "model.safetensors"), "rb").read() for o in outs]
+    staged = os.path.join(state, "epochs", "epoch2", "model.safetensors")
+    # Published by hard links: no second copy of a 7B model's weights.
+    assert os.stat(staged).st_ino == os.stat(os.path.join(outs[1], "model.safetensors")).st_ino
+    assert not os.path.exists(os.path.join(state, "trainer"))  # optimizer state is dropped once all epochs are in
+    for o in outs:
+        import shutil
+
+        shutil.rmtree(o)
+    again = sft_job(_sft_run(), base, data, {}, state, outs)
+    assert again["skipped"] is True
+    assert [open(os.path.join(o, "model.safetensors"), "rb").read() for o in outs] == weights
+
+
+def test_accelerate_command_for_several_processes(tmp_path):
+    from llmcal.training.launch import accelerate_command
+
+    cmd = accelerate_command({"num_processes": 4, "config_file": "fsdp.yaml", "main_process_port": 29600},
+                             tmp_path / "job.json")
+    assert cmd[1:3] == ["-m", "accelerate.commands.launch"]
+    assert cmd[cmd.index("--num_processes") + 1] == "4" and cmd[cmd.index("--config_file") + 1] == "fsdp.yaml"
+    assert cmd[-3:] == ["--module", "llmcal.training.launch", str(tmp_path / "job.json")]
+    assert "--config_file" not in accelerate_command({"num_processes": 2}, tmp_path / "j.json")
+
+
+def test_unknown_training_stage_is_refused():
+    from llmcal.training.launch import run_stage
+
+    with pytest.raises(ValueError, match="dpo"):
+        run_stage("dpo", {}, {}, ".")

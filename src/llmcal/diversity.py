@@ -13,6 +13,7 @@ declare; sentence-transformers itself is never imported.
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -49,14 +50,20 @@ def _package_model_dir(name: str) -> Path:
     return Path(list(found.submodule_search_locations)[0]) / "model"
 
 
-def embed_texts(model_dir, texts: Sequence[str], batch_size: int = 64, max_length: int = 256) -> np.ndarray:
-    """Unit-norm sentence embeddings, float32 of shape (len(texts), hidden size)."""
+def embed_texts(model_dir, texts: Sequence[str], batch_size: int = 64, max_length: int | None = None) -> np.ndarray:
+    """Unit-norm sentence embeddings, float32 of shape (len(texts), hidden size).
+
+    max_length defaults to the model's own sentence-transformers setting (all-MiniLM-L6-v2: 256,
+    all-mpnet-base-v2: 384), so the embeddings are the ones sentence-transformers would give.
+    """
     import torch
     from transformers import AutoModel, AutoTokenizer
 
     from llmcal.models.load import pick_device
 
     texts = _checked_texts(texts)
+    if max_length is None:
+        max_length = sentence_max_length(model_dir)
     device = pick_device()
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
     # float32 everywhere: the model is small and bf16 would move distances in the 3rd decimal
@@ -73,6 +80,13 @@ def embed_texts(model_dir, texts: Sequence[str], batch_size: int = 64, max_lengt
             hidden = model(**batch).last_hidden_state
             out[idx] = _mean_pool_normalised(hidden, batch["attention_mask"]).float().cpu().numpy()
     return out
+
+
+def sentence_max_length(model_dir, default: int = 256) -> int:
+    config = Path(model_dir) / "sentence_bert_config.json"
+    if config.is_file():
+        return int(json.loads(config.read_text()).get("max_seq_length", default))
+    return default
 
 
 def _checked_texts(texts) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -155,9 +156,11 @@ def figure_job(figure: dict, inputs: dict, score_files: dict, labels: dict, task
     kind, models = figure["kind"], list(figure["models"])
     if kind == "diversity":
         stats_file, points_file = inputs["diversity"]
-        stats = json.loads(Path(stats_file).read_text())["sets"]
+        from llmcal.alignment import SET_LABELS
+
+        stats = {SET_LABELS.get(k, k): v for k, v in json.loads(Path(stats_file).read_text())["sets"].items()}
         frame = pd.read_parquet(points_file)
-        points = {name: g[["x", "y"]].to_numpy() for name, g in frame.groupby("set", sort=False)}
+        points = {SET_LABELS.get(name, name): g[["x", "y"]].to_numpy() for name, g in frame.groupby("set", sort=False)}
         figures.figure_diversity(points, stats, out, title=figure.get("title"))
         return
     metrics = pd.read_csv(inputs["metrics"])
@@ -228,6 +231,9 @@ def sft_job(run: dict, base_dir: str, data: str, launch: dict, state_dir: str, e
     summary = run_stage("sft", args, launch, state_dir)
     for src, dest in zip(staged, epoch_dirs, strict=True):
         publish(src, dest)
+    # With every epoch staged, the Trainer checkpoint (weights and optimizer moments: several times the
+    # model's size) is no longer needed to resume.
+    shutil.rmtree(Path(state_dir) / "trainer", ignore_errors=True)
     log.info("sft %s: %s", run["name"], json.dumps(summary, default=str))
     return summary
 
