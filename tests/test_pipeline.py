@@ -141,3 +141,29 @@ def test_unknown_training_stage_is_refused():
 
     with pytest.raises(ValueError, match="dpo"):
         run_stage("dpo", {}, {}, ".")
+
+
+def test_two_processes_through_accelerate_train_the_same_model_as_one(tmp_path, tiny_models):
+    """alignment.launch.num_processes > 1: accelerate launch, one data-parallel run (gloo on a CPU)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from llmcal.training.launch import run_stage
+    from llmcal.training.settings import SFTSettings
+
+    settings = SFTSettings(method="full", epochs=1, batch_size=4, per_device_batch_size=2, learning_rate=1e-3,
+                           max_length=64, gradient_checkpointing=False, lora_dropout=0.0).to_dict()
+    data = _sft_data(tmp_path / "sft.parquet")
+    runs = {}
+    for n in (1, 2):
+        args = {"base_dir": str(tiny_models["neox"][0]), "data": data, "settings": settings,
+                "epoch_dirs": [str(tmp_path / f"p{n}" / "e1")], "state_dir": str(tmp_path / f"p{n}" / "state"),
+                "key": "alignment.instruction_tuning.full"}
+        runs[n] = run_stage("sft", args, {"num_processes": n}, tmp_path / f"p{n}" / "state")
+    # The global batch is kept: two processes x 2 rows, no accumulation, instead of 2 rows x 2 steps.
+    assert (runs[1]["gradient_accumulation"], runs[2]["gradient_accumulation"]) == (2, 1)
+    assert runs[1]["steps"] == runs[2]["steps"] == 2
+    one, two = (load_file(str(tmp_path / f"p{n}" / "e1" / "model.safetensors")) for n in (1, 2))
+    assert one.keys() == two.keys()
+    for key in one:
+        torch.testing.assert_close(one[key], two[key], rtol=1e-4, atol=1e-5)

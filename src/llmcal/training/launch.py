@@ -41,7 +41,10 @@ def run_stage(stage: str, args: dict, launch: dict, work_dir) -> dict:
 
 
 def accelerate_command(launch: dict, job: Path) -> list[str]:
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(launch["num_processes"])]
+    # --multi_gpu selects torchrun's data-parallel launcher (a config file's FSDP or DeepSpeed takes precedence);
+    # without CUDA the processes fall back to gloo on the CPU, which is how the tests run it.
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
+               "--num_processes", str(launch["num_processes"])]
     if launch.get("config_file"):
         command += ["--config_file", str(launch["config_file"])]
     if launch.get("main_process_port"):

@@ -149,6 +149,8 @@ def _build_trainer(base: Path, reward_dir, tokenizer, dataset, settings: PPOSett
         bf16=bf16_available(),
         activation_checkpointing=False,
         dataloader_pin_memory=torch.cuda.is_available(),
+        # Without CUDA, several processes still make one data-parallel run (gloo), not copies of one.
+        use_cpu=not torch.cuda.is_available(),
         save_strategy="no",
         logging_steps=1,
         report_to="none",

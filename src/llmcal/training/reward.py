@@ -87,6 +87,8 @@ def _build_trainer(base_dir, tokenizer, train, settings: RewardSettings, accumul
         disable_dropout=False,
         activation_checkpointing=settings.gradient_checkpointing,
         dataloader_pin_memory=torch.cuda.is_available(),
+        # Without CUDA, several processes still make one data-parallel run (gloo), not copies of one.
+        use_cpu=not torch.cuda.is_available(),
         bf16=bf16_available(),
         seed=settings.seed,
         data_seed=settings.seed,

@@ -99,6 +99,8 @@ def _build_trainer(weights, tokenizer, data, settings: SFTSettings, accumulation
         loss_type="nll",
         activation_checkpointing=settings.gradient_checkpointing,  # transformers 5's name for it
         dataloader_pin_memory=torch.cuda.is_available(),
+        # Without CUDA, several processes still make one data-parallel run (gloo), not copies of one.
+        use_cpu=not torch.cuda.is_available(),
         bf16=bf16,
         seed=settings.seed,
         data_seed=settings.seed,
