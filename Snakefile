@@ -14,6 +14,8 @@ if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
 
 include: "rules/common.smk"
 include: "rules/data.smk"
@@ -29,7 +31,6 @@ localrules:
     download,
     download_data,
     download_model,
-    download_instructions,
 
 
 rule all:

@@ -3,30 +3,40 @@
 
 if STUDY.alignment:
     PLAN = STUDY.alignment
-    ALIGN_THREADS = config["alignment"].get("threads", workflow.cores)
+    # Snakemake caps a job's threads at --cores; on a cluster cpus_per_task comes from the resources.
+    ALIGN_THREADS = config["alignment"].get("threads", 4)
+
+    localrules:
+        download_instructions,
 
     rule mini_instructions:
         input:
             world=f"{R}/raw/world",
         output:
             directory(STUDY.mini_instructions_dir()),
+        log:
+            f"{R}/logs/alignment/mini_instructions.log",
+        conda:
+            ENV_TORCH
+        resources:
+            **resources_of("mini_instructions"),
         params:
             seed=STUDY.seed,
             sizes=config["alignment"].get("mini_sizes", {}),
-        log:
-            f"{R}/logs/alignment/mini_instructions.log",
         script:
             "../scripts/mini_instructions.py"
 
     rule download_instructions:
         output:
             directory(f"{R}/raw/instructions/{{dataset}}"),
-        params:
-            spec=lambda wc: STUDY.instruction_download_spec(wc.dataset),
-        wildcard_constraints:
-            dataset="alpaca|oasst|comparison",
         log:
             f"{R}/logs/alignment/download_{{dataset}}.log",
+        wildcard_constraints:
+            dataset="alpaca|oasst|comparison",
+        conda:
+            ENV_TORCH
+        params:
+            spec=lambda wc: STUDY.instruction_download_spec(wc.dataset),
         script:
             "../scripts/download_data.py"
 
@@ -35,13 +45,17 @@ if STUDY.alignment:
             STUDY.instruction_raw_inputs(),
         output:
             **STUDY.instruction_tables(),
+        log:
+            f"{R}/logs/alignment/instruction_data.log",
+        conda:
+            ENV_TORCH
+        resources:
+            **resources_of("instruction_data"),
         params:
             raw=STUDY.instruction_raw(),
             n=PLAN.data["n"],
             n_prompts=PLAN.ppo_prompts,
             seed=STUDY.seed,
-        log:
-            f"{R}/logs/alignment/instruction_data.log",
         script:
             "../scripts/instruction_data.py"
 
@@ -56,13 +70,17 @@ if STUDY.alignment:
                 data=STUDY.instruction_table(_run.data),
             output:
                 [directory(d) for d in STUDY.run_epoch_dirs(_run.name)],
+            log:
+                f"{R}/logs/alignment/sft/{_run.name}.log",
+            conda:
+                ENV_TORCH
+            threads: ALIGN_THREADS
+            resources:
+                **resources_of("sft", run=_run.name),
             params:
                 run=asdict(_run),
                 launch=PLAN.launch,
                 state=STUDY.run_state_dir(_run.name),
-            threads: ALIGN_THREADS
-            log:
-                f"{R}/logs/alignment/sft/{_run.name}.log",
             script:
                 "../scripts/sft.py"
 
@@ -73,12 +91,16 @@ if STUDY.alignment:
         output:
             model=directory(STUDY.reward_dir()),
             metrics=STUDY.reward_metrics_file(),
+        log:
+            f"{R}/logs/alignment/reward.log",
+        conda:
+            ENV_TORCH
+        threads: ALIGN_THREADS
+        resources:
+            **resources_of("reward"),
         params:
             settings=PLAN.reward,
             launch=PLAN.launch,
-        threads: ALIGN_THREADS
-        log:
-            f"{R}/logs/alignment/reward.log",
         script:
             "../scripts/reward_model.py"
 
@@ -91,13 +113,17 @@ if STUDY.alignment:
                 prompts=STUDY.instruction_table("ppo_prompts"),
             output:
                 [directory(d) for d in STUDY.run_epoch_dirs("ppo")],
+            log:
+                f"{R}/logs/alignment/ppo.log",
+            conda:
+                ENV_TORCH
+            threads: ALIGN_THREADS
+            resources:
+                **resources_of("ppo"),
             params:
                 run=asdict(PLAN.ppo),
                 launch=PLAN.launch,
                 state=STUDY.run_state_dir("ppo"),
-            threads: ALIGN_THREADS
-            log:
-                f"{R}/logs/alignment/ppo.log",
             script:
                 "../scripts/ppo.py"
 
@@ -108,12 +134,16 @@ if STUDY.alignment:
             embedder=STUDY.embedder_inputs(),
         output:
             STUDY.diversity_files(),
+        log:
+            f"{R}/logs/alignment/diversity.log",
+        conda:
+            ENV_TORCH
+        threads: 1
+        resources:
+            **resources_of("diversity"),
         params:
             embedder=STUDY.embedder_spec(),
             cfg=PLAN.diversity,
             seed=STUDY.seed,
-        threads: 1
-        log:
-            f"{R}/logs/alignment/diversity.log",
         script:
             "../scripts/diversity.py"

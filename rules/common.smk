@@ -30,3 +30,31 @@ wildcard_constraints:
 
 def model_input(wildcards):
     return str(STUDY.model_dir(wildcards.model))
+
+
+def resources_of(rule, **fixed):
+    """A rule's resources, each a function of the job's wildcards (formula: llmcal.resources)."""
+
+    def one(key):
+        def value(wc):
+            given = {k: getattr(wc, k) for k in ("model", "task") if hasattr(wc, k)}
+            return STUDY.job_resources(rule, **fixed, **given)[key]
+
+        return value
+
+    return {key: one(key) for key in ("gpu", "mem_mb", "cpus_per_task", "runtime")}
+
+
+# One pinned environment for the torch/HF stack, a light one for tables, figures and the report.
+ENV_TORCH = "../envs/llmcal.yaml"
+ENV_PLOT = "../envs/plot.yaml"
+
+
+def hub_checkpoint(path):
+    """A downloaded checkpoint; temporary when the config says so, deleted once every score needing it exists."""
+    out = directory(path)
+    return (
+        temp(out)
+        if config.get("resources", {}).get("temporary_hub_checkpoints")
+        else out
+    )

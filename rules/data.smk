@@ -4,10 +4,14 @@
 rule mini_world:
     output:
         directory(f"{R}/raw/world"),
-    params:
-        world=config.get("world", {}),
     log:
         f"{R}/logs/mini_world.log",
+    conda:
+        ENV_TORCH
+    resources:
+        **resources_of("mini_world"),
+    params:
+        world=config.get("world", {}),
     script:
         "../scripts/mini_world.py"
 
@@ -15,10 +19,12 @@ rule mini_world:
 rule download_data:
     output:
         directory(f"{R}/raw/{{task}}"),
-    params:
-        spec=lambda wc: STUDY.download_spec(wc.task),
     log:
         f"{R}/logs/download_data/{{task}}.log",
+    conda:
+        ENV_TORCH
+    params:
+        spec=lambda wc: STUDY.download_spec(wc.task),
     script:
         "../scripts/download_data.py"
 
@@ -28,11 +34,15 @@ rule sample_data:
         lambda wc: STUDY.raw_files(wc.task)["inputs"],
     output:
         f"{R}/data/{{task}}.parquet",
+    log:
+        f"{R}/logs/sample_data/{{task}}.log",
+    conda:
+        ENV_TORCH
+    resources:
+        **resources_of("sample_data"),
     params:
         read=lambda wc: STUDY.raw_files(wc.task)["read"],
         data=lambda wc: STUDY.data_config(wc.task),
         seed=STUDY.seed,
-    log:
-        f"{R}/logs/sample_data/{{task}}.log",
     script:
         "../scripts/sample_data.py"

@@ -5,7 +5,17 @@ rule figure:
     input:
         unpack(lambda wc: STUDY.figure_inputs(wc.name)),
     output:
-        f"{R}/figures/{{name}}.pdf",
+        report(
+            f"{R}/figures/{{name}}.pdf",
+            caption="../report/figure.rst",
+            category="Figures",
+        ),
+    log:
+        f"{R}/logs/figure/{{name}}.log",
+    conda:
+        ENV_PLOT
+    resources:
+        **resources_of("figure"),
     params:
         figure=lambda wc: asdict(STUDY.figure(wc.name)),
         scores=lambda wc: STUDY.figure_scores(wc.name),
@@ -13,7 +23,5 @@ rule figure:
         groups=lambda wc: STUDY.figure_groups(wc.name),
         task_labels=config["task_labels"],
         n_bins=config["metrics"]["n_bins"],
-    log:
-        f"{R}/logs/figure/{{name}}.log",
     script:
         "../scripts/figure.py"

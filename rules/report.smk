@@ -8,14 +8,22 @@ rule findings:
         figures=[STUDY.figure_file(f.name) for f in STUDY.figures],
     output:
         md=STUDY.findings_files()[0],
-        html=STUDY.findings_files()[1],
+        html=report(
+            STUDY.findings_files()[1],
+            caption="../report/findings.rst",
+            category="Findings",
+        ),
         selective=STUDY.findings_files()[2],
+    log:
+        f"{R}/logs/findings.log",
+    conda:
+        ENV_PLOT
+    resources:
+        **resources_of("findings"),
     params:
         config=config,
         figures={f.name: STUDY.figure_file(f.name) for f in STUDY.figures},
         n_boot=config["metrics"]["n_boot"],
         seed=STUDY.seed,
-    log:
-        f"{R}/logs/findings.log",
     script:
         "../scripts/findings.py"

@@ -7,13 +7,17 @@ rule score:
         data=f"{R}/data/{{task}}.parquet",
     output:
         f"{R}/scores/{{task}}/{{model}}.parquet",
+    log:
+        f"{R}/logs/score/{{task}}/{{model}}.log",
+    conda:
+        ENV_TORCH
+    threads: 1
+    resources:
+        **resources_of("score"),
     params:
         model=lambda wc: STUDY.models[wc.model].as_params(),
         scoring=config["scoring"],
         seed=STUDY.seed,
-    threads: 1
-    log:
-        f"{R}/logs/score/{{task}}/{{model}}.log",
     script:
         "../scripts/score.py"
 
@@ -22,12 +26,18 @@ rule aggregate:
     input:
         STUDY.all_scores(),
     output:
-        STUDY.metrics_file(),
+        report(
+            STUDY.metrics_file(), caption="../report/metrics.rst", category="Metrics"
+        ),
+    log:
+        f"{R}/logs/aggregate.log",
+    conda:
+        ENV_PLOT
+    resources:
+        **resources_of("aggregate"),
     params:
         rows=STUDY.score_rows(),
         metrics=config["metrics"],
         seed=STUDY.seed,
-    log:
-        f"{R}/logs/aggregate.log",
     script:
         "../scripts/aggregate.py"

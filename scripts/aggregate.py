@@ -1,5 +1,10 @@
 """Snakemake entry point: the metrics table over every (model, task)."""
-from llmcal.env import prepare
+import sys
+from pathlib import Path
+
+# The package from this checkout, in whichever environment the job runs (a --sdm conda env included).
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # noqa: F821
+from llmcal.env import prepare  # noqa: E402
 
 prepare(offline=True)
 from llmcal import pipeline  # noqa: E402

@@ -199,3 +199,14 @@ def test_paper_figure_5_lists_every_training_job_without_the_network(tmp_path):
                  "instruction_data", "aggregate", "figure"):
         assert counts[rule] == 1, rule
     assert counts["download_instructions"] == 3 and counts["score"] == 38 * 3 + 15 * 3
+
+
+def test_snakemake_report_holds_every_figure_the_metrics_and_the_findings(mini_run):
+    work, config = mini_run
+    out = work / "report.html"
+    _snakemake(work, config, "--report", str(out))
+    html = out.read_text()
+    for fig in ("fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig12"):
+        assert f"{fig}.pdf" in html, fig
+    assert "metrics.csv" in html and "findings.html" in html
+    assert "On the Calibration of Large Language Models and Alignment" in html  # report/workflow.rst

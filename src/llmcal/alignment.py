@@ -197,7 +197,8 @@ def aligned_models(plan: AlignmentPlan, base: ModelSpec) -> dict[str, ModelSpec]
     for run in plan.runs:
         for epoch, name in enumerate(run.models, start=1):
             out[name] = ModelSpec(name=name, family=f"{base.family}-aligned", size=f"{run.label} e{epoch}",
-                                  arch="causal", entry=name, run=run.name, epoch=epoch, prompt="instruct")
+                                  arch="causal", entry=name, run=run.name, epoch=epoch, prompt="instruct",
+                                  params=base.params)
     return out
 
 

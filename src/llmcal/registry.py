@@ -34,6 +34,7 @@ class ModelSpec:
     run: str | None = None  # the alignment run whose checkpoint this is (llmcal.alignment)
     epoch: int | None = None
     prompt: str = "plain"  # "instruct": scored inside the instruction template it was tuned with
+    params: float | None = None  # parameter count, for the resources a job asks for (llmcal.resources)
 
     @property
     def source(self) -> str:
@@ -91,6 +92,7 @@ def expand_models(entries: list[dict], final_mini_step: int | None = None) -> di
             path=entry.get("path"),
             mini=entry.get("mini"),
             entry=name,
+            params=_params(entry, i),
         )
         steps = entry.get("steps")
         if steps:
@@ -116,6 +118,19 @@ def expand_models(entries: list[dict], final_mini_step: int | None = None) -> di
                 step = final_mini_step
             _add(models, ModelSpec(name=name, revision=entry.get("revision"), step=step, **common), i)
     return models
+
+
+def _params(entry: dict, i: int) -> float | None:
+    """`params: 11.3b` where the size label is not a count (FLAN-T5's xxl), else read off the size label."""
+    from llmcal.resources import parameters
+
+    given = entry.get("params")
+    if given is None:
+        return parameters(str(entry.get("size", ""))) or None
+    value = parameters(str(given))
+    if not value:
+        raise ConfigError(f"{_entry_key(i, entry, 'params')}: {given!r} is not a parameter count such as 350m or 11.3b")
+    return value
 
 
 def _add(models: dict[str, ModelSpec], spec: ModelSpec, i: int) -> None:

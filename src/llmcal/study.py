@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llmcal import alignment as al
+from llmcal import resources as res
 from llmcal.registry import ConfigError, ModelSpec, checkpoint_steps, expand_models, hub_dir, model_dir
 
 TASKS = ("clm", "facts", "mmlu")
@@ -180,6 +181,37 @@ class Study:
 
     def metrics_file(self) -> str:
         return self.path("metrics.csv")
+
+    # resources ----------------------------------------------------------------------------------------------
+
+    def job_resources(self, rule: str, model: str | None = None, task: str | None = None,
+                      run: str | None = None) -> dict:
+        """What one job asks a cluster for: {gpu, mem_mb, cpus_per_task, runtime}; see llmcal.resources."""
+        cfg = {"gpu": True, "gpu_mem_gb": 80.0, "precision": "bfloat16", **(self.config.get("resources") or {})}
+        common = {"gpu": bool(cfg["gpu"]), "gpu_mem_gb": float(cfg["gpu_mem_gb"])}
+        precision = cfg["precision"]
+        if rule == "score":
+            spec = self.models[model]
+            return res.job_resources("score", spec.params or 0.0, precision, samples=self._samples(task), **common)
+        if rule in ("sft", "reward", "ppo"):
+            plan = self._plan()
+            base = self.models[plan.base].params or 0.0
+            processes = int(plan.launch.get("num_processes", 1))
+            examples = plan.data["n"] or 10_000
+            if rule == "sft":
+                r = plan.run(run)
+                return res.job_resources(r.method, base, precision, processes=processes, epochs=r.epochs,
+                                         examples=examples, **common)
+            if rule == "reward":
+                return res.job_resources("reward", base, precision, processes=processes,
+                                         epochs=plan.reward["epochs"], examples=examples, **common)
+            return res.job_resources("ppo", base, precision, processes=processes, epochs=plan.ppo.epochs,
+                                     examples=plan.ppo_prompts or examples, **common)
+        return res.job_resources("cpu", 0.0)
+
+    def _samples(self, task: str) -> int:
+        # MMLU's test split has 14,042 questions; the others are sampled to `n`.
+        return int(self.data_config(task).get("n") or 14_042)
 
     # data ---------------------------------------------------------------------------------------------------
 

@@ -38,6 +38,12 @@ def pick_dtype(device: str, dtype: str | None = None):
     return torch.float32
 
 
+def _cuda_devices() -> int:
+    import torch
+
+    return torch.cuda.device_count()
+
+
 def load_model(path: str | Path, arch: str = "causal", device: str | None = None, dtype: str | None = None) -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -51,7 +57,14 @@ def load_model(path: str | Path, arch: str = "causal", device: str | None = None
     device = pick_device(device)
     torch_dtype = pick_dtype(device, dtype)
     cls = AutoModelForSeq2SeqLM if arch == "seq2seq" else AutoModelForCausalLM
-    model = cls.from_pretrained(str(path), dtype=torch_dtype, local_files_only=True)
-    model.to(device).eval()
+    if device == "cuda" and _cuda_devices() > 1:
+        # A model larger than one GPU (LLaMA-65B, OPT-66B in bf16) is split across the job's GPUs layer by
+        # layer; inputs go to the first, where the embeddings are.
+        model = cls.from_pretrained(str(path), dtype=torch_dtype, local_files_only=True, device_map="auto")
+        device = str(model.get_input_embeddings().weight.device)
+    else:
+        model = cls.from_pretrained(str(path), dtype=torch_dtype, local_files_only=True)
+        model.to(device)
+    model.eval()
     tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     return LoadedModel(model=model, tokenizer=tokenizer, arch=arch, device=device, dtype=torch_dtype)
