@@ -79,7 +79,7 @@ if STUDY.alignment:
                 **resources_of("sft", run=_run.name),
             params:
                 run=asdict(_run),
-                launch=PLAN.launch,
+                launch=PLAN.launch_for(_run.method),
                 state=STUDY.run_state_dir(_run.name),
             script:
                 "../scripts/sft.py"
@@ -100,7 +100,7 @@ if STUDY.alignment:
             **resources_of("reward"),
         params:
             settings=PLAN.reward,
-            launch=PLAN.launch,
+            launch=PLAN.launch_for("reward"),
         script:
             "../scripts/reward_model.py"
 
@@ -122,7 +122,7 @@ if STUDY.alignment:
                 **resources_of("ppo"),
             params:
                 run=asdict(PLAN.ppo),
-                launch=PLAN.launch,
+                launch=PLAN.launch_for("ppo"),
                 state=STUDY.run_state_dir("ppo"),
             script:
                 "../scripts/ppo.py"

@@ -6,6 +6,7 @@ rule findings:
         metrics=STUDY.metrics_file(),
         scores=STUDY.all_scores(),
         figures=[STUDY.figure_file(f.name) for f in STUDY.figures],
+        alignment=STUDY.alignment_summary_files(),
     output:
         md=STUDY.findings_files()[0],
         html=report(

@@ -13,4 +13,4 @@ sm = snakemake  # noqa: F821
 pipeline.setup_logging(sm.log[0])
 pipeline.findings_job(dict(sm.params.config), sm.input.metrics, dict(sm.params.figures), sm.params.n_boot,
                       sm.params.seed, sm.output.md, sm.output.html,
-                      sm.output.selective)
+                      sm.output.selective, alignment_files=list(sm.input.alignment))

@@ -144,3 +144,20 @@ def test_runs_with_different_epochs_get_their_own_checkpoints():
     cfg = _paper_with(lambda a: a["instruction_tuning"]["lora"].update(epochs=5))
     plan = Study(cfg).alignment
     assert len(plan.run("oasst-lora").models) == 5 and len(plan.run("oasst-full").models) == 3
+
+
+def test_launch_is_configured_per_stage(paper):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    plan = paper.alignment
+    full = plan.launch_for("full")
+    assert full["num_processes"] == 4 and full["config_file"] == "config/accelerate/fsdp_llama.yaml"
+    assert load_config_from_file(str(ROOT / full["config_file"])).distributed_type == "FSDP"
+    assert plan.launch_for("lora") == plan.launch_for("ppo") == {"num_processes": 4}
+    assert paper.job_resources("sft", run="alpaca-full")["gpu"] == 4
+
+
+def test_a_stage_with_its_own_processes_is_checked_against_its_batch():
+    cfg = _paper_with(lambda a: a["launch"].update(reward={"num_processes": 3}))
+    with pytest.raises(ConfigError, match=r"alignment\.reward\.batch_size: 32 is not a multiple .* = 8 x 3"):
+        Study(cfg)

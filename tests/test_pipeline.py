@@ -133,7 +133,10 @@ def test_accelerate_command_for_several_processes(tmp_path):
     assert cmd[1:3] == ["-m", "accelerate.commands.launch"]
     assert cmd[cmd.index("--num_processes") + 1] == "4" and cmd[cmd.index("--config_file") + 1] == "fsdp.yaml"
     assert cmd[-3:] == ["--module", "llmcal.training.launch", str(tmp_path / "job.json")]
-    assert "--config_file" not in accelerate_command({"num_processes": 2}, tmp_path / "j.json")
+    # A config file chooses the distribution itself (FSDP for full fine-tuning); --multi_gpu would override it.
+    assert "--multi_gpu" not in cmd
+    plain = accelerate_command({"num_processes": 2}, tmp_path / "j.json")
+    assert "--config_file" not in plain and "--multi_gpu" in plain
 
 
 def test_unknown_training_stage_is_refused():

@@ -151,6 +151,9 @@ def test_alignment_stage_trains_scores_and_reports(mini_run):
     assert (base["target_id"] == tuned["target_id"]).all()
     assert (tuned["n_context"] > base["n_context"]).all()
     assert not base["confidence"].equals(tuned["confidence"])
+    report = (res / "report" / "findings.md").read_text()
+    assert f"pairwise accuracy {reward['pairwise_accuracy']:.3f} on {reward['heldout_pairs']}" in report
+    assert f"| alpaca | 20 | {diversity['sets']['alpaca']['diversity']:.4f}" in report
     metrics = pd.read_csv(res / "metrics.csv")
     rows = metrics[metrics.model.isin(ALIGNED)]
     assert set(rows["run"]) == {"alpaca-full", "oasst-lora", "ppo"} and (rows["epoch"] == 1).all()

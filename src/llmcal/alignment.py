@@ -16,7 +16,8 @@ The config's ``alignment`` section (see config.yaml for the paper and config/min
       reward: {...}                      # RewardSettings (Table 3)
       rlhf: {from: alpaca-full, epoch: 3, ppo: {...}}   # PPO on that run's epoch (PPOSettings)
                                          # n_prompts: a seeded subset of the Alpaca prompts (default: all)
-      launch: {num_processes: 1}         # >1 trains through `accelerate launch`
+      launch: {num_processes: 1}         # >1 trains through `accelerate launch`; per stage, e.g.
+                                         # full: {config_file: config/accelerate/fsdp_llama.yaml}
       embedder: {hub: sentence-transformers/all-mpnet-base-v2}   # or {package: ...}, {path: ...}
       diversity: {n: 2000, n_boot: 200}
       rlhf_margin: 0.01                  # F6's non-inferiority margin on ECE
@@ -45,6 +46,7 @@ HUB_PATTERNS = {"alpaca": ["*.parquet", "data/*.parquet"], "oasst": ["*.parquet"
 # Which sets are synthetic (self-instruct) rather than human-written, for finding F4.
 SYNTHETIC = {"alpaca": True, "oasst": False}
 SET_LABELS = {"alpaca": "Alpaca", "oasst": "OpenAssistant"}
+LAUNCH_STAGES = ("full", "lora", "reward", "ppo")
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,11 @@ class AlignmentPlan:
                 return r
         raise ConfigError(f"alignment: no run named {name!r} (runs: {[r.name for r in self.runs]})")
 
+    def launch_for(self, stage: str) -> dict:
+        """How a stage (full, lora, reward, ppo) is launched: the section's defaults, then its own keys."""
+        common = {k: v for k, v in self.launch.items() if k not in LAUNCH_STAGES}
+        return {**common, **(self.launch.get(stage) or {})}
+
     def ppo_start_model(self) -> str:
         name, epoch = self.ppo_from
         return self.run(name).models[epoch - 1]
@@ -108,9 +115,7 @@ def plan_alignment(section: dict, models: dict[str, ModelSpec]) -> AlignmentPlan
         raise ConfigError(f"alignment.base: {base!r} is {models[base].arch}; the alignment stage tunes causal LMs")
     data = _data_section(section.get("data") or {})
     launch = dict(section.get("launch") or {})
-    processes = int(launch.get("num_processes", 1))
-    if processes < 1:
-        raise ConfigError("alignment.launch.num_processes: must be at least 1")
+    processes = _launch_processes(launch)
     tuning = section.get("instruction_tuning") or {}
     runs_cfg = tuning.get("runs") or [{"data": d, "method": m} for d in INSTRUCTION_SETS for m in METHODS]
     sft_runs = []
@@ -123,14 +128,14 @@ def plan_alignment(section: dict, models: dict[str, ModelSpec]) -> AlignmentPlan
         method = r["method"]
         settings = _settings(SFTSettings, {**(tuning.get(method) or {}), "method": method},
                              f"alignment.instruction_tuning.{method}")
-        _check_batch(settings, processes)
+        _check_batch(settings, processes[method])
         name = f"{r['data']}-{method}"
         if any(s.name == name for s in sft_runs):
             raise ConfigError(f"{key}: run {name!r} is listed twice")
         sft_runs.append(Run(name, "sft", r["data"], method, settings.epochs,
                             tuple(f"{base}-{name}-e{k}" for k in range(1, settings.epochs + 1)), settings.to_dict()))
     reward_settings = _settings(RewardSettings, section.get("reward"), "alignment.reward")
-    _check_batch(reward_settings, processes)
+    _check_batch(reward_settings, processes["reward"])
     reward = reward_settings.to_dict()
     ppo, ppo_from, ppo_prompts = None, None, None
     rlhf = section.get("rlhf")
@@ -164,6 +169,19 @@ def _settings(cls, d, key):
         return cls.from_dict(d, key)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+
+
+def _launch_processes(launch: dict) -> dict[str, int]:
+    """Processes per stage, checked: the section's num_processes unless a stage sets its own."""
+    out = {}
+    for stage in LAUNCH_STAGES:
+        own = launch.get(stage) or {}
+        n = int(own.get("num_processes", launch.get("num_processes", 1)))
+        if n < 1:
+            key = f"alignment.launch.{stage}.num_processes" if "num_processes" in own else "alignment.launch.num_processes"
+            raise ConfigError(f"{key}: must be at least 1")
+        out[stage] = n
+    return out
 
 
 def _check_batch(settings, processes: int) -> None:

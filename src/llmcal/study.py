@@ -196,16 +196,19 @@ class Study:
         if rule in ("sft", "reward", "ppo"):
             plan = self._plan()
             base = self.models[plan.base].params or 0.0
-            processes = int(plan.launch.get("num_processes", 1))
             examples = plan.data["n"] or 10_000
+
+            def processes(stage: str) -> int:
+                return int(plan.launch_for(stage).get("num_processes", 1))
+
             if rule == "sft":
                 r = plan.run(run)
-                return res.job_resources(r.method, base, precision, processes=processes, epochs=r.epochs,
+                return res.job_resources(r.method, base, precision, processes=processes(r.method), epochs=r.epochs,
                                          examples=examples, **common)
             if rule == "reward":
-                return res.job_resources("reward", base, precision, processes=processes,
+                return res.job_resources("reward", base, precision, processes=processes("reward"),
                                          epochs=plan.reward["epochs"], examples=examples, **common)
-            return res.job_resources("ppo", base, precision, processes=processes, epochs=plan.ppo.epochs,
+            return res.job_resources("ppo", base, precision, processes=processes("ppo"), epochs=plan.ppo.epochs,
                                      examples=plan.ppo_prompts or examples, **common)
         return res.job_resources("cpu", 0.0)
 
@@ -359,6 +362,12 @@ class Study:
 
     def diversity_files(self) -> list[str]:
         return [self.path("alignment", "diversity.json"), self.path("alignment", "diversity_points.parquet")]
+
+    def alignment_summary_files(self) -> list[str]:
+        """The reward model's held-out accuracy and the diversity numbers, reported beside the findings."""
+        if self.alignment is None:
+            return []
+        return [self.reward_metrics_file(), self.diversity_files()[0]]
 
     def findings_files(self) -> list[str]:
         return [self.path("report", name) for name in ("findings.md", "findings.html", "selective.pdf")]

@@ -41,12 +41,13 @@ def run_stage(stage: str, args: dict, launch: dict, work_dir) -> dict:
 
 
 def accelerate_command(launch: dict, job: Path) -> list[str]:
-    # --multi_gpu selects torchrun's data-parallel launcher (a config file's FSDP or DeepSpeed takes precedence);
-    # without CUDA the processes fall back to gloo on the CPU, which is how the tests run it.
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
-               "--num_processes", str(launch["num_processes"])]
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(launch["num_processes"])]
     if launch.get("config_file"):
+        # The file chooses the distribution (FSDP, DeepSpeed, DDP); a --multi_gpu flag would override it.
         command += ["--config_file", str(launch["config_file"])]
+    else:
+        # torchrun's data-parallel launcher; without CUDA the processes use gloo on the CPU (how the tests run it).
+        command += ["--multi_gpu"]
     if launch.get("main_process_port"):
         command += ["--main_process_port", str(launch["main_process_port"])]
     return command + ["--module", __name__, str(job)]
