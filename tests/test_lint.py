@@ -102,3 +102,13 @@ def test_hub_checkpoints_are_temporary_only_when_the_config_says_so(tmp_path, te
     assert proc.returncode == 0, out[-3000:]
     marked = "Temp file results/models/hub/EleutherAI--pythia-70m/step143000" in out
     assert marked == temporary
+
+
+def test_local_profile_limits_gpu_jobs_to_one(tmp_path):
+    profile = yaml.safe_load((ROOT / "profiles" / "local" / "config.yaml").read_text())
+    assert profile["resources"] == {"gpu": 1} and profile["cores"] == "all"
+    proc = subprocess.run([str(BIN / "snakemake"), "-n", "--profile", str(ROOT / "profiles" / "local"), "-s",
+                           str(ROOT / "Snakefile"), "-d", str(tmp_path), "--configfile", str(ROOT / "config.yaml"),
+                           "--", "results/scores/clm/pythia-70m.parquet"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert re.search(r"resources: .*gpu=1", proc.stdout + proc.stderr)
