@@ -128,10 +128,14 @@ def test_sft_job_publishes_epochs_and_restores_them_after_a_failed_job(tmp_path,
 def test_accelerate_command_for_several_processes(tmp_path):
     from llmcal.training.launch import accelerate_command
 
-    cmd = accelerate_command({"num_processes": 4, "config_file": "fsdp.yaml", "main_process_port": 29600},
+    with pytest.raises(ValueError, match="alignment.launch: config_file fsdp.yaml does not exist"):
+        accelerate_command({"num_processes": 4, "config_file": "fsdp.yaml"}, tmp_path / "job.json")
+    (tmp_path / "fsdp.yaml").write_text("distributed_type: FSDP\n")
+    fsdp = str(tmp_path / "fsdp.yaml")
+    cmd = accelerate_command({"num_processes": 4, "config_file": fsdp, "main_process_port": 29600},
                              tmp_path / "job.json")
     assert cmd[1:3] == ["-m", "accelerate.commands.launch"]
-    assert cmd[cmd.index("--num_processes") + 1] == "4" and cmd[cmd.index("--config_file") + 1] == "fsdp.yaml"
+    assert cmd[cmd.index("--num_processes") + 1] == "4" and cmd[cmd.index("--config_file") + 1] == fsdp
     assert cmd[-3:] == ["--module", "llmcal.training.launch", str(tmp_path / "job.json")]
     # A config file chooses the distribution itself (FSDP for full fine-tuning); --multi_gpu would override it.
     assert "--multi_gpu" not in cmd

@@ -137,6 +137,34 @@ def base_with_pad(base_dir, work_dir, seed: int, log=print) -> Path:
     return work_dir
 
 
+def trainer_args(settings, accumulation: int, output_dir) -> dict:
+    """The Trainer arguments instruction tuning and reward modelling share, from their settings."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return dict(
+        output_dir=str(output_dir),
+        num_train_epochs=settings.epochs,
+        per_device_train_batch_size=settings.per_device_batch_size,
+        gradient_accumulation_steps=accumulation,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type=settings.lr_scheduler,
+        warmup_steps=settings.warmup(),
+        weight_decay=settings.weight_decay,
+        max_length=settings.max_length,
+        activation_checkpointing=settings.gradient_checkpointing,  # transformers 5's name for it
+        dataloader_pin_memory=cuda,
+        # Without CUDA, several processes still make one data-parallel run (gloo), not copies of one.
+        use_cpu=not cuda,
+        bf16=bf16_available(),
+        seed=settings.seed,
+        data_seed=settings.seed,
+        logging_steps=1,
+        report_to="none",
+        disable_tqdm=True,
+    )
+
+
 def lora_config(settings, task_type: str):
     from peft import LoraConfig
 

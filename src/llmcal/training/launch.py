@@ -43,6 +43,9 @@ def run_stage(stage: str, args: dict, launch: dict, work_dir) -> dict:
 def accelerate_command(launch: dict, job: Path) -> list[str]:
     command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(launch["num_processes"])]
     if launch.get("config_file"):
+        if not Path(launch["config_file"]).is_file():
+            raise ValueError(f"alignment.launch: config_file {launch['config_file']} does not exist (relative "
+                             f"paths are read from the directory Snakemake runs in, {Path.cwd()})")
         # The file chooses the distribution (FSDP, DeepSpeed, DDP); a --multi_gpu flag would override it.
         command += ["--config_file", str(launch["config_file"])]
     else:

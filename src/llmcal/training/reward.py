@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from llmcal.training import (add_pad_token, bf16_available, check_enough, is_main_process, load_tokenizer,
-                             log_callback, lora_config, lora_dtype, read_table, save_model, wait_for_everyone,
+from llmcal.training import (add_pad_token, check_enough, is_main_process, load_tokenizer, log_callback,
+                             lora_config, lora_dtype, read_table, save_model, trainer_args, wait_for_everyone,
                              world_size, write_json)
 from llmcal.training.settings import RewardSettings
 
@@ -61,7 +61,6 @@ def split_heldout(pairs, fraction: float, seed: int):
 
 
 def _build_trainer(base_dir, tokenizer, train, settings: RewardSettings, accumulation: int, output_dir: Path, log):
-    import torch
     import transformers
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification
@@ -74,28 +73,10 @@ def _build_trainer(base_dir, tokenizer, train, settings: RewardSettings, accumul
                                                                local_files_only=True)
     add_pad_token(tokenizer, model)
     args = RewardConfig(
-        output_dir=str(output_dir),
-        num_train_epochs=settings.epochs,
-        per_device_train_batch_size=settings.per_device_batch_size,
-        gradient_accumulation_steps=accumulation,
-        learning_rate=settings.learning_rate,
-        lr_scheduler_type=settings.lr_scheduler,
-        warmup_steps=settings.warmup(),
-        weight_decay=settings.weight_decay,
-        max_length=settings.max_length,
+        **trainer_args(settings, accumulation, output_dir),
         # TRL switches dropout off for reward models; the paper's LoRA dropout of 0.1 should act.
         disable_dropout=False,
-        activation_checkpointing=settings.gradient_checkpointing,
-        dataloader_pin_memory=torch.cuda.is_available(),
-        # Without CUDA, several processes still make one data-parallel run (gloo), not copies of one.
-        use_cpu=not torch.cuda.is_available(),
-        bf16=bf16_available(),
-        seed=settings.seed,
-        data_seed=settings.seed,
         save_strategy="no",
-        logging_steps=1,
-        report_to="none",
-        disable_tqdm=True,
     )
     dataset = Dataset.from_dict({k: list(train[k]) for k in ("prompt", "chosen", "rejected")})
     # task_type SEQ_CLS makes PEFT train the new score head in full alongside the adapters.

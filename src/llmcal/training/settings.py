@@ -76,6 +76,23 @@ class _Settings:
         return self.batch_size // per_step
 
 
+class _TrainerSettings(_Settings):
+    """What the two Trainer-based recipes (instruction tuning, reward modelling) share."""
+
+    def _check_trainer_fields(self):
+        self._require(self.lr_scheduler in SCHEDULERS, "lr_scheduler",
+                      f"must be one of {list(SCHEDULERS)}, got {self.lr_scheduler!r}")
+        self._require(self.per_device_batch_size >= 1, "per_device_batch_size",
+                      f"must be at least 1, got {self.per_device_batch_size}")
+        self._require(self.max_length >= 2, "max_length", f"must be at least 2, got {self.max_length}")
+
+    def gradient_accumulation(self, world_size: int = 1) -> int:
+        return self._accumulation(self.per_device_batch_size, world_size)
+
+    def warmup(self) -> float:
+        return self._warmup_value()
+
+
 def _coerce(value, hint, where: str):
     """The value as the field's type, or a ValueError naming the config key."""
     args = typing.get_args(hint)
@@ -116,7 +133,7 @@ _SFT_METHOD_DEFAULTS = {
 
 
 @dataclass(frozen=True)
-class SFTSettings(_Settings):
+class SFTSettings(_TrainerSettings):
     """Instruction tuning (Table 2). Fields left as None take the chosen method's paper value.
 
     batch_size is the global batch; gradient accumulation is derived from it, per_device_batch_size and the
@@ -152,22 +169,12 @@ class SFTSettings(_Settings):
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
         self._check_common()
-        self._require(self.lr_scheduler in SCHEDULERS, "lr_scheduler",
-                      f"must be one of {list(SCHEDULERS)}, got {self.lr_scheduler!r}")
-        self._require(self.per_device_batch_size >= 1, "per_device_batch_size",
-                      f"must be at least 1, got {self.per_device_batch_size}")
-        self._require(self.max_length >= 2, "max_length", f"must be at least 2, got {self.max_length}")
+        self._check_trainer_fields()
         self._check_warmup()
-
-    def gradient_accumulation(self, world_size: int = 1) -> int:
-        return self._accumulation(self.per_device_batch_size, world_size)
-
-    def warmup(self) -> float:
-        return self._warmup_value()
 
 
 @dataclass(frozen=True)
-class RewardSettings(_Settings):
+class RewardSettings(_TrainerSettings):
     """Reward modelling (Table 3): a LoRA-tuned sequence classifier on the base model.
 
     heldout_fraction of the pairs (a seeded split) is kept out of training to measure pairwise accuracy.
@@ -193,20 +200,10 @@ class RewardSettings(_Settings):
 
     def __post_init__(self):
         self._check_common()
-        self._require(self.lr_scheduler in SCHEDULERS, "lr_scheduler",
-                      f"must be one of {list(SCHEDULERS)}, got {self.lr_scheduler!r}")
-        self._require(self.per_device_batch_size >= 1, "per_device_batch_size",
-                      f"must be at least 1, got {self.per_device_batch_size}")
-        self._require(self.max_length >= 2, "max_length", f"must be at least 2, got {self.max_length}")
+        self._check_trainer_fields()
         self._require(0 <= self.heldout_fraction < 1, "heldout_fraction",
                       f"must be in [0, 1), got {self.heldout_fraction}")
         self._check_warmup()
-
-    def gradient_accumulation(self, world_size: int = 1) -> int:
-        return self._accumulation(self.per_device_batch_size, world_size)
-
-    def warmup(self) -> float:
-        return self._warmup_value()
 
 
 @dataclass(frozen=True)

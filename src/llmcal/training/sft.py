@@ -16,9 +16,9 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from llmcal.training import (base_with_pad, bf16_available, check_enough, check_epoch_dirs, claim_state_dir,
+from llmcal.training import (base_with_pad, check_enough, check_epoch_dirs, claim_state_dir,
                              is_complete, is_main_process, load_tokenizer, log_callback, lora_config, lora_dtype,
-                             read_table, save_model, wait_for_everyone, world_size)
+                             read_table, save_model, trainer_args, wait_for_everyone, world_size)
 from llmcal.training.settings import SFTSettings
 
 
@@ -82,33 +82,14 @@ def _build_trainer(weights, tokenizer, data, settings: SFTSettings, accumulation
     model = AutoModelForCausalLM.from_pretrained(str(weights), dtype=lora_dtype() if lora else torch.float32,
                                                  local_files_only=True)
     dataset = Dataset.from_dict({"prompt": list(data["prompt"]), "completion": list(data["response"])})
-    bf16 = bf16_available()
     args = SFTConfig(
-        output_dir=str(output_dir),
-        num_train_epochs=settings.epochs,
-        per_device_train_batch_size=settings.per_device_batch_size,
-        gradient_accumulation_steps=accumulation,
-        learning_rate=settings.learning_rate,
-        lr_scheduler_type=settings.lr_scheduler,
-        warmup_steps=settings.warmup(),
-        weight_decay=settings.weight_decay,
-        max_length=settings.max_length,
+        **trainer_args(settings, accumulation, output_dir),
         completion_only_loss=True,
         packing=False,
         # chunked_nll, TRL's default, patches `lm_head`; GPT-NeoX calls its head `embed_out`.
         loss_type="nll",
-        activation_checkpointing=settings.gradient_checkpointing,  # transformers 5's name for it
-        dataloader_pin_memory=torch.cuda.is_available(),
-        # Without CUDA, several processes still make one data-parallel run (gloo), not copies of one.
-        use_cpu=not torch.cuda.is_available(),
-        bf16=bf16,
-        seed=settings.seed,
-        data_seed=settings.seed,
         save_strategy="epoch",
         save_total_limit=1,
-        logging_steps=1,
-        report_to="none",
-        disable_tqdm=True,
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=lora_config(settings, "CAUSAL_LM") if lora else None,
