@@ -1,7 +1,7 @@
 # llmcal: "On the Calibration of Large Language Models and Alignment" (Zhu et al., 2023)
 # as a workflow, from raw data to every figure.
-#   snakemake --cores 8 all                                   the paper (config.yaml)
-#   snakemake --cores 2 --configfile config/mini.yaml all     the mini preset
+#   snakemake --cores 8 all                                      the paper (config.yaml)
+#   snakemake --cores 2 --configfile config/mini.yaml -- all     the mini preset
 from snakemake.utils import min_version
 
 min_version("9.0")

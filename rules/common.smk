@@ -8,11 +8,14 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from llmcal.config import validate as check_config  # noqa: E402
 from llmcal.registry import ConfigError  # noqa: E402
 from llmcal.study import Study  # noqa: E402
 
-validate(config, "../schemas/config.schema.yaml")
 try:
+    # The closed schema first, one line per problem; then Snakemake's validate fills in its defaults.
+    check_config(config)
+    validate(config, "../schemas/config.schema.yaml")
     STUDY = Study(config)
 except ConfigError as e:
     raise WorkflowError(f"config: {e}") from None

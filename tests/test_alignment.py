@@ -110,7 +110,7 @@ def _paper_with(mutate):
         (lambda a: a.update(base="flan-t5-xl"), r"alignment\.base: 'flan-t5-xl' is seq2seq"),
         (lambda a: a["rlhf"].update({"from": "oasst-dpo"}), r"alignment\.rlhf\.from: 'oasst-dpo'"),
         (lambda a: a["rlhf"].update(epoch=4), r"alignment\.rlhf\.epoch: 4 is outside"),
-        (lambda a: a["instruction_tuning"]["full"].update(lr=1e-5), r"alignment\.instruction_tuning\.full: unknown key 'lr'"),
+        (lambda a: a["instruction_tuning"]["full"].update(lr=1e-5), r"alignment\.instruction_tuning\.full\.lr`: unknown key"),
         (lambda a: a["reward"].update(batch_size=30), r"alignment\.reward\.batch_size: 30 is not a multiple"),
         (lambda a: a["rlhf"]["ppo"].update(gradient_accumulation=3), r"alignment\.rlhf\.ppo\.batch_size"),
         (lambda a: a["instruction_tuning"]["runs"].append({"data": "alpaca", "method": "full"}), "listed twice"),

@@ -119,7 +119,7 @@ def reward_run(tmp_path_factory, tiny_models):
 
 @pytest.mark.parametrize("cls", [SFTSettings, RewardSettings, PPOSettings])
 def test_settings_refuse_unknown_keys_naming_the_key(cls):
-    with pytest.raises(ValueError, match=r"alignment\.sft\.lora: unknown key 'lr_rate'"):
+    with pytest.raises(ValueError, match=r"alignment\.sft\.lora\.lr_rate`: unknown key; did you mean `learning_rate`"):
         cls.from_dict({"lr_rate": 1e-4}, "alignment.sft.lora")
 
 

@@ -48,6 +48,55 @@ class Study:
             self.alignment = al.plan_alignment(config["alignment"], self.models)
             self.models.update(al.aligned_models(self.alignment, self.models[self.alignment.base]))
         self.figures = [self._figure(i, f) for i, f in enumerate(config.get("figures", []))]
+        self._check_settings()
+
+    # settings that only make sense together, checked while the DAG is built ---------------------------------
+
+    def _check_settings(self) -> None:
+        """Cross-field rules: a config that would fail (or run silently wrong) hours in fails here instead."""
+        scoring = self.config.get("scoring") or {}
+        max_length = int(scoring.get("max_length", 2048))
+        min_context = int(scoring.get("min_context", 32))
+        if max_length <= min_context:
+            raise ConfigError(f"scoring.max_length: {max_length} leaves no room for min_context {min_context} plus "
+                              f"the prompt; raise scoring.max_length or lower scoring.min_context")
+        world = self._world_config() if self._uses_world() else None
+        pre = self.config.get("pretrain") or {}
+        for m in self.models.values():
+            if m.source == "mini":
+                self._check_mini_arch(m)
+                seq_len = int(pre.get("seq_len", 256))
+                if max_length > seq_len:
+                    raise ConfigError(f"scoring.max_length: {max_length} exceeds the context window of mini model "
+                                      f"{m.name} (pretrain.seq_len {seq_len} positions); set scoring.max_length <= "
+                                      f"{seq_len}")
+        if world is not None and "mmlu" in self.tasks and self.config["data"]["mmlu"]["source"] == "mini":
+            shots = int(self.config["data"]["mmlu"].get("n_shots", 5))
+            if shots > world.mmlu_dev_per_subject:
+                raise ConfigError(f"data.mmlu.n_shots: {shots} shots asked but the mini world writes "
+                                  f"world.mmlu_dev_per_subject = {world.mmlu_dev_per_subject} dev examples per "
+                                  f"subject; lower n_shots or raise world.mmlu_dev_per_subject")
+
+    def _uses_world(self) -> bool:
+        return any(self.data_config(t)["source"] == "mini" for t in self.tasks) or bool(self.config.get("world"))
+
+    def _world_config(self):
+        from llmcal.config import check_keys
+        from llmcal.data.miniworld import WorldConfig
+
+        world = dict(self.config.get("world") or {})
+        check_keys(world, WorldConfig.__dataclass_fields__, "world")
+        try:
+            return WorldConfig(**world)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"world: {e}") from None
+
+    @staticmethod
+    def _check_mini_arch(m: ModelSpec) -> None:
+        hidden, heads = int(m.mini["hidden_size"]), int(m.mini["num_heads"])
+        if hidden % heads:
+            raise ConfigError(f"models ({m.entry}).mini.hidden_size: {hidden} is not divisible by num_heads {heads}; "
+                              f"each attention head needs a whole share of the hidden size")
 
     # models -------------------------------------------------------------------------------------------------
 

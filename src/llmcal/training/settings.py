@@ -29,11 +29,11 @@ class _Settings:
             raise ValueError(f"{key}: expected a mapping of settings, got {type(d).__name__}")
         hints = typing.get_type_hints(cls)
         allowed = [f.name for f in fields(cls) if f.name != "config_key"]
-        unknown = [k for k in d if k not in allowed]
+        from llmcal.config import unknown_keys
+
+        unknown = unknown_keys(d, allowed, key)
         if unknown:
-            names = ", ".join(repr(k) for k in unknown)
-            raise ValueError(f"{key}: unknown key{'s' if len(unknown) > 1 else ''} {names} "
-                             f"(allowed: {', '.join(allowed)})")
+            raise ValueError("\n".join(unknown))
         return cls(**{k: _coerce(v, hints[k], f"{key}.{k}") for k, v in d.items()}, config_key=key)
 
     def to_dict(self) -> dict:

@@ -1,0 +1,101 @@
+"""The config checked against its schema, with one readable line per problem.
+
+The schema (``schemas/config.schema.yaml``) is closed: every mapping lists the keys it accepts, so a
+misspelt key is an error naming its full path and the nearest valid key, never a setting silently left
+at its default. jsonschema's own messages dump the schema; these name the key and what to write instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from llmcal.registry import ConfigError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+
+
+@lru_cache(maxsize=4)
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    import yaml
+
+    return yaml.safe_load(Path(path).read_text())
+
+
+def suggest(key: str, allowed: Iterable[str]) -> str:
+    """"; did you mean `x`?" for the allowed name nearest to key, or the list of allowed names."""
+    allowed = sorted(allowed)
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean `{close[0]}`?"
+    return f"valid keys here: {', '.join(allowed)}" if allowed else "no keys are accepted here"
+
+
+def unknown_keys(given: Mapping, allowed: Iterable[str], where: str) -> list[str]:
+    """One message per key of `given` that is not in `allowed`."""
+    allowed = list(allowed)
+    return [f"`{_join(where, str(k))}`: unknown key; {suggest(str(k), allowed)}" for k in given if k not in allowed]
+
+
+def check_keys(given: Mapping, allowed: Iterable[str], where: str) -> None:
+    problems = unknown_keys(given, allowed, where)
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _path(config: Any, parts: Iterable) -> str:
+    """data.clm.n, models[2] (mini-s).mini.num_heads: the key path of a value, list entries by name."""
+    out, node = "", config
+    for part in parts:
+        if isinstance(part, int):
+            label = f"[{part}]"
+            try:
+                node = node[part]
+                if isinstance(node, Mapping) and "name" in node:
+                    label += f" ({node['name']})"
+            except (IndexError, KeyError, TypeError):
+                node = None
+            out += label
+        else:
+            out = _join(out, str(part))
+            node = node.get(part) if isinstance(node, Mapping) else None
+    return out
+
+
+def _message(config: Any, error) -> list[str]:
+    where = _path(config, error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        allowed = list(error.schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in allowed]
+        return unknown_keys({k: None for k in extra}, allowed, where)
+    if error.validator == "required" and isinstance(error.instance, Mapping):
+        return [f"`{_join(where, k)}`: required key is missing" for k in error.validator_value
+                if k not in error.instance]
+    if error.validator == "enum":
+        return [f"`{where}`: {error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"]
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        return _message(config, min(error.context, key=lambda e: len(list(e.absolute_path))))
+    return [f"`{where or 'config'}`: {error.message}"]
+
+
+def validate(config: Mapping, schema: Mapping | None = None) -> None:
+    """Raise one ConfigError listing every problem of `config` against the (closed) schema."""
+    from jsonschema import Draft202012Validator
+
+    schema = load_schema() if schema is None else schema
+    validator = Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    lines: list[str] = []
+    for error in errors:
+        for line in _message(config, error):
+            if line not in lines:
+                lines.append(line)
+    if lines:
+        raise ConfigError("\n".join(lines))
+

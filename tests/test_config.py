@@ -1,0 +1,154 @@
+"""Config checks: a typo is an error naming the key and the nearest valid one; rules that only hold together
+are checked while the DAG is built; the schema and the Python config sections cannot disagree."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from llmcal.config import load_schema, validate
+from llmcal.registry import ConfigError
+from llmcal.study import Study
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+
+def _mini():
+    return yaml.safe_load((ROOT / "config" / "mini.yaml").read_text())
+
+
+def _paper():
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_both_presets_pass_the_closed_schema():
+    validate(_mini())
+    validate(_paper())
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c.update(modles=c.pop("models")), "`modles`: unknown key; did you mean `models`?"),
+    (lambda c: c.update(figure=c.pop("figures")), "`figure`: unknown key; did you mean `figures`?"),
+    (lambda c: c["data"]["clm"].update(samples=5), "`data.clm.samples`: unknown key; valid keys here: allow_fewer,"),
+    (lambda c: c["scoring"].update(max_lenght=512), "`scoring.max_lenght`: unknown key; did you mean `max_length`?"),
+    (lambda c: c["metrics"].update(n_bin=15), "`metrics.n_bin`: unknown key; did you mean `n_bins`?"),
+    (lambda c: c["pretrain"].update(step=5), "`pretrain.step`: unknown key; did you mean `steps`?"),
+    (lambda c: c["models"][1].update(szie="s"), "`models[1] (mini-s).szie`: unknown key; did you mean `size`?"),
+    (lambda c: c["models"][0]["mini"].update(num_head=2),
+     "`models[0] (mini-xs).mini.num_head`: unknown key; did you mean `num_heads`?"),
+    (lambda c: c["figures"][0].update(model=["mini-xs"]), "`figures[0] (fig2).model`: unknown key; did you mean `models`?"),
+    (lambda c: c["alignment"]["rlhf"].update(epochs=3), "`alignment.rlhf.epochs`: unknown key; did you mean `epoch`?"),
+    (lambda c: c["task_labels"].update(fact="Facts"), "`task_labels.fact`: unknown key; did you mean `facts`?"),
+    (lambda c: c["data"]["clm"].update(source="minii"), "`data.clm.source`: 'minii' is not one of hub, url, local, mini"),
+    (lambda c: c["metrics"].update(n_boot=0), "`metrics.n_boot`: 0 is less than the minimum of 1"),
+    (lambda c: c.pop("results"), "`results`: required key is missing"),
+])
+def test_a_typo_is_an_error_naming_the_key(edit, message):
+    config = _mini()
+    edit(config)
+    with pytest.raises(ConfigError) as info:
+        validate(config)
+    assert message in str(info.value)
+
+
+def test_every_problem_is_listed_once_per_line():
+    config = _mini()
+    config["scoring"]["max_lenght"] = 512
+    config["data"]["facts"]["nn"] = 5
+    with pytest.raises(ConfigError) as info:
+        validate(config)
+    lines = str(info.value).splitlines()
+    assert lines == ["`data.facts.nn`: unknown key; did you mean `n`?",
+                     "`scoring.max_lenght`: unknown key; did you mean `max_length`?"]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c["alignment"]["instruction_tuning"]["full"].update(learning_rat=1e-4),
+     "`alignment.instruction_tuning.full.learning_rat`: unknown key; did you mean `learning_rate`?"),
+    (lambda c: c["alignment"]["reward"].update(lora_rr=8), "`alignment.reward.lora_rr`: unknown key; did you mean `lora_r`?"),
+    (lambda c: c.update(world={"seed": 7, "n_countrys": 20}), "`world.n_countrys`: unknown key; did you mean `n_countries`?"),
+    (lambda c: c["scoring"].update(max_length=512),
+     "scoring.max_length: 512 exceeds the context window of mini model mini-xs (pretrain.seq_len 256 positions)"),
+    (lambda c: c["scoring"].update(max_length=16, min_context=16),
+     "scoring.max_length: 16 leaves no room for min_context 16 plus the prompt"),
+    (lambda c: c["models"][1]["mini"].update(num_heads=3),
+     "models (mini-s).mini.hidden_size: 64 is not divisible by num_heads 3"),
+    (lambda c: c["data"]["mmlu"].update(n_shots=6),
+     "data.mmlu.n_shots: 6 shots asked but the mini world writes world.mmlu_dev_per_subject = 5"),
+    (lambda c: c.update(world={"mmlu_dev_per_subject": 3}), "world: mmlu_dev_per_subject must be >= 5"),
+])
+def test_settings_that_fail_later_fail_when_the_dag_is_built(edit, message):
+    config = _mini()
+    edit(config)
+    validate(config)  # each of these passes the schema: Study is where they are caught
+    with pytest.raises(ConfigError) as info:
+        Study(config)
+    assert message in str(info.value)
+
+
+def test_the_schema_and_the_python_sections_name_the_same_keys():
+    from llmcal.data.miniworld import WorldConfig
+    from llmcal.models.pretrain import PretrainConfig
+
+    props = load_schema()["properties"]
+    assert set(props["pretrain"]["properties"]) == set(PretrainConfig.__dataclass_fields__)
+    mini = props["models"]["items"]["properties"]["mini"]["properties"]
+    assert set(mini) >= {"hidden_size", "num_layers", "num_heads"}
+    # The world section is checked key by key against WorldConfig; every default is accepted.
+    config = _mini()
+    config["world"] = {k: list(v) if isinstance(v, tuple) else v
+                       for k, v in dataclasses.asdict(WorldConfig()).items()}
+    Study(config)
+    assert props["task_labels"]["properties"].keys() == set(_mini()["tasks"])
+
+
+def test_every_mapping_of_the_schema_is_closed():
+    """A mapping that accepts any key would let a misspelt one through as a silent default."""
+    open_ = []
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "properties" in node and node.get("additionalProperties") is not False:
+                open_.append(where)
+            for k, v in node.items():
+                walk(v, f"{where}.{k}")
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{where}[{i}]")
+
+    walk(load_schema(), "schema")
+    assert open_ == []
+
+
+def test_snakemake_shows_one_clear_line_for_a_typo(tmp_path):
+    config = _mini()
+    config["scoring"]["max_lenght"] = 512
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = subprocess.run([str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "-n",
+                           "--configfile", str(path), "--", "all"],
+                          capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "config: `scoring.max_lenght`: unknown key; did you mean `max_length`?" in out
+    assert "Failed validating" not in out and "Traceback" not in out
+    assert len(out.strip().splitlines()) <= 4, out
+
+
+def test_schema_defaults_still_reach_the_rules():
+    """Snakemake's validate fills the schema's defaults after the closed check: rules read config["scoring"]."""
+    from snakemake.utils import validate as sm_validate
+
+    config = copy.deepcopy(_paper())
+    config.pop("scoring", None)
+    validate(config)
+    sm_validate(config, str(ROOT / "schemas" / "config.schema.yaml"))
+    assert config["scoring"]["max_length"] == 2048 and config["data"]["mmlu"]["prompt"] == "hendrycks"
