@@ -20,6 +20,18 @@ try:
 except ConfigError as e:
     raise WorkflowError(f"config: {e}") from None
 
+
+# One run at a time per results directory, whichever directory Snakemake was started from. onstart runs in the
+# main process only, when jobs are about to run: dry runs, reports and cluster jobs take no lock.
+onstart:
+    from llmcal.fsio import ResultsInUse, lock_results
+
+    try:
+        lock_results(STUDY.results)
+    except ResultsInUse as e:
+        raise WorkflowError(str(e)) from None
+
+
 R = str(STUDY.results)
 MODEL_NAMES = "|".join(re.escape(m) for m in STUDY.models)
 MINI_ENTRIES = "|".join(re.escape(e) for e in STUDY.mini_entries()) or "^$"

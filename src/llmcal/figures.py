@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import matplotlib
 
@@ -159,9 +158,10 @@ def _interval_bars(ax, x, lo, hi, color) -> None:
 
 
 def _save(fig, out_path) -> plt.Figure:
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="pdf")
+    from llmcal.fsio import atomic_write
+
+    # No creation date: identical runs write byte-identical PDFs.
+    atomic_write(out_path, lambda tmp: fig.savefig(tmp, format="pdf", metadata={"CreationDate": None}))
     plt.close(fig)
     return fig
 

@@ -33,10 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -1069,17 +1066,10 @@ def render_markdown(findings: Sequence[Finding], extras: pd.DataFrame | None, me
 
 
 def write_report(text: str, out_md) -> None:
-    """Write the report whole or not at all (temp file in the same directory, then os.replace)."""
-    path = Path(out_md)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the report whole or not at all."""
+    from llmcal.fsio import atomic_text
+
+    atomic_text(out_md, text)
 
 
 def render_html(markdown_text: str, figures: Sequence[tuple[str, str]] = ()) -> str:

@@ -10,40 +10,17 @@ import json
 import logging
 import os
 import shutil
-import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from llmcal.fsio import atomic_write
+from llmcal.joblog import setup_logging  # noqa: F401  (the scripts call pipeline.setup_logging)
+
 log = logging.getLogger("llmcal")
 
 
-def setup_logging(path: str | None) -> None:
-    handlers = [logging.StreamHandler()]
-    if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(path, mode="w"))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", handlers=handlers, force=True)
-
-    def log_uncaught(exc_type, exc, tb):
-        # The job's log file is where Snakemake sends a user looking for why a job failed.
-        log.error("job failed: %s: %s", exc_type.__name__, exc, exc_info=(exc_type, exc, tb))
-
-    sys.excepthook = log_uncaught
-
-
-def _atomic_write(path: str | Path, write) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+_atomic_write = atomic_write
 
 
 # data ---------------------------------------------------------------------------------------------------------

@@ -70,15 +70,17 @@ class Study:
                     raise ConfigError(f"scoring.max_length: {max_length} exceeds the context window of mini model "
                                       f"{m.name} (pretrain.seq_len {seq_len} positions); set scoring.max_length <= "
                                       f"{seq_len}")
-        if world is not None and "mmlu" in self.tasks and self.config["data"]["mmlu"]["source"] == "mini":
-            shots = int(self.config["data"]["mmlu"].get("n_shots", 5))
+        mmlu = (self.config.get("data") or {}).get("mmlu") or {}
+        if world is not None and "mmlu" in self.tasks and mmlu.get("source") == "mini":
+            shots = int(mmlu.get("n_shots", 5))
             if shots > world.mmlu_dev_per_subject:
                 raise ConfigError(f"data.mmlu.n_shots: {shots} shots asked but the mini world writes "
                                   f"world.mmlu_dev_per_subject = {world.mmlu_dev_per_subject} dev examples per "
                                   f"subject; lower n_shots or raise world.mmlu_dev_per_subject")
 
     def _uses_world(self) -> bool:
-        return any(self.data_config(t)["source"] == "mini" for t in self.tasks) or bool(self.config.get("world"))
+        data = self.config.get("data") or {}
+        return any((data.get(t) or {}).get("source") == "mini" for t in self.tasks) or bool(self.config.get("world"))
 
     def _world_config(self):
         from llmcal.config import check_keys

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from llmcal.fsio import umask_mode
 from llmcal.data.download import download_error, hub_network_errors, refuse_if_offline
 
 # Configuration and tokenizer files of every family in the study (T5 and LLaMA ship a sentencepiece *.model).
@@ -26,6 +28,7 @@ def download_model(repo: str, revision: str | None, dest: str | Path) -> Path:
     refuse_if_offline(what, dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    os.chmod(tmp, umask_mode(directory=True))  # mkdtemp makes it 0700 whatever the umask
     try:
         files = HfApi().list_repo_files(repo, revision=revision)
         snapshot_download(repo_id=repo, revision=revision, local_dir=tmp, allow_patterns=weight_patterns(files))

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from llmcal.fsio import atomic_dir  # noqa: F401  (re-exported: trainers import it from here)
 
 PAD, EOS, UNK = "<|pad|>", "<|endoftext|>", "<|unk|>"
 
@@ -202,25 +201,3 @@ def save_checkpoint(model, tokenizer, out_dir: str | Path, meta: dict) -> None:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (Path(tmp) / "llmcal_checkpoint.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
-
-
-class atomic_dir:
-    """Build a directory beside its destination and move it into place only when complete."""
-
-    def __init__(self, dest: str | Path):
-        self.dest = Path(dest)
-
-    def __enter__(self) -> str:
-        self.dest.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = tempfile.mkdtemp(prefix=f".{self.dest.name}.", dir=self.dest.parent)
-        os.chmod(self.tmp, 0o755)  # mkdtemp's 0700 would hide checkpoints from other users of a cluster
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return False
-        if self.dest.exists():
-            shutil.rmtree(self.dest)
-        os.replace(self.tmp, self.dest)
-        return False

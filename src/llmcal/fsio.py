@@ -1,0 +1,112 @@
+"""Writing outputs whole or not at all, readable as the user's umask says (collaborators on a cluster included).
+
+tempfile's mkstemp and mkdtemp create 0600 files and 0700 directories whatever the umask is; an output moved
+into place from one of them would be unreadable by the rest of a group. Every atomic write goes through here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def umask_mode(directory: bool = False) -> int:
+    """The mode open() or mkdir() would give a new file or directory."""
+    return (0o777 if directory else 0o666) & ~current_umask()
+
+
+def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:
+    """write(tmp) fills a temporary file beside path, which then replaces path in one step."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, umask_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_text(path: str | Path, text: str) -> Path:
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+class atomic_dir:
+    """Build a directory beside its destination and move it into place only when complete."""
+
+    def __init__(self, dest: str | Path):
+        self.dest = Path(dest)
+
+    def __enter__(self) -> str:
+        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = tempfile.mkdtemp(prefix=f".{self.dest.name}.", dir=self.dest.parent)
+        os.chmod(self.tmp, umask_mode(directory=True))
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return False
+        if self.dest.exists():
+            shutil.rmtree(self.dest)
+        os.replace(self.tmp, self.dest)
+        return False
+
+
+LOCK_NAME = ".llmcal.lock"
+_held: dict[str, object] = {}
+
+
+class ResultsInUse(RuntimeError):
+    pass
+
+
+def lock_results(results: str | Path) -> None:
+    """Hold an exclusive lock on the results directory for the life of this process.
+
+    Snakemake's own lock lives in the working directory, so two runs started from different directories with
+    the same `results:` would both write it (two training jobs sharing one `.state/` folder). The lock is an
+    flock, released by the kernel when the process ends, so a killed run leaves nothing to clean up.
+    """
+    import fcntl
+    import json
+    import time
+
+    root = Path(results).resolve()
+    if str(root) in _held:
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    fh = open(root / LOCK_NAME, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.seek(0)
+        try:
+            info = json.loads(fh.read())
+            holder = f"pid {info['pid']}, started {info['started']} in {info['cwd']}"
+        except (ValueError, KeyError, TypeError):
+            holder = "holder unknown"
+        fh.close()
+        raise ResultsInUse(
+            f"{root} is in use by another llmcal run ({holder}); two runs writing one results directory would "
+            f"mix their outputs and training state. Wait for that run to finish, or give this one its own "
+            f"`results:` in the config") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(json.dumps({"pid": os.getpid(), "cwd": os.getcwd(),
+                         "started": time.strftime("%Y-%m-%d %H:%M:%S")}) + "\n")
+    fh.flush()
+    _held[str(root)] = fh

@@ -1,0 +1,130 @@
+"""Outputs a user can trust on a shared machine: readable as the umask says, byte-identical across runs (PDFs
+included), one results directory per run, and job logs that keep the reason a job died."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from llmcal.fsio import atomic_dir, atomic_write, lock_results
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+
+@pytest.fixture
+def umask():
+    def set_(mask):
+        os.umask(mask)
+    old = os.umask(0o022)
+    yield set_
+    os.umask(old)
+
+
+@pytest.mark.parametrize("mask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o002, 0o664, 0o775),
+                                                       (0o077, 0o600, 0o700)])
+def test_outputs_respect_the_umask(tmp_path, umask, mask, file_mode, dir_mode):
+    from llmcal.data.sources import write_table
+    from llmcal.findings import write_report
+    from llmcal.figures import figure_reliability
+    import pyarrow as pa
+
+    umask(mask)
+    atomic_write(tmp_path / "a.csv", lambda tmp: Path(tmp).write_text("x\n"))
+    write_report("# report\n", tmp_path / "r.md")
+    write_table(pa.table({"id": ["a"]}), tmp_path / "t.parquet")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"confidence": rng.uniform(0.3, 1, 50), "correct": rng.uniform(size=50) < 0.5})
+    figure_reliability({"mmlu": df}, "m", tmp_path / "f.pdf")
+    with atomic_dir(tmp_path / "model") as tmp:
+        (Path(tmp) / "w.bin").write_bytes(b"0")
+    for name in ("a.csv", "r.md", "t.parquet", "f.pdf", "model/w.bin"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == file_mode, name
+    assert (tmp_path / "model").stat().st_mode & 0o777 == dir_mode
+
+
+def test_identical_figures_are_byte_identical(tmp_path):
+    from llmcal.figures import figure_reliability
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"confidence": rng.uniform(0.3, 1, 50), "correct": rng.uniform(size=50) < 0.5})
+    figure_reliability({"mmlu": df}, "m", tmp_path / "a.pdf")
+    import time
+
+    time.sleep(1.1)  # a creation date would differ by now
+    figure_reliability({"mmlu": df}, "m", tmp_path / "b.pdf")
+    a, b = (tmp_path / "a.pdf").read_bytes(), (tmp_path / "b.pdf").read_bytes()
+    assert b"CreationDate" not in a
+    assert a == b
+
+
+def test_a_second_run_on_the_same_results_refuses(tmp_path):
+    results = tmp_path / "results"
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from llmcal.fsio import lock_results
+        lock_results({str(results)!r})
+        print("locked", flush=True)
+        sys.stdin.read()
+    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RuntimeError, match=rf"{results} is in use by another llmcal run \(pid {holder.pid}, "
+                                               r"started .*\); .* give this one its own `results:`"):
+            lock_results(results)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    # A finished (or killed) run leaves no lock behind.
+    lock_results(results)
+
+
+def _job_workflow(tmp_path: Path) -> Path:
+    (tmp_path / "Snakefile").write_text(textwrap.dedent("""
+        rule a:
+            output: "out.txt"
+            log: "logs/a.log"
+            script: "job.py"
+    """))
+    (tmp_path / "job.py").write_text(textwrap.dedent(f"""
+        import sys, warnings
+        sys.path.insert(0, {str(ROOT / "src")!r})
+        from llmcal import pipeline
+        pipeline.setup_logging(snakemake.log[0])
+        pipeline.log.info("attempt working")
+        warnings.warn("only 3 of 5 samples")
+        raise ValueError("data.clm.local.val: /data/val.jsonl.zst is truncated; download it again")
+    """))
+    return tmp_path
+
+
+def _run(work: Path) -> str:
+    proc = subprocess.run([str(SNAKEMAKE), "--cores", "1"], cwd=work, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    return proc.stdout + proc.stderr
+
+
+def test_a_user_error_is_one_line_on_the_console_and_a_traceback_in_the_log(tmp_path):
+    work = _job_workflow(tmp_path)
+    console = _run(work)
+    assert "error: data.clm.local.val: /data/val.jsonl.zst is truncated; download it again (traceback in " in console
+    assert "Traceback" not in console
+    log = (work / "logs" / "a.log").read_text()
+    assert "only 3 of 5 samples" in log  # warnings reach the log file too
+    assert "Traceback (most recent call last)" in log and "ValueError: data.clm.local.val" in log
+
+
+def test_a_rerun_keeps_the_log_of_the_attempt_before(tmp_path):
+    work = _job_workflow(tmp_path)
+    _run(work)
+    _run(work)
+    log = (work / "logs" / "a.log").read_text()
+    assert log.count("==== attempt started") == 2 and "earlier attempts above" in log
+    assert log.count("download it again (traceback in") == 2
