@@ -16,6 +16,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 mini: $(STAMP)
+	$(BIN)/python -m llmcal.config config/mini.yaml
 	$(BIN)/snakemake --cores $(CORES) --configfile config/mini.yaml -- all
 
 test: $(STAMP)

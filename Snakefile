@@ -2,6 +2,8 @@
 # as a workflow, from raw data to every figure.
 #   snakemake --cores 8 all                                      the paper (config.yaml)
 #   snakemake --cores 2 --configfile config/mini.yaml -- all     the mini preset
+from pathlib import Path
+
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -10,6 +12,18 @@ min_version("9.0")
 # A preset given with --configfile is a whole config: merging config.yaml under it would leak the paper's
 # settings (hub sources, 4-GPU launches) into keys the preset leaves out.
 if not workflow.overwrite_configfiles:
+    import sys
+
+    sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+    from llmcal.config import load_yaml
+    from llmcal.registry import ConfigError
+    from snakemake.exceptions import WorkflowError
+
+    # A syntax error named by line and column, not Snakemake's "not valid JSON or YAML".
+    try:
+        load_yaml("config.yaml")
+    except ConfigError as e:
+        raise WorkflowError(str(e)) from None
 
     configfile: "config.yaml"
 

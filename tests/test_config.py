@@ -152,3 +152,36 @@ def test_schema_defaults_still_reach_the_rules():
     validate(config)
     sm_validate(config, str(ROOT / "schemas" / "config.schema.yaml"))
     assert config["scoring"]["max_length"] == 2048 and config["data"]["mmlu"]["prompt"] == "hendrycks"
+
+
+def test_a_yaml_syntax_error_names_file_line_and_column(tmp_path):
+    from llmcal.config import load_yaml
+
+    path = tmp_path / "c.yaml"
+    path.write_text("results: x\nscoring: {max_length: 256\nmodels: []\n")
+    with pytest.raises(ConfigError, match=rf"{path}, line 3, column 7: YAML syntax error: expected ',' or '}'"):
+        load_yaml(path)
+    with pytest.raises(ConfigError, match=r"nope.yaml: no such config file \(relative paths are read from "):
+        load_yaml(tmp_path / "nope.yaml")
+
+
+def test_the_config_check_command_reports_each_file(tmp_path):
+    bad = _mini()
+    bad["figure"] = bad.pop("figures")
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    proc = subprocess.run([sys.executable, "-m", "llmcal.config", str(ROOT / "config" / "mini.yaml"), str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stdout.strip() == f"{ROOT / 'config' / 'mini.yaml'}: ok"
+    assert proc.stderr.strip() == f"{path}: `figure`: unknown key; did you mean `figures`?"
+
+
+def test_the_default_config_yaml_syntax_error_is_named_by_the_workflow(tmp_path):
+    for name in ("Snakefile", "rules", "scripts", "schemas", "src", "report", "envs"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    (tmp_path / "config.yaml").write_text("results: x\ndata: [1,\n")
+    proc = subprocess.run([str(SNAKEMAKE), "-n"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode != 0
+    assert "config.yaml, line 3, column 1: YAML syntax error" in proc.stdout + proc.stderr

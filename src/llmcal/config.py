@@ -99,3 +99,59 @@ def validate(config: Mapping, schema: Mapping | None = None) -> None:
     if lines:
         raise ConfigError("\n".join(lines))
 
+
+
+def load_yaml(path: str | Path) -> dict:
+    """A config file as a mapping, or one ConfigError naming the file (and line and column of a syntax error)."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such config file (relative paths are read from {Path.cwd()})")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, not a config file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"{where}: YAML syntax error: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config is a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def check_file(path: str | Path) -> None:
+    """Everything the workflow checks when it builds the DAG, for one config file, without Snakemake."""
+    from llmcal.study import Study
+
+    config = load_yaml(path)
+    validate(config)
+    Study(config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m llmcal.config FILE...: check config files as the workflow would; one line per problem."""
+    import sys
+
+    paths = sys.argv[1:] if argv is None else argv
+    if not paths:
+        print("usage: python -m llmcal.config CONFIG.yaml [...]", file=sys.stderr)
+        return 2
+    failed = 0
+    for path in paths:
+        try:
+            check_file(path)
+            print(f"{path}: ok")
+        except ConfigError as e:
+            failed += 1
+            for line in str(e).splitlines():
+                print(line if line.startswith(str(path)) else f"{path}: {line}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
