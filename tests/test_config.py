@@ -159,7 +159,7 @@ def test_a_yaml_syntax_error_names_file_line_and_column(tmp_path):
 
     path = tmp_path / "c.yaml"
     path.write_text("results: x\nscoring: {max_length: 256\nmodels: []\n")
-    with pytest.raises(ConfigError, match=rf"{path}, line 3, column 7: YAML syntax error: expected ',' or '}'"):
+    with pytest.raises(ConfigError, match=rf"{path}, line 3, column 7: YAML syntax error: expected ',' or '}}'"):
         load_yaml(path)
     with pytest.raises(ConfigError, match=r"nope.yaml: no such config file \(relative paths are read from "):
         load_yaml(tmp_path / "nope.yaml")
