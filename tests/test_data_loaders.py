@@ -106,7 +106,7 @@ def pile_files(tmp_path):
 
 def test_sample_clm_takes_all_eligible_with_source_ids(pile_files):
     with pytest.warns(SampleShortfallWarning, match=r"val\.jsonl\.zst"):
-        table = sample_clm(pile_files, n=10, seed=0, min_chars=10)
+        table = sample_clm(pile_files, n=10, seed=0, min_chars=10, allow_fewer=True)
 
     assert table.schema.names == ["id", "split", "source", "text"]
     assert table.to_pylist() == [
@@ -114,12 +114,13 @@ def test_sample_clm_takes_all_eligible_with_source_ids(pile_files):
         {"id": "test-1-2", "split": "test", "source": "Books3", "text": "third long text"},
         {"id": "val-0-1", "split": "val", "source": "Pile-CC", "text": "a long enough text"},
     ]
-    assert sample_info(table) == {"requested": "10", "eligible": "3", "seed": "0", "min_chars": "10"}
+    assert sample_info(table) == {"requested": "10", "eligible": "3", "n": "3", "seed": "0", "min_chars": "10",
+                                  "records": "5", "short": "2", "allow_fewer": "True"}
 
 
 def test_sample_clm_default_min_chars_drops_only_empty_texts(pile_files):
     with pytest.warns(SampleShortfallWarning):
-        table = sample_clm(pile_files, n=10, seed=0)
+        table = sample_clm(pile_files, n=10, seed=0, allow_fewer=True)
 
     assert table["id"].to_pylist() == ["test-0-1", "test-1-2", "val-0-1", "val-0-3"]
 
@@ -262,7 +263,7 @@ def test_read_trex_reads_folder_in_name_order(trex_dir):
 
 def test_sample_facts_keeps_eligible_entities_with_their_context(trex_dir):
     with pytest.warns(SampleShortfallWarning, match="re-nlg_0.json"):
-        table = sample_facts(trex_dir, n=100, seed=0)
+        table = sample_facts(trex_dir, n=100, seed=0, allow_fewer=True)
 
     assert table.schema == sources.FACTS_SCHEMA.with_metadata(table.schema.metadata)
     assert table.to_pylist() == [

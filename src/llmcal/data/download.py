@@ -197,11 +197,35 @@ def _safe_member(name: str, url: str, dest: Path) -> str:
 
 
 def _unpack(archive: Path, dest: Path, url: str) -> list[Path]:
+    import gzip
+    import lzma
+    import zlib
+
+    try:
+        return _unpack_checked(archive, dest, url)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError) as err:
+        raise DownloadError(
+            f"{url}: the downloaded archive is truncated or corrupt ({type(err).__name__}: {err}). "
+            f"Download it again, or unpack a good copy into {dest} by hand (source: local)"
+        ) from err
+
+
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _unpack_checked(archive: Path, dest: Path, url: str) -> list[Path]:
+    with open(archive, "rb") as fh:
+        head = fh.read(4)
+    if head == _ZIP_MAGIC and not zipfile.is_zipfile(archive):
+        raise zipfile.BadZipFile("a zip file without its central directory (the download was cut short?)")
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
             names = [_safe_member(i.filename, url, dest) for i in infos]
             names = [name for name, i in zip(names, infos) if not i.is_dir()]
+            bad = zf.testzip()
+            if bad is not None:
+                raise zipfile.BadZipFile(f"member {bad!r} fails its CRC check")
             zf.extractall(dest)
     elif tarfile.is_tarfile(archive):
         with tarfile.open(archive) as tf:

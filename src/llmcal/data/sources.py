@@ -23,6 +23,7 @@ import csv
 import gzip
 import io
 import json
+import logging
 import operator
 import os
 import warnings
@@ -39,6 +40,7 @@ import pyarrow.parquet as pq
 from llmcal.data.mmlu_prompt import CHOICES, build_prompt
 
 PathLike = str | os.PathLike
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -113,6 +115,13 @@ def _to_table(rows: list[dict], schema: pa.Schema, info: Mapping[str, Any]) -> p
     )
 
 
+def add_info(table: pa.Table, info: Mapping[str, Any]) -> pa.Table:
+    """``table`` with ``info`` added to (or replacing keys of) its sample metadata."""
+    metadata = dict(table.schema.metadata or {})
+    metadata.update({f"{_INFO_PREFIX}{key}".encode(): str(value).encode() for key, value in info.items()})
+    return table.replace_schema_metadata(metadata)
+
+
 # --------------------------------------------------------------------------
 # Sampling
 
@@ -171,45 +180,242 @@ def _warn_if_short(what: str, files: Sequence[PathLike], n: int | None, eligible
 
 
 # --------------------------------------------------------------------------
-# The Pile
+# Opening files: what cannot be read whole and correctly is an error naming
+# the file and where in it
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    # Only "\n" ends a jsonl record; JSON escapes every other line break.
-    if path.name.endswith(".zst"):
+_ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z", ".rar")
+
+
+def _need_file(path: Path, what: str) -> Path:
+    """``path`` as a readable file, or a SampleError saying what it is instead."""
+    if path.is_dir():
+        raise SampleError(f"{path}: is a folder, but {what} is read from a file here; give the file's path")
+    if not path.exists():
+        raise SampleError(f"{path}: no such file ({what})")
+    if path.name.lower().endswith(_ARCHIVE_SUFFIXES):
+        raise SampleError(f"{path}: is an archive; unpack it and give the unpacked file or folder ({what})")
+    return path
+
+
+def _need_dir(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise SampleError(f"{path}: no such folder ({what})")
+    if not path.is_dir():
+        raise SampleError(f"{path}: is a file, but {what} is read from a folder here; give the folder's path")
+    return path
+
+
+class _ZstdFrames(io.RawIOBase):
+    """Decompressed bytes of a (multi-frame) zstd file; a stream that ends inside a frame is an error.
+
+    zstandard's own stream reader returns a clean end of file on a truncated
+    input, so a cut-off download would read as a shorter file.
+    """
+
+    def __init__(self, path: Path):
         import zstandard
 
-        # The Pile was compressed with a long window that zstandard refuses
-        # by default.
-        decompressor = zstandard.ZstdDecompressor(max_window_size=2**31)
-        stream = decompressor.stream_reader(open(path, "rb"), closefd=True)
-        return io.TextIOWrapper(stream, encoding="utf-8", newline="\n")
+        self._path = path
+        self._raw = open(path, "rb")  # noqa: SIM115 (closed by close())
+        # The Pile was compressed with a long window that zstandard refuses by default.
+        self._dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
+        self._obj = self._dctx.decompressobj()
+        self._in_frame = False
+        self._consumed = 0
+        self._pending = b""
+        self._offset = 0
+        self._error = zstandard.ZstdError
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+    def _fill(self) -> bool:
+        """Decompress until some output or the end of the file; False at a clean end."""
+        while not self._pending:
+            chunk = self._raw.read(1 << 20)
+            if not chunk:
+                if self._in_frame:
+                    raise SampleError(
+                        f"{self._path}: truncated or corrupt zstd data: the file ends inside a frame "
+                        f"(at compressed byte {self._consumed}); download it again"
+                    )
+                return False
+            start = self._consumed
+            self._consumed += len(chunk)
+            while chunk:
+                self._in_frame = True
+                try:
+                    out = self._obj.decompress(chunk)
+                except self._error as err:
+                    raise SampleError(
+                        f"{self._path}: corrupt zstd data in the compressed bytes {start}-{self._consumed} "
+                        f"({err}); download it again"
+                    ) from None
+                self._pending += out
+                if self._obj.eof:
+                    chunk = self._obj.unused_data
+                    self._obj = self._dctx.decompressobj()
+                    self._in_frame = False
+                else:
+                    chunk = b""
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._offset >= len(self._pending):
+            self._pending, self._offset = b"", 0
+            if not self._fill():
+                return 0
+        size = min(len(buffer), len(self._pending) - self._offset)
+        buffer[:size] = memoryview(self._pending)[self._offset:self._offset + size]
+        self._offset += size
+        return size
+
+
+def _open_binary(path: Path) -> io.BufferedIOBase:
+    if path.name.endswith(".zst"):
+        return io.BufferedReader(_ZstdFrames(path), buffer_size=1 << 20)
     if path.name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", newline="\n")
-    return open(path, encoding="utf-8", newline="\n")
+        return gzip.open(path, "rb")
+    return open(path, "rb")
 
 
-def _decompression_errors() -> tuple[type[BaseException], ...]:
+def _compression_errors() -> tuple[type[BaseException], ...]:
+    import zlib
+
     import zstandard
 
-    return (EOFError, gzip.BadGzipFile, zstandard.ZstdError, UnicodeDecodeError)
+    return (EOFError, gzip.BadGzipFile, zlib.error, zstandard.ZstdError)
+
+
+def _decode(path: Path, data: bytes, offset: int = 0) -> str:
+    """``data`` (which starts at byte ``offset`` of the decompressed file) as UTF-8, or an error naming the byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        position = offset + err.start
+        raise SampleError(
+            f"{path}: invalid UTF-8 at byte {position}"
+            + (" of the decompressed data" if path.name.endswith((".gz", ".zst")) else "")
+            + f" ({data[err.start:err.start + 4]!r}); the file must be UTF-8 text"
+        ) from None
+
+
+def _iter_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(1-based line number, text) of each line; only "\\n" ends a line (JSON escapes the others)."""
+    _need_file(path, "a jsonl file")
+    line_number = 0
+    offset = 0
+    try:
+        with _open_binary(path) as stream:
+            for line_number, raw in enumerate(stream, start=1):
+                text = _decode(path, raw, offset)
+                offset += len(raw)
+                yield line_number, text
+    except _compression_errors() as err:
+        kind = "zstd" if path.name.endswith(".zst") else "gzip"
+        raise SampleError(
+            f"{path}: truncated or corrupt {kind} data after line {line_number} "
+            f"(decompressed byte {offset}): {err}; download it again"
+        ) from None
+
+
+def _read_text(path: Path, what: str) -> str:
+    """A whole (possibly compressed) file as UTF-8 text."""
+    _need_file(path, what)
+    try:
+        with _open_binary(path) as stream:
+            data = stream.read()
+    except _compression_errors() as err:
+        raise SampleError(f"{path}: truncated or corrupt compressed data: {err}; download it again") from None
+    return _decode(path, data)
+
+
+def _load_json(path: Path, what: str) -> Any:
+    text = _read_text(path, what)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SampleError(
+            f"{path}: not valid JSON at line {err.lineno}, column {err.colno} ({err.msg}); expected {what}"
+        ) from None
 
 
 def _iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     """(1-based line number, parsed record) for each non-blank line."""
-    line_number = 0
+    for line_number, line in _iter_lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise SampleError(f"{path}: line {line_number}: not valid JSON ({err.msg})") from None
+        yield line_number, record
+
+
+def _read_parquet(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
+    _need_file(path, "a parquet file")
     try:
-        with _open_text(path) as lines:
-            for line_number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise SampleError(f"{path}: line {line_number}: not valid JSON ({err.msg})") from None
-                yield line_number, record
-    except _decompression_errors() as err:
-        raise SampleError(f"{path}: unreadable after line {line_number}: {err}") from err
+        return pq.read_table(path, columns=None if columns is None else list(columns))
+    except (pa.ArrowInvalid, OSError) as err:
+        raise SampleError(f"{path}: not a readable parquet file ({err}); download it again") from None
+
+
+def _read_parquet_schema(path: Path) -> pa.Schema:
+    _need_file(path, "a parquet file")
+    try:
+        return pq.read_schema(path)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise SampleError(f"{path}: not a readable parquet file ({err}); download it again") from None
+
+
+def _size(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return "missing"
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size} B"
+
+
+def _named_files(files: Sequence[PathLike]) -> str:
+    named = ", ".join(f"{f} ({_size(Path(f))})" for f in files[:_MAX_NAMED_FILES])
+    if len(files) > _MAX_NAMED_FILES:
+        named += f" and {len(files) - _MAX_NAMED_FILES} more"
+    return named
+
+
+def check_sample_size(
+    what: str,
+    files: Sequence[PathLike],
+    n: int,
+    eligible: int,
+    why: str,
+    allow_fewer: bool,
+    key: str,
+) -> None:
+    """No eligible item is an error; fewer than ``n`` is one unless ``allow_fewer`` (config ``key``)."""
+    if eligible >= n:
+        return
+    where = f"in {_named_files(files)}"
+    if eligible == 0:
+        raise SampleError(f"{what}: no eligible items {where} ({why})")
+    message = f"{what}: asked for {n} items but only {eligible} are eligible {where} ({why})"
+    if not allow_fewer:
+        raise SampleError(f"{message}; set {key}: true to accept a sample of {eligible}, or lower the n")
+    log.warning("%s; %s is true, so the sample holds all %d", message, key, eligible)
+    warnings.warn(f"{message}; the sample holds all of them", SampleShortfallWarning, stacklevel=3)
+
+
+# --------------------------------------------------------------------------
+# The Pile
 
 
 def read_pile(path: PathLike) -> Iterator[dict]:
@@ -257,27 +463,45 @@ def sample_clm(
     n: int,
     seed: int,
     min_chars: int = 1,
+    allow_fewer: bool = False,
+    key: str = "data.clm.allow_fewer",
 ) -> pa.Table:
     """A seeded sample of Pile documents with at least ``min_chars`` characters.
 
     ``files`` maps a split name ("val", "test") to one path or a list of paths.
     Columns: ``id`` (``"{split}-{file_index}-{line_number}"``, line numbers from
     1), ``split``, ``source`` (``meta.pile_set_name``), ``text``.
+
+    No eligible document is an error; fewer than ``n`` is one unless
+    ``allow_fewer`` (the config key ``key``). The metadata holds
+    ``requested``, ``eligible``, ``n`` (rows kept), ``seed``, ``min_chars``,
+    ``records`` (all read), ``short`` (dropped by ``min_chars``), ``allow_fewer``.
     """
     n = _check_n(n)
     listed = _split_files(files)
+    counts = Counter()
+    passes = [0]
 
     def candidates() -> Iterator[tuple[str, int, int, dict]]:
+        # The first pass reads the whole stream (the count); the second may stop early.
+        passes[0] += 1
+        counting = passes[0] == 1
         for split, file_index, path in listed:
             for line_number, record in read_pile_numbered(path):
-                if len(record["text"]) >= min_chars:
+                keep = len(record["text"]) >= min_chars
+                if counting:
+                    counts["records"] += 1
+                    counts["short"] += not keep
+                if keep:
                     yield split, file_index, line_number, record
 
     rows, eligible = _sample_stream(candidates, n, seed, collect=lambda item: _clm_row(*item))
-    _warn_if_short("Pile sample", [p for _, _, p in listed], n, eligible)
-    info = {"requested": n, "eligible": eligible, "seed": seed, "min_chars": min_chars}
+    why = (f"{counts['records']} records read, {counts['short']} shorter than min_chars={min_chars} "
+           "characters dropped")
+    check_sample_size("Pile sample", [p for _, _, p in listed], n, eligible, why, allow_fewer, key)
+    info = {"requested": n, "eligible": eligible, "n": len(rows), "seed": seed, "min_chars": min_chars,
+            "records": counts["records"], "short": counts["short"], "allow_fewer": allow_fewer}
     return _to_table(rows, CLM_SCHEMA, info)
-
 
 
 def _clm_row(split: str, file_index: int, line_number: int, record: dict) -> dict:
@@ -292,41 +516,60 @@ def _clm_row(split: str, file_index: int, line_number: int, record: dict) -> dic
 # --------------------------------------------------------------------------
 # T-REx
 
+FACTS_FORMATS = ("trex", "lama_trex")
+_FORMATS_HELP = (
+    "supported formats (data.facts.format): trex, the T-REx documents (JSON files, each a list of "
+    "objects with docid, text and entities); lama_trex, the LAMA T-REx probe (jsonl, one fact a line "
+    "with obj_label and evidences[].masked_sentence)"
+)
+# Annotators of the T-REx release's `entities` (hadyelsahar/RE-NLG-Dataset pipeline). Entity
+# linking (and string matching to a Wikidata label) and dates name entities; coreference marks
+# pronouns ("It", "He") and property linking marks predicates, neither an entity to predict.
+DEFAULT_ANNOTATORS = ("Wikidata_Spotlight_Entity_Linker", "Date_Linker", "Simple_String_Matching")
+KNOWN_ANNOTATORS = DEFAULT_ANNOTATORS + ("Simple_Coreference", "Wikidata_Property_Linker")
 
-def _trex_files(paths: PathLike | Iterable[PathLike]) -> list[Path]:
+
+def _trex_files(paths: PathLike | Iterable[PathLike], pattern: str = "*.json") -> list[Path]:
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
             # Recursive: the release's archive unpacks into a sub-folder.
-            found = sorted(path.rglob("*.json"))
+            found = sorted(p for p in path.rglob(pattern) if p.is_file())
             if not found:
-                raise SampleError(f"{path}: no *.json files in this folder or below")
+                raise SampleError(f"{path}: no {pattern} files in this folder or below; {_FORMATS_HELP}")
             files.extend(found)
         else:
-            files.append(path)
+            files.append(_need_file(path, "T-REx data"))
     if not files:
         raise SampleError("no T-REx files given")
     return files
 
 
 def _load_trex_file(path: Path) -> list:
-    with open(path, encoding="utf-8") as fh:
-        try:
-            docs = json.load(fh)
-        except json.JSONDecodeError as err:
-            raise SampleError(f"{path}: not valid JSON ({err})") from None
+    text = _read_text(path, "T-REx documents")
+    try:
+        docs = json.loads(text)
+    except json.JSONDecodeError as err:
+        hint = ""
+        if text.lstrip().startswith("{") and '"obj_label"' in text[:100_000]:
+            hint = "; it looks like the LAMA T-REx probe: set data.facts.format: lama_trex"
+        raise SampleError(
+            f"{path}: not valid JSON at line {err.lineno}, column {err.colno} ({err.msg}){hint}; {_FORMATS_HELP}"
+        ) from None
     if not isinstance(docs, list):
-        raise SampleError(f"{path}: expected a JSON list of documents, got {type(docs).__name__}")
+        raise SampleError(
+            f"{path}: expected a JSON list of documents, got {type(docs).__name__}; {_FORMATS_HELP}"
+        )
     return docs
 
 
 def _check_trex_doc(path: Path, doc_index: int, doc: Any) -> dict:
     if not isinstance(doc, dict):
-        raise SampleError(f"{path}: document {doc_index} is not an object")
+        raise SampleError(f"{path}: document {doc_index} is not an object; {_FORMATS_HELP}")
     if doc.get("docid") in (None, "") or not isinstance(doc.get("text"), str):
-        raise SampleError(f"{path}: document {doc_index} lacks a 'docid' or a string 'text'")
+        raise SampleError(f"{path}: document {doc_index} lacks a 'docid' or a string 'text'; {_FORMATS_HELP}")
     if not isinstance(doc.get("entities", []), list):
         raise SampleError(f"{path}: document {doc['docid']!r}: 'entities' is not a list")
     return doc
@@ -369,17 +612,45 @@ def _entity_span(path: Path, doc: dict, entity_index: int, entity: Any) -> tuple
     return start, end
 
 
-def _eligible_entities(path: Path, doc: dict) -> Iterator[tuple[int, int, int]]:
+def _check_annotators(annotators: Iterable[str] | None) -> tuple[str, ...]:
+    if annotators is None:
+        return DEFAULT_ANNOTATORS
+    if isinstance(annotators, str):
+        annotators = [annotators]
+    kept = tuple(annotators)
+    if not kept or not all(isinstance(a, str) and a for a in kept):
+        raise SampleError(f"data.facts.annotators: expected a non-empty list of annotator names, got {kept!r}")
+    return kept
+
+
+def _eligible_entities(
+    path: Path, doc: dict, kept: Sequence[str] = DEFAULT_ANNOTATORS, counts: Counter | None = None
+) -> Iterator[tuple[int, int, int]]:
     """(entity index, start, end) of the entities worth predicting.
 
-    An entity needs some non-blank text before it to condition on, and a span
-    annotated twice (T-REx links some spans by several annotators) counts once.
+    An entity needs an annotator in ``kept`` (an annotator in neither ``kept``
+    nor :data:`KNOWN_ANNOTATORS` is an error) and some non-blank text before
+    it to condition on, and a span annotated twice (T-REx links some spans by
+    several annotators) counts once. ``counts`` gets ``kept.<annotator>`` and
+    ``dropped.<annotator>`` per entity annotation.
     """
+    counts = Counter() if counts is None else counts
     text = doc["text"]
     first_visible = len(text) - len(text.lstrip())
     seen: set[tuple[int, int]] = set()
     for entity_index, entity in enumerate(doc.get("entities", [])):
         start, end = _entity_span(path, doc, entity_index, entity)
+        annotator = entity.get("annotator")
+        if annotator not in kept:
+            if annotator not in KNOWN_ANNOTATORS:
+                raise SampleError(
+                    f"{path}: document {doc['docid']!r}, entity {entity_index}: annotator {annotator!r} is "
+                    f"not a known T-REx entity annotator (known: {', '.join(KNOWN_ANNOTATORS)}); list it "
+                    f"in data.facts.annotators (now {list(kept)}) to keep its entities as targets"
+                )
+            counts[f"dropped.{annotator}"] += 1
+            continue
+        counts[f"kept.{annotator}"] += 1
         if (start, end) in seen:
             continue
         seen.add((start, end))
@@ -388,25 +659,60 @@ def _eligible_entities(path: Path, doc: dict) -> Iterator[tuple[int, int, int]]:
         yield entity_index, start, end
 
 
-def sample_facts(paths: PathLike | Iterable[PathLike], n: int, seed: int) -> pa.Table:
+def sample_facts(
+    paths: PathLike | Iterable[PathLike],
+    n: int,
+    seed: int,
+    format: str = "trex",
+    annotators: Iterable[str] | None = None,
+    allow_fewer: bool = False,
+    key: str = "data.facts.allow_fewer",
+) -> pa.Table:
     """A seeded sample of T-REx entity mentions with the text before them.
 
     Columns: ``id`` (``"{docid}-{entity_index}"``, the index into the
     document's ``entities``), ``docid``, ``uri`` (the entity's), ``context``
     (the document text before the entity), ``entity`` (the text of the span,
     which T-REx's ``surfaceform`` does not always match), ``start``.
+
+    Only entities of ``annotators`` (default :data:`DEFAULT_ANNOTATORS`) are
+    targets; how many annotations each annotator had kept or dropped is in the
+    metadata (``annotators.kept``, ``annotators.dropped``, JSON objects).
+    ``format="lama_trex"`` reads the LAMA probe instead (:func:`sample_lama_facts`).
     """
+    if format not in FACTS_FORMATS:
+        raise SampleError(f"data.facts.format: {format!r} is not supported; {_FORMATS_HELP}")
+    if format == "lama_trex":
+        return sample_lama_facts(paths, n, seed, allow_fewer=allow_fewer, key=key)
     n = _check_n(n)
+    kept = _check_annotators(annotators)
     files = _trex_files(paths)
+    counts: Counter = Counter()
+    passes = [0]
 
     def candidates() -> Iterator[tuple[dict, int, int, int]]:
+        passes[0] += 1
+        counting = passes[0] == 1
         for path, doc in _iter_trex(files):
-            for entity_index, start, end in _eligible_entities(path, doc):
+            if counting:
+                counts["documents"] += 1
+            for entity_index, start, end in _eligible_entities(path, doc, kept, counts if counting else None):
                 yield doc, entity_index, start, end
 
     rows, eligible = _sample_stream(candidates, n, seed, collect=lambda item: _fact_row(*item))
-    _warn_if_short("T-REx sample", files, n, eligible)
-    return _to_table(rows, FACTS_SCHEMA, {"requested": n, "eligible": eligible, "seed": seed})
+    kept_counts = {k[len("kept."):]: v for k, v in sorted(counts.items()) if k.startswith("kept.")}
+    dropped = {k[len("dropped."):]: v for k, v in sorted(counts.items()) if k.startswith("dropped.")}
+    log.info("T-REx entity annotations: kept %s, dropped %s (data.facts.annotators: %s)",
+             kept_counts or "none", dropped or "none", list(kept))
+    why = (f"{counts['documents']} documents; entity annotations kept by annotator {kept_counts or 'none'}, "
+           f"dropped {dropped or 'none'} (data.facts.annotators: {list(kept)}); repeated spans and entities "
+           "with no text before them are not eligible")
+    check_sample_size("T-REx sample", files, n, eligible, why, allow_fewer, key)
+    info = {"requested": n, "eligible": eligible, "n": len(rows), "seed": seed, "format": "trex",
+            "documents": counts["documents"], "annotators": json.dumps(list(kept)),
+            "annotators.kept": json.dumps(kept_counts, sort_keys=True),
+            "annotators.dropped": json.dumps(dropped, sort_keys=True), "allow_fewer": allow_fewer}
+    return _to_table(rows, FACTS_SCHEMA, info)
 
 
 def _fact_row(doc: dict, entity_index: int, start: int, end: int) -> dict:
@@ -420,6 +726,97 @@ def _fact_row(doc: dict, entity_index: int, start: int, end: int) -> dict:
         "entity": text[start:end],
         "start": start,
     }
+
+
+# LAMA's T-REx probe (Petroni et al., 2019): data/TREx/P*.jsonl
+
+MASK = "[MASK]"
+_LAMA_FIELDS = ("obj_label", "evidences")
+
+
+def _lama_fact(path: Path, line_number: int, record: Any) -> tuple[str, dict | None, str]:
+    """(id, row or None, reason when None) of one probe line.
+
+    The row is the first evidence whose masked sentence has a ``[MASK]`` with
+    non-blank text before it: context is that text, the entity ``obj_label``.
+    """
+    where = f"{path}: line {line_number}"
+    if not isinstance(record, dict) or any(f not in record for f in _LAMA_FIELDS):
+        raise SampleError(f"{where}: expected a LAMA T-REx fact with {list(_LAMA_FIELDS)}; {_FORMATS_HELP}")
+    label, evidences = record["obj_label"], record["evidences"]
+    if not _is_text(label):
+        raise SampleError(f"{where}: obj_label must be a non-empty string, got {label!r}")
+    if not isinstance(evidences, list):
+        raise SampleError(f"{where}: evidences is not a list")
+    uuid = record.get("uuid")
+    fact_id = str(uuid) if _is_text(uuid) else f"{path.stem}-{line_number}"
+    for k, evidence in enumerate(evidences):
+        sentence = evidence.get("masked_sentence") if isinstance(evidence, dict) else None
+        if not isinstance(sentence, str):
+            raise SampleError(f"{where}, evidence {k}: masked_sentence is missing or not a string")
+        position = sentence.find(MASK)
+        if position < 0 or not sentence[:position].strip():
+            continue
+        return fact_id, {
+            "id": fact_id,
+            "docid": str(record.get("predicate_id") or path.stem),
+            "uri": record.get("obj_uri"),
+            "context": sentence[:position],
+            "entity": label,
+            "start": position,
+        }, ""
+    return fact_id, None, "no_evidence" if not evidences else "no_left_context"
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def sample_lama_facts(
+    paths: PathLike | Iterable[PathLike],
+    n: int,
+    seed: int,
+    allow_fewer: bool = False,
+    key: str = "data.facts.allow_fewer",
+) -> pa.Table:
+    """A seeded sample of LAMA T-REx facts (``*.jsonl`` files or folders of them); columns as :func:`sample_facts`.
+
+    ``id`` is the fact's ``uuid`` (else ``{file stem}-{line}``), ``docid`` its
+    ``predicate_id``, ``uri`` its ``obj_uri``, ``context`` the first usable
+    evidence's masked sentence before ``[MASK]``, ``entity`` ``obj_label``,
+    ``start`` the position of ``[MASK]``. Facts without such an evidence are
+    counted in the metadata (``skipped.no_left_context``, ``skipped.no_evidence``).
+    """
+    n = _check_n(n)
+    files = _trex_files(paths, "*.jsonl")
+    counts: Counter = Counter()
+    passes = [0]
+
+    def candidates() -> Iterator[dict]:
+        passes[0] += 1
+        counting = passes[0] == 1
+        first_seen: dict[str, str] = {}
+        for path in files:
+            for line_number, record in _iter_jsonl(path):
+                fact_id, row, reason = _lama_fact(path, line_number, record)
+                if fact_id in first_seen:
+                    raise SampleError(f"{path}: line {line_number}: uuid {fact_id!r} repeats {first_seen[fact_id]}")
+                first_seen[fact_id] = f"{path}: line {line_number}"
+                if counting:
+                    counts["facts"] += 1
+                    if row is None:
+                        counts[reason] += 1
+                if row is not None:
+                    yield row
+
+    rows, eligible = _sample_stream(candidates, n, seed, collect=dict)
+    why = (f"{counts['facts']} facts; without an evidence: {counts['no_evidence']}, without text before "
+           f"[MASK] in any evidence: {counts['no_left_context']}")
+    check_sample_size("LAMA T-REx sample", files, n, eligible, why, allow_fewer, key)
+    info = {"requested": n, "eligible": eligible, "n": len(rows), "seed": seed, "format": "lama_trex",
+            "facts": counts["facts"], "skipped.no_evidence": counts["no_evidence"],
+            "skipped.no_left_context": counts["no_left_context"], "allow_fewer": allow_fewer}
+    return _to_table(rows, FACTS_SCHEMA, info)
 
 
 # --------------------------------------------------------------------------
@@ -444,6 +841,7 @@ def _mmlu_frame(rows: list[dict], files: Mapping[str, str]) -> pd.DataFrame:
 
 
 def _mmlu_csv_base(root: Path) -> Path:
+    _need_dir(root, "MMLU")
     for base in (root, root / "data"):
         if (base / "dev").is_dir() and (base / "test").is_dir():
             return base
@@ -451,8 +849,11 @@ def _mmlu_csv_base(root: Path) -> Path:
 
 
 def _read_mmlu_csv_file(path: Path, subject: str) -> list[dict]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        records = list(csv.reader(fh))
+    text = _read_text(path, "an MMLU CSV file").removeprefix("\ufeff")
+    try:
+        records = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as err:
+        raise SampleError(f"{path}: not a readable CSV file ({err})") from None
     if not records:
         raise SampleError(f"{path}: empty file")
     rows = []
@@ -498,7 +899,7 @@ _HUB_COLUMNS = ("question", "subject", "choices", "answer")
 
 
 def _read_mmlu_hub_file(path: Path, counters: Counter) -> list[dict]:
-    table = pq.read_table(path)
+    table = _read_parquet(path)
     missing = [c for c in _HUB_COLUMNS if c not in table.column_names]
     if missing:
         raise SampleError(f"{path}: missing columns {missing}")
@@ -542,9 +943,42 @@ def read_mmlu_hub(root: PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     Same columns as :func:`read_mmlu_csv`; ``answer`` 0-3 becomes A-D.
     """
-    root = Path(root)
+    root = _need_dir(Path(root), "MMLU")
     folder = root / "all" if (root / "all").is_dir() else root
     return _read_mmlu_hub_split(folder, "dev"), _read_mmlu_hub_split(folder, "test")
+
+
+MMLU_LAYOUTS = (
+    "csv: Hendrycks' data.tar, <root>[/data]/dev/<subject>_dev.csv and test/<subject>_test.csv",
+    "hub: the cais/mmlu parquet, <root>[/all]/dev-*.parquet and test-*.parquet",
+)
+
+
+def mmlu_layout(root: PathLike) -> str:
+    """"csv" or "hub": which MMLU layout the folder ``root`` holds, from the files present."""
+    root = _need_dir(Path(root), "MMLU")
+    csv_found = any((base / "dev").is_dir() and (base / "test").is_dir() for base in (root, root / "data"))
+    hub_found = any(any(base.glob("test-*.parquet")) for base in (root, root / "all"))
+    if csv_found and hub_found:
+        raise SampleError(
+            f"{root}: holds both MMLU layouts ({'; '.join(MMLU_LAYOUTS)}); point the config at one of them"
+        )
+    if csv_found:
+        return "csv"
+    if hub_found:
+        return "hub"
+    raise SampleError(f"{root}: no MMLU files found; supported layouts: {'; '.join(MMLU_LAYOUTS)}")
+
+
+def read_mmlu(root: PathLike, layout: str = "auto") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(dev, test) of the layout ``layout`` ("csv", "hub", or "auto": detected by :func:`mmlu_layout`)."""
+    if layout == "auto":
+        layout = mmlu_layout(root)
+    if layout == "csv":
+        return read_mmlu_csv(root)
+    if layout == "hub":
+        return read_mmlu_hub(root)
+    raise SampleError(f"MMLU layout {layout!r} is not one of csv, hub, auto")
 
 
 def _check_mmlu_frame(frame: pd.DataFrame, name: str) -> None:
