@@ -24,7 +24,6 @@ left out, by reason; the tables keep those counts in their schema metadata
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import operator
@@ -35,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from llmcal.data.sources import (
     PathLike,
@@ -44,6 +42,10 @@ from llmcal.data.sources import (
     _check_n,
     _choose,
     _iter_jsonl,
+    _load_json,
+    _need_file,
+    _read_parquet,
+    _read_parquet_schema,
     _to_table,
 )
 
@@ -116,23 +118,35 @@ def _hub_parquet_files(root: Path, splits: Sequence[str]) -> list[Path]:
 
 def _read_parquet_rows(path: Path, required: Sequence[str], optional: Sequence[str] = ()) -> list[dict]:
     # Reading only the columns used skips oasst1's bulky label and emoji structs.
-    present = set(pq.read_schema(path).names)
+    present = set(_read_parquet_schema(path).names)
     missing = [c for c in required if c not in present]
     if missing:
         raise SampleError(f"{path}: missing columns {missing}")
     columns = [*required, *(c for c in optional if c in present)]
-    return pq.read_table(path, columns=columns).to_pylist()
+    return _read_parquet(path, columns).to_pylist()
 
 
 def _load_json_list(path: Path, what: str) -> list:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except json.JSONDecodeError as err:
-        raise SampleError(f"{path}: not valid JSON ({err})") from None
+    data = _load_json(path, f"a JSON list of {what}")
     if not isinstance(data, list):
         raise SampleError(f"{path}: expected a JSON list of {what}, got {type(data).__name__}")
     return data
+
+
+def _file_records(path: Path, what: str, columns: Sequence[str], optional: Sequence[str] = ()) -> Iterator[tuple[str, Any]]:
+    """(where, record) of one file: a ``.parquet`` table, a jsonl (``.jsonl``, ``.jsonl.gz``, ``.jsonl.zst``),
+    or a JSON list (anything else)."""
+    _need_file(path, what)
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        for row, record in enumerate(_read_parquet_rows(path, columns, optional)):
+            yield f"{path}: row {row}", record
+    elif any(name.endswith(s) for s in (".jsonl", ".jsonl.gz", ".jsonl.zst")):
+        for line_number, record in _iter_jsonl(path):
+            yield f"{path}: line {line_number}", record
+    else:
+        for row, record in enumerate(_load_json_list(path, what)):
+            yield f"{path}: row {row}", record
 
 
 def _is_missing(value: Any) -> bool:
@@ -173,8 +187,7 @@ def _alpaca_records(path: Path) -> Iterator[tuple[str, Any]]:
             for row, record in enumerate(_read_parquet_rows(file, ALPACA_FIELDS)):
                 yield f"{file}: row {row}", record
     else:
-        for row, record in enumerate(_load_json_list(path, "instructions")):
-            yield f"{path}: row {row}", record
+        yield from _file_records(path, "Alpaca instructions", ALPACA_FIELDS)
 
 
 def _alpaca_fields(where: str, record: Any) -> dict[str, str]:
@@ -196,8 +209,11 @@ def read_oasst(path: PathLike) -> list[dict]:
     """oasst1 messages, each ``{message_id, parent_id, text, role, lang, rank, deleted,
     review_result, message_tree_id}``, in file order.
 
-    ``path`` is a messages jsonl (``.jsonl``, ``.jsonl.gz``; one message a line,
-    or the release's nested ``*.trees.jsonl``), or a folder in the
+    ``path`` is a messages jsonl (``.jsonl``, ``.jsonl.gz``, ``.jsonl.zst``): flat
+    messages one a line (``*.messages.jsonl``, the hub's jsonl), messages with
+    their ``replies`` nested, or the release's ``*.trees.jsonl`` (one
+    ``{message_tree_id, prompt}`` a line, ``prompt`` the root with nested
+    ``replies``); one ``.parquet`` file; or a folder in the
     ``OpenAssistant/oasst1`` layout, ``[data/]{train,validation}-*.parquet``,
     read train first. Missing optional fields become None (``deleted``: False).
     """
@@ -219,30 +235,55 @@ def read_oasst(path: PathLike) -> list[dict]:
 
 def _oasst_records(path: Path) -> Iterator[tuple[str, Any]]:
     if path.is_dir():
-        for file in _hub_parquet_files(path, ["train", "validation"]):
-            for row, record in enumerate(_read_parquet_rows(file, OASST_REQUIRED, OASST_OPTIONAL)):
-                yield f"{file}: row {row}", record
-        return
-    for line_number, record in _iter_jsonl(path):
-        where = f"{path}: line {line_number}"
-        if isinstance(record, dict) and "message_id" not in record and isinstance(record.get("prompt"), dict):
-            for k, message in enumerate(_flatten_tree(record["prompt"], None)):
-                yield f"{where}, message {k}", message
-        else:
-            yield where, record
+        files = _hub_parquet_files(path, ["train", "validation"])
+    else:
+        files = [path]
+    for file in files:
+        for where, record in _file_records(file, "OpenAssistant messages", OASST_REQUIRED, OASST_OPTIONAL):
+            if isinstance(record, dict) and "message_id" not in record and "prompt" in record:
+                # The release's *.trees.jsonl: {message_tree_id, tree_state, prompt: root message with replies}.
+                if not isinstance(record["prompt"], dict):
+                    raise SampleError(f"{where}: 'prompt' of a message tree must be a message object")
+                tree_id = record.get("message_tree_id")
+                yield from _flatten_tree(record["prompt"], None, f"{where}, message ", tree_id)
+            elif isinstance(record, dict) and "replies" in record:
+                # A message with its replies nested (a tree node on a line of its own).
+                yield from _flatten_tree(record, _NO_PARENT, f"{where}, message ", record.get("message_tree_id"))
+            else:
+                yield where, record
 
 
-def _flatten_tree(message: dict, parent_id: str | None) -> Iterator[dict]:
-    """A nested trees-export message and its replies, depth first."""
+_NO_PARENT = object()
+
+
+def _flatten_tree(message: Any, parent_id: Any, where: str, tree_id: Any, counter: list | None = None) -> Iterator[tuple[str, dict]]:
+    """A nested export message and its replies, depth first, as (where, flat message).
+
+    ``where`` ends with "message " and gets the message's position in the tree
+    (0 the root, depth first). A node's own ``parent_id``, where given, must
+    be its parent's ``message_id``; ``_NO_PARENT`` takes the node's own.
+    """
+    counter = [0] if counter is None else counter
+    here = f"{where}{counter[0]}"
+    counter[0] += 1
+    if not isinstance(message, dict):
+        raise SampleError(f"{here}: expected a message object, got {type(message).__name__}")
     flat = {key: value for key, value in message.items() if key != "replies"}
-    flat.setdefault("parent_id", parent_id)
-    yield flat
-    replies = message.get("replies") or []
+    if parent_id is not _NO_PARENT:
+        given = flat.get("parent_id")
+        if "parent_id" in flat and not _is_missing(given) and given != parent_id:
+            raise SampleError(f"{here}: parent_id {given!r} is not the id of the message it is nested under ({parent_id!r})")
+        flat["parent_id"] = parent_id
+    if tree_id is not None:
+        flat.setdefault("message_tree_id", tree_id)
+    yield here, flat
+    replies = message.get("replies")
+    if replies is None:
+        return
     if not isinstance(replies, list):
-        replies = []
+        raise SampleError(f"{here}: replies must be a list of messages, got {type(replies).__name__}")
     for reply in replies:
-        if isinstance(reply, dict):
-            yield from _flatten_tree(reply, flat.get("message_id"))
+        yield from _flatten_tree(reply, flat.get("message_id"), where, tree_id, counter)
 
 
 def _oasst_message(where: str, record: Any) -> dict:
@@ -323,6 +364,15 @@ def oasst_single_turn(messages: Iterable[Mapping]) -> Collected:
                 continue
             reason = "no_reply"
         skipped[reason] += 1
+    if not pairs and roots:
+        raise SampleError(
+            f"OpenAssistant: no English single-turn pair in {sum(skipped.values())} conversation trees "
+            f"(left out by reason: {dict(sorted(skipped.items()))}); a pair needs an English, non-deleted "
+            "prompter root with an English assistant reply"
+        )
+    if not roots:
+        raise SampleError("OpenAssistant: no root messages (parent_id null) among the messages; "
+                          "is this a full oasst1 export?")
     return _collected("OpenAssistant single-turn pairs", pairs, skipped)
 
 
