@@ -46,20 +46,37 @@ def download_data_job(spec: dict, out_dir: str) -> None:
 
 
 def sample_job(task: str, read: dict, data_cfg: dict, seed: int, out: str) -> None:
+    """One task's sample; fewer rows than data.<task>.n is an error unless data.<task>.allow_fewer is true.
+
+    The sample's metadata (llmcal.data.sources.sample_info) holds requested, eligible and n (rows kept).
+    """
     from llmcal.data import sources
 
+    allow_fewer = bool(data_cfg.get("allow_fewer", False))
+    key = f"data.{task}.allow_fewer"
     if task == "clm":
-        table = sources.sample_clm(read["files"], data_cfg["n"], seed, data_cfg.get("min_chars", 1))
+        table = sources.sample_clm(read["files"], data_cfg["n"], seed, data_cfg.get("min_chars", 1),
+                                   allow_fewer=allow_fewer, key=key)
     elif task == "facts":
-        table = sources.sample_facts(read["paths"], data_cfg["n"], seed)
+        table = sources.sample_facts(read["paths"], data_cfg["n"], seed, format=data_cfg.get("format", "trex"),
+                                     annotators=data_cfg.get("annotators"), allow_fewer=allow_fewer, key=key)
     elif task == "mmlu":
-        reader = sources.read_mmlu_hub if read["layout"] == "hub" else sources.read_mmlu_csv
-        dev, test = reader(read["root"])
-        table = sources.build_mmlu(dev, test, n_shots=data_cfg.get("n_shots", 5), n=data_cfg.get("n"), seed=seed)
+        dev, test = sources.read_mmlu(read["root"], read.get("layout", "auto"))
+        n = data_cfg.get("n")
+        files = list(test.attrs.get("files", {}).values())
+        if n is not None:
+            sources.check_sample_size("MMLU sample", files, int(n), len(test), f"{len(test)} test questions",
+                                 allow_fewer, key)
+        table = sources.build_mmlu(dev, test, n_shots=data_cfg.get("n_shots", 5), n=n, seed=seed)
+        table = sources.add_info(table, {"n": table.num_rows, "allow_fewer": allow_fewer})
     else:
         raise ValueError(f"unknown task {task!r}")
+    if table.num_rows == 0:
+        raise sources.SampleError(f"{task}: the sample is empty; nothing to write to {out}")
     sources.write_table(table, out)
-    log.info("%s: %d samples -> %s", task, table.num_rows, out)
+    info = sources.sample_info(table)
+    log.info("%s: %d samples (requested %s, eligible %s) -> %s", task, table.num_rows, info.get("requested"),
+             info.get("eligible"), out)
 
 
 # models -------------------------------------------------------------------------------------------------------

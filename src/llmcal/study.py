@@ -326,7 +326,8 @@ class Study:
                 return {"inputs": list(local.values()), "read": {"files": dict(local)}}
             if task == "facts":
                 return {"inputs": [local], "read": {"paths": [local]}}
-            return {"inputs": [local], "read": {"root": local, "layout": "csv"}}
+            # Hendrycks' CSV folders or the cais/mmlu parquet: detected from the files present.
+            return {"inputs": [local], "read": {"root": local, "layout": "auto"}}
         if src not in ("hub", "url"):
             raise ConfigError(f"{key}.source: {src!r} is not one of hub, url, local, mini")
         raw = Path(self.raw_dir(task))
@@ -337,7 +338,7 @@ class Study:
             return {"inputs": [str(raw)], "read": {"files": files}}
         if task == "facts":
             return {"inputs": [str(raw)], "read": {"paths": [str(raw)]}}
-        layout = "hub" if src == "hub" else "csv"
+        layout = "hub" if src == "hub" else "auto"
         return {"inputs": [str(raw)], "read": {"root": str(raw), "layout": layout}}
 
     def download_spec(self, task: str) -> dict:
