@@ -526,3 +526,10 @@ def test_corrupt_parquet_names_the_file(tmp_path):
     path.write_bytes(b"PAR1 not really")
     with pytest.raises(SampleError, match=rf"{path}: not a readable parquet file"):
         ins.read_alpaca(path)
+
+
+def test_annotators_with_the_lama_probe_is_an_error(tmp_path):
+    path = tmp_path / "P19.jsonl"
+    path.write_text(lama_line("u1", "A", "Berlin", ["A lives in [MASK] ."]) + "\n")
+    with pytest.raises(SampleError, match=r"data\.facts\.annotators: the LAMA T-REx probe has no entity annotators"):
+        sources.sample_facts(path, n=1, seed=0, format="lama_trex", annotators=["Date_Linker"])

@@ -3,8 +3,16 @@
 Three tasks of Zhu et al. (2023), section 4:
 
 * causal LM on the Pile (val and test jsonl, plain, ``.zst`` or ``.gz``),
-* facts generation on T-REx (the original JSON documents with entity spans),
-* MMLU (Hendrycks' CSV layout or the ``cais/mmlu`` hub parquet layout).
+* facts generation on T-REx (the original JSON documents with entity spans,
+  targets filtered by annotator; or LAMA's T-REx probe jsonl),
+* MMLU (Hendrycks' CSV layout or the ``cais/mmlu`` hub parquet layout,
+  detected from the files present).
+
+A file that cannot be read whole and correctly (truncated or corrupt
+compression, invalid UTF-8, a folder where a file belongs) is a
+:class:`SampleError` naming the file and the line or byte; a sample with no
+eligible item is one, and so is one smaller than asked for unless the task's
+``allow_fewer`` is set.
 
 Every row carries an ``id`` derived from where it sits in the source, never from
 the draw, so a sample's rows can be joined to scores across seeds, models and
@@ -683,6 +691,9 @@ def sample_facts(
     if format not in FACTS_FORMATS:
         raise SampleError(f"data.facts.format: {format!r} is not supported; {_FORMATS_HELP}")
     if format == "lama_trex":
+        if annotators is not None:
+            raise SampleError("data.facts.annotators: the LAMA T-REx probe has no entity annotators; "
+                              "remove the key, or set data.facts.format: trex")
         return sample_lama_facts(paths, n, seed, allow_fewer=allow_fewer, key=key)
     n = _check_n(n)
     kept = _check_annotators(annotators)
