@@ -86,7 +86,7 @@ def test_data_locations_by_source(tmp_path):
     assert study.download_spec("facts")["source"] == "url"
     cfg["data"]["mmlu"] = {"source": "local", "local": str(tmp_path)}
     study = Study(cfg)
-    assert study.raw_files("mmlu") == {"inputs": [str(tmp_path)], "read": {"root": str(tmp_path), "layout": "csv"}}
+    assert study.raw_files("mmlu") == {"inputs": [str(tmp_path)], "read": {"root": str(tmp_path), "layout": "auto"}}
     assert "mmlu" not in study.downloaded_tasks()
     cfg["data"]["clm"] = {"source": "local", "local": "/data/pile.jsonl"}
     with pytest.raises(ConfigError, match=r"data.clm.local"):
