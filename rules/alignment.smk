@@ -55,6 +55,7 @@ if STUDY.alignment:
             raw=STUDY.instruction_raw(),
             n=PLAN.data["n"],
             n_prompts=PLAN.ppo_prompts,
+            allow_fewer=PLAN.data.get("allow_fewer", False),
             seed=STUDY.seed,
         script:
             "../scripts/instruction_data.py"

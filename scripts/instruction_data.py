@@ -12,4 +12,4 @@ from llmcal import pipeline  # noqa: E402
 sm = snakemake  # noqa: F821
 pipeline.setup_logging(sm.log[0])
 pipeline.instruction_data_job(dict(sm.params.raw), sm.params.n, sm.params.n_prompts, sm.params.seed,
-                              {k: sm.output[k] for k in sm.output.keys()})
+                              {k: sm.output[k] for k in sm.output.keys()}, sm.params.allow_fewer)

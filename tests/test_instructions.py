@@ -353,10 +353,23 @@ def test_sets_take_n_when_smaller():
     assert alpaca.num_rows == oasst.num_rows == 7
 
 
-def test_sets_warn_when_n_exceeds_the_smaller_set():
+def test_sets_refuse_n_beyond_the_smaller_set_unless_allowed():
+    with pytest.raises(SampleError, match=r"instruction sets: asked for 30 items but only 20 are available \(Alpaca "
+                                          r"has 50 usable examples, OpenAssistant 20 single-turn pairs\); set "
+                                          r"alignment.data.allow_fewer: true to accept 20"):
+        build_instruction_sets(instruction_rows("alpaca", 50), instruction_rows("oasst", 20), n=30)
     with pytest.warns(SampleShortfallWarning, match="asked for 30"):
-        alpaca, oasst = build_instruction_sets(instruction_rows("alpaca", 50), instruction_rows("oasst", 20), n=30)
+        alpaca, oasst = build_instruction_sets(instruction_rows("alpaca", 50), instruction_rows("oasst", 20), n=30,
+                                               allow_fewer=True)
     assert alpaca.num_rows == oasst.num_rows == 20
+
+
+def test_ppo_prompts_refuse_more_than_the_alpaca_set_unless_allowed():
+    alpaca, _ = build_instruction_sets(instruction_rows("alpaca", 12), instruction_rows("oasst", 12))
+    with pytest.raises(SampleError, match=r"PPO prompts: asked for 20 items but only 12 .*alignment.data.allow_fewer"):
+        ppo_prompts(alpaca, 20)
+    with pytest.warns(SampleShortfallWarning):
+        assert ppo_prompts(alpaca, 20, allow_fewer=True).num_rows == 12
 
 
 def test_sets_are_deterministic_to_the_byte(tmp_path):
@@ -449,8 +462,10 @@ def test_comparison_sampling_is_seeded(tmp_path):
     assert first.num_rows == 10
     assert parquet_bytes(first, tmp_path / "a.parquet") == parquet_bytes(again, tmp_path / "b.parquet")
     assert first.column("id").to_pylist() != other.column("id").to_pylist()
+    with pytest.raises(SampleError, match=r"comparison pairs: asked for 41 items but only 40 are available"):
+        build_comparison(entries, 0, n=41)
     with pytest.warns(SampleShortfallWarning):
-        assert build_comparison(entries, 0, n=41).num_rows == 40
+        assert build_comparison(entries, 0, n=41, allow_fewer=True).num_rows == 40
 
 
 def test_read_comparison_errors_name_file_and_entry(tmp_path):

@@ -193,7 +193,7 @@ def _check_batch(settings, processes: int) -> None:
 
 
 def _data_section(d: dict) -> dict:
-    out = {"n": d.get("n")}
+    out = {"n": d.get("n"), "allow_fewer": bool(d.get("allow_fewer", False))}
     for name in DATA_SETS:
         cfg = dict(d.get(name) or {"source": "mini"})
         key = f"alignment.data.{name}"

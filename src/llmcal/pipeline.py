@@ -190,15 +190,17 @@ def mini_instructions_job(world_dir: str, seed: int, sizes: dict, out_dir: str) 
     return summary
 
 
-def instruction_data_job(raw: dict, n: int | None, n_prompts: int | None, seed: int, outputs: dict) -> None:
+def instruction_data_job(raw: dict, n: int | None, n_prompts: int | None, seed: int, outputs: dict,
+                         allow_fewer: bool = False) -> None:
     """The tuning sets (equal size, seeded), the reward pairs and the PPO prompts as canonical tables."""
     from llmcal.data import instructions as ins
     from llmcal.data.sources import write_table
 
     alpaca, oasst = ins.build_instruction_sets(ins.read_alpaca(raw["alpaca"]),
-                                               ins.oasst_single_turn(ins.read_oasst(raw["oasst"])), n=n, seed=seed)
+                                               ins.oasst_single_turn(ins.read_oasst(raw["oasst"])), n=n, seed=seed,
+                                               allow_fewer=allow_fewer)
     comparison = ins.build_comparison(ins.read_comparison(raw["comparison"]), seed)
-    tables = {"alpaca": alpaca, "oasst": oasst, "comparison": comparison, "ppo_prompts": ins.ppo_prompts(alpaca, n_prompts, seed)}
+    tables = {"alpaca": alpaca, "oasst": oasst, "comparison": comparison, "ppo_prompts": ins.ppo_prompts(alpaca, n_prompts, seed, allow_fewer)}
     for name, table in tables.items():
         write_table(table, outputs[name])
         log.info("%s: %d rows -> %s", name, table.num_rows, outputs[name])

@@ -415,7 +415,8 @@ def _oasst_pair(root: Mapping, reply: Mapping) -> dict:
 
 
 def build_instruction_sets(
-    alpaca_rows: Sequence[Mapping], oasst_pairs: Sequence[Mapping], n: int | None = None, seed: int = 0
+    alpaca_rows: Sequence[Mapping], oasst_pairs: Sequence[Mapping], n: int | None = None, seed: int = 0,
+    allow_fewer: bool = False,
 ) -> tuple[pa.Table, pa.Table]:
     """(alpaca, oasst) tables of equal size, each a seeded draw without replacement.
 
@@ -430,7 +431,8 @@ def build_instruction_sets(
     oasst = _instruction_rows("OpenAssistant", oasst_pairs)
     size = min(len(alpaca), len(oasst))
     if n is not None and n > size:
-        _warn_short("instruction sets", n, size)
+        _short("instruction sets", n, size, allow_fewer, "alignment.data.allow_fewer",
+               f"Alpaca has {len(alpaca)} usable examples, OpenAssistant {len(oasst)} single-turn pairs")
     size = size if n is None else min(n, size)
     shared = {"requested": "smallest" if n is None else n, "size": size, "seed": seed}
     return (
@@ -472,15 +474,16 @@ def _skipped_info(rows: Any) -> dict[str, int]:
     return {f"skipped.{reason}": count for reason, count in getattr(rows, "skipped", {}).items()}
 
 
-def _warn_short(what: str, n: int, eligible: int) -> None:
-    warnings.warn(
-        f"{what}: asked for {n} items but only {eligible} are available; the sample holds all of them",
-        SampleShortfallWarning,
-        stacklevel=3,
-    )
+def _short(what: str, n: int, eligible: int, allow_fewer: bool, key: str, why: str) -> None:
+    """Fewer items than asked: an error naming the key that accepts it, or (when accepted) a warning."""
+    message = f"{what}: asked for {n} items but only {eligible} are available ({why})"
+    if not allow_fewer:
+        raise SampleError(f"{message}; set {key}: true to accept {eligible}, or lower the n")
+    warnings.warn(f"{message}; {key} is true, so the sample holds all {eligible}", SampleShortfallWarning,
+                  stacklevel=3)
 
 
-def ppo_prompts(alpaca_table: pa.Table, n: int | None = None, seed: int = 0) -> pa.Table:
+def ppo_prompts(alpaca_table: pa.Table, n: int | None = None, seed: int = 0, allow_fewer: bool = False) -> pa.Table:
     """The PPO stage's prompts: ``id``, ``prompt`` of the (sampled) Alpaca table, all or a seeded ``n``."""
     missing = [c for c in PPO_COLUMNS if c not in alpaca_table.column_names]
     if missing:
@@ -490,7 +493,8 @@ def ppo_prompts(alpaca_table: pa.Table, n: int | None = None, seed: int = 0) -> 
         return table
     n = _check_n(n)
     if n > table.num_rows:
-        _warn_short("PPO prompts", n, table.num_rows)
+        _short("PPO prompts", n, table.num_rows, allow_fewer, "alignment.data.allow_fewer",
+               f"alignment.rlhf.n_prompts is {n}; the prompts come from the {table.num_rows}-example Alpaca set")
     # A different stream from the instruction sets' draw, so the prompts are not simply the first rows drawn.
     return table.take(_choose(table.num_rows, min(n, table.num_rows), seed + 1))
 
@@ -535,7 +539,7 @@ def _is_score(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def build_comparison(entries: Sequence[Mapping], seed: int, n: int | None = None) -> pa.Table:
+def build_comparison(entries: Sequence[Mapping], seed: int, n: int | None = None, allow_fewer: bool = False) -> pa.Table:
     """Reward-model pairs ``{id, prompt, chosen, rejected}`` (all, or a seeded ``n``).
 
     The data has no preference field: chosen is the highest-scored non-blank
@@ -557,7 +561,8 @@ def build_comparison(entries: Sequence[Mapping], seed: int, n: int | None = None
             pairs.append(pair)
     _log_skips("comparison pairs", len(pairs), skipped)
     if n is not None and n > len(pairs):
-        _warn_short("comparison pairs", n, len(pairs))
+        _short("comparison pairs", n, len(pairs), allow_fewer, "alignment.data.allow_fewer",
+               f"{len(entries)} comparison entries, {sum(skipped.values())} without a usable pair")
     picks = _choose(len(pairs), n, seed).tolist()
     info = {"requested": "all" if n is None else n, "eligible": len(pairs), "seed": seed,
             **{f"skipped.{reason}": count for reason, count in sorted(skipped.items())}}
