@@ -45,7 +45,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from llmcal.data.mmlu_prompt import CHOICES, build_prompt
+from llmcal.data.mmlu_prompt import CHOICES, DEFAULT_STYLE, build_prompt, check_prompt_style, shot_texts
 
 PathLike = str | os.PathLike
 log = logging.getLogger(__name__)
@@ -66,7 +66,10 @@ FACTS_SCHEMA = pa.schema(
     ]
 )
 MMLU_COLUMNS = ["id", "subject", "question", *CHOICES, "answer"]
-MMLU_SCHEMA = pa.schema([(name, pa.string()) for name in MMLU_COLUMNS] + [("prompt", pa.string())])
+# ``shots``: a JSON list of the prompt's answered dev examples, each as formatted in it, so that a scorer
+# can drop shots from a prompt too long for a model (as Hendrycks' evaluate.py does).
+MMLU_SCHEMA = pa.schema([(name, pa.string()) for name in MMLU_COLUMNS]
+                        + [("prompt", pa.string()), ("shots", pa.string())])
 
 _INFO_PREFIX = "llmcal."
 # Long enough to name the files of a small run, short enough for 465 T-REx files.
@@ -1026,12 +1029,17 @@ def build_mmlu(
     n_shots: int = 5,
     n: int | None = None,
     seed: int = 0,
+    prompt_style: str = DEFAULT_STYLE,
 ) -> pa.Table:
     """Test questions with their ``n_shots``-shot prompts (all, or a seeded ``n``).
 
     Columns: ``id``, ``subject``, ``question``, ``A``-``D``, ``answer``,
-    ``prompt`` (see :mod:`llmcal.data.mmlu_prompt`).
+    ``prompt`` (see :mod:`llmcal.data.mmlu_prompt`; ``prompt_style`` is the
+    config's ``data.mmlu.prompt``) and ``shots``, the JSON list of the answered
+    dev examples as ``prompt`` writes them (``prompt`` is the header, these in
+    order, then the question). The metadata records ``n_shots`` and ``prompt``.
     """
+    check_prompt_style(prompt_style)
     n_shots = operator.index(n_shots)
     if n_shots < 0:
         raise ValueError(f"n_shots must be >= 0, got {n_shots}")
@@ -1046,6 +1054,9 @@ def build_mmlu(
     rows = []
     for position in picks.tolist():
         row = tests[position]
-        rows.append({**row, "prompt": build_prompt(row["subject"], shots[row["subject"]], row)})
-    info = {"requested": "all" if n is None else n, "eligible": len(tests), "seed": seed, "n_shots": n_shots}
+        subject_shots = shots[row["subject"]]
+        rows.append({**row, "prompt": build_prompt(row["subject"], subject_shots, row, prompt_style),
+                     "shots": json.dumps(shot_texts(subject_shots, prompt_style), ensure_ascii=False)})
+    info = {"requested": "all" if n is None else n, "eligible": len(tests), "seed": seed, "n_shots": n_shots,
+            "prompt": prompt_style}
     return _to_table(rows, MMLU_SCHEMA, info)
