@@ -72,15 +72,16 @@ def test_clm_too_short_text_is_named(lm):
         clm_requests(df, lm.tokenizer, "causal", ScoringConfig(), seed=0)
 
 
-def test_mmlu_letters_and_prompt_truncation(lm):
+def test_mmlu_letters_and_a_prompt_too_long_without_shots(lm):
     ids = letter_token_ids(lm.tokenizer)
     assert [lm.tokenizer.decode([i]) for i in ids] == [" A", " B", " C", " D"]
     prompt = "The following are multiple choice questions (with answers) about salt.\n\n" + "x y z\n" * 50 + "Answer:"
     df = pd.DataFrame({"id": ["q1"], "prompt": [prompt], "answer": ["C"]})
-    r = mmlu_requests(df, lm.tokenizer, "causal", ScoringConfig(max_length=10))
-    assert len(r.contexts[0]) == 10 and r.targets.tolist() == [2]
-    # Truncation keeps the end: the prompt still ends in "Answer:".
-    assert lm.tokenizer.decode(r.contexts[0]).endswith("Answer:")
+    r = mmlu_requests(df, lm.tokenizer, "causal", ScoringConfig(max_length=512))
+    assert r.targets.tolist() == [2] and r.n_shots == [None] and r.shortened == 0
+    # Never cut from the left: a prompt with no shots to drop that does not fit is an error.
+    with pytest.raises(ValueError, match=r"mmlu sample q1: .*scoring\.max_length 10.*no `shots` column"):
+        mmlu_requests(df, lm.tokenizer, "causal", ScoringConfig(max_length=10))
     with pytest.raises(ValueError, match="A-D"):
         mmlu_requests(df.assign(answer=["E"]), lm.tokenizer, "causal", ScoringConfig())
 

@@ -5,7 +5,10 @@ the one next-token question the paper asks of it:
 - clm: a seeded position in a Pile text; predict the token there.
 - facts: the text before a T-REx entity; predict the entity's first token as
   the tokenizer splits it in context (so " Paris", with its leading space).
-- mmlu: the 5-shot prompt ending in "Answer:"; choose among the letter tokens.
+- mmlu: the 5-shot prompt ending in "Answer:"; choose among the letter tokens. A prompt longer
+  than ``scoring.max_length`` loses shots from the end until it fits, as Hendrycks' evaluate.py
+  does; the header and the question are never cut (the score file's ``n_shots`` says how many
+  shots each prompt kept).
 
 Instruction-tuned models (``instruct=True``) get the same questions inside the
 Stanford Alpaca template they were tuned with, with the task instructions of
@@ -17,19 +20,23 @@ response. The instruction is a prefix of separately encoded tokens, so the
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from llmcal.data.instructions import format_alpaca
-from llmcal.data.mmlu_prompt import HEADER, format_subject
+from llmcal.data.mmlu_prompt import assemble, header
 from llmcal.scoring.engine import choice_reducer, score_contexts, top1_reducer
 
 TASKS = ("clm", "facts", "mmlu")
 LETTERS = ("A", "B", "C", "D")
 # Table 1 of the paper; MMLU's instruction is its own few-shot header.
 INSTRUCTIONS = {"clm": "Finish this sentence:", "facts": "Finish this Wikipedia description:"}
+
+log = logging.getLogger("llmcal")
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,9 @@ class Requests:
     ids: list[str]
     contexts: list[list[int]]
     targets: np.ndarray  # token ids (clm, facts) or letter indices (mmlu)
+    # mmlu: the shots each prompt kept (None: the sample does not say), and how many prompts lost shots.
+    n_shots: list[int | None] | None = None
+    shortened: int = 0
 
 
 def special_affixes(tokenizer, arch: str) -> tuple[list[int], list[int]]:
@@ -78,16 +88,16 @@ def _wrap(ids: list[int], prefix: list[int], suffix: list[int], max_length: int)
 def instruction(task: str, subject: str | None = None) -> str:
     """The Table 1 instruction of a task, as the tuned model sees it: in the Alpaca template."""
     if task == "mmlu":
-        return format_alpaca(HEADER.format(format_subject(subject)).strip())
+        return format_alpaca(header(subject).strip())
     return format_alpaca(INSTRUCTIONS[task])
 
 
 def split_mmlu_header(prompt: str, subject: str) -> str:
     """The few-shot body of an MMLU prompt; its header moves into the instruction."""
-    header = HEADER.format(format_subject(subject))
-    if not prompt.startswith(header):
+    head = header(subject)
+    if not prompt.startswith(head):
         raise ValueError(f"the prompt does not start with the MMLU header for {subject!r}")
-    return prompt[len(header):]
+    return prompt[len(head):]
 
 
 class _Instructions:
@@ -174,20 +184,83 @@ def letter_token_ids(tokenizer) -> list[int]:
     return ids
 
 
+def _mmlu_parts(sample_id: str, subject: str, prompt: str, shots_json) -> tuple[list[str], str]:
+    """A prompt's shots and question, checked to be exactly its header, these shots, then the question."""
+    try:
+        shots = json.loads(shots_json)
+    except (TypeError, ValueError):
+        shots = None
+    if not isinstance(shots, list) or not all(isinstance(shot, str) for shot in shots):
+        raise ValueError(f"mmlu sample {sample_id}: its `shots` is not a JSON list of strings; "
+                         f"rebuild the MMLU sample")
+    start = header(subject) + "".join(shots)
+    if not prompt.startswith(start):
+        raise ValueError(f"mmlu sample {sample_id}: its prompt is not the header for {subject!r} followed by "
+                         f"its `shots`; rebuild the MMLU sample")
+    return shots, prompt[len(start):]
+
+
 def mmlu_requests(df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig, instruct: bool = False) -> Requests:
-    prefix, suffix = special_affixes(tokenizer, arch)
-    prompts = list(df["prompt"])
-    subjects = list(df["subject"]) if instruct else [None] * len(df)
-    if instruct:
-        prompts = [split_mmlu_header(p, s) for p, s in zip(prompts, subjects)]
-    encoded = tokenizer(prompts, add_special_tokens=False)["input_ids"]
-    header = _Instructions(tokenizer, "mmlu", instruct)
-    contexts = [_wrap(ids, prefix + header(s), suffix, cfg.max_length) for ids, s in zip(encoded, subjects)]
+    """The letter question of each prompt; a prompt too long for ``cfg.max_length`` drops its last shots.
+
+    As Hendrycks' evaluate.py does: k shots, then k-1, ... until the prompt fits; the header and the
+    question stay whole. A prompt that does not fit even with no shots is an error naming the sample.
+    Prompts that fit are the sample's ``prompt``, token for token.
+    """
     bad = [a for a in df["answer"] if a not in LETTERS]
     if bad:
         raise ValueError(f"mmlu: answers must be one of A-D, found {bad[0]!r}")
     targets = np.array([LETTERS.index(a) for a in df["answer"]], dtype=np.int64)
-    return Requests(list(df["id"]), contexts, targets)
+    prefix, suffix = special_affixes(tokenizer, arch)
+    ids, prompts = list(df["id"]), list(df["prompt"])
+    has_shots = "shots" in df.columns
+    if (instruct or has_shots) and "subject" not in df.columns:
+        raise ValueError("mmlu: the sample has no `subject` column; rebuild the MMLU sample")
+    subjects = list(df["subject"]) if "subject" in df.columns else [None] * len(df)
+    shots_col = list(df["shots"]) if has_shots else [None] * len(df)
+
+    def body(prompt: str, subject: str | None) -> str:
+        return split_mmlu_header(prompt, subject) if instruct else prompt
+
+    def encode(texts: list[str]) -> list[list[int]]:
+        return tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+    encoded = encode([body(p, s) for p, s in zip(prompts, subjects)])
+    instruction_ids = _Instructions(tokenizer, "mmlu", instruct)
+    contexts, n_shots, shortened = [], [], 0
+    for sample_id, prompt, subject, shots_json, tokens in zip(ids, prompts, subjects, shots_col, encoded):
+        head = prefix + instruction_ids(subject)
+        budget = cfg.max_length - len(head) - len(suffix)
+        if budget < 1:
+            raise ValueError(f"scoring.max_length {cfg.max_length} leaves no room for a context after "
+                             f"{len(head) + len(suffix)} prompt tokens")
+        shots, question, k = None, None, None
+        if has_shots:
+            shots, question = _mmlu_parts(sample_id, subject, prompt, shots_json)
+            k = len(shots)
+        full = k
+        while len(tokens) > budget:
+            if k is None:
+                raise ValueError(
+                    f"mmlu sample {sample_id}: the prompt has {len(tokens)} tokens, more than the {budget} that "
+                    f"scoring.max_length {cfg.max_length} leaves, and the sample has no `shots` column to drop "
+                    f"shots from; rebuild the MMLU sample, or raise scoring.max_length")
+            if k == 0:
+                raise ValueError(
+                    f"mmlu sample {sample_id}: even with 0 shots the prompt has {len(tokens)} tokens, more than "
+                    f"the {budget} that scoring.max_length {cfg.max_length} leaves after {len(head) + len(suffix)} "
+                    f"special and instruction tokens; raise scoring.max_length (up to the model's context "
+                    f"window) or leave this question out of the sample")
+            k -= 1
+            tokens = encode([body(assemble(subject, shots[:k], question), subject)])[0]
+        shortened += k != full
+        contexts.append(head + tokens + suffix)
+        n_shots.append(k)
+    if shortened:
+        log.warning("mmlu: %d of %d prompts were longer than scoring.max_length %d; they dropped shots until "
+                    "they fit, as Hendrycks' evaluate.py does (n_shots in the score file)", shortened, len(ids),
+                    cfg.max_length)
+    return Requests(ids, contexts, targets, n_shots=n_shots, shortened=int(shortened))
 
 
 def build_requests(task: str, df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig, seed: int,
@@ -216,9 +289,11 @@ def score_task(lm, task: str, df: pd.DataFrame, cfg: ScoringConfig, seed: int, i
             "prediction": [LETTERS[i] for i in choice],
             "target": [LETTERS[i] for i in req.targets],
             "n_context": n_context,
+            "n_shots": pd.array(req.n_shots, dtype="Int64"),
         })
         for j, letter in enumerate(LETTERS):
             out[f"p_{letter}"] = res["choice_probs"][:, j]
+        out.attrs["shortened"] = req.shortened
         return out
     res = score_contexts(lm, req.contexts, top1_reducer(req.targets), cfg.batch_tokens, cfg.max_batch)
     decode = lm.tokenizer.convert_ids_to_tokens
