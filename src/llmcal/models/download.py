@@ -7,11 +7,22 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from llmcal.data.download import OFFLINE_ENV, DownloadError, hub_network_errors, offline_requested
 from llmcal.fsio import umask_mode
-from llmcal.data.download import download_error, hub_network_errors, refuse_if_offline
 
 # Configuration and tokenizer files of every family in the study (T5 and LLaMA ship a sentencepiece *.model).
 _SIDE_FILES = ["*.json", "*.model", "*.txt", "*.tiktoken", "*.py"]
+
+
+def model_download_error(what: str, dest: Path, reason: str) -> DownloadError:
+    """Why a checkpoint cannot be fetched, and the config key that points at one already on disk."""
+    return DownloadError(
+        f"Cannot download {what} to {dest}: {reason}. Either run the download target "
+        f"(`snakemake download`) on a machine with internet access (with {OFFLINE_ENV} unset), or put "
+        f"the checkpoint on disk by hand (a directory written by save_pretrained: config.json, weights and "
+        f"tokenizer files) and point the model's entry in the config at it with `path: <directory>` "
+        f"instead of `hub:`."
+    )
 
 
 def weight_patterns(files: list[str]) -> list[str]:
@@ -25,7 +36,8 @@ def download_model(repo: str, revision: str | None, dest: str | Path) -> Path:
 
     dest = Path(dest)
     what = f"model {repo}@{revision or 'main'}"
-    refuse_if_offline(what, dest)
+    if offline_requested():
+        raise model_download_error(what, dest, f"{OFFLINE_ENV} is set, so no network access is tried")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     os.chmod(tmp, umask_mode(directory=True))  # mkdtemp makes it 0700 whatever the umask
@@ -34,7 +46,7 @@ def download_model(repo: str, revision: str | None, dest: str | Path) -> Path:
         snapshot_download(repo_id=repo, revision=revision, local_dir=tmp, allow_patterns=weight_patterns(files))
     except hub_network_errors() as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise download_error(what, dest, f"the hub could not be reached ({type(e).__name__})") from e
+        raise model_download_error(what, dest, f"the hub could not be reached ({type(e).__name__})") from e
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
