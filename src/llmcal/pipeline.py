@@ -67,7 +67,8 @@ def sample_job(task: str, read: dict, data_cfg: dict, seed: int, out: str) -> No
         if n is not None:
             sources.check_sample_size("MMLU sample", files, int(n), len(test), f"{len(test)} test questions",
                                  allow_fewer, key)
-        table = sources.build_mmlu(dev, test, n_shots=data_cfg.get("n_shots", 5), n=n, seed=seed)
+        table = sources.build_mmlu(dev, test, n_shots=data_cfg.get("n_shots", 5), n=n, seed=seed,
+                                   prompt_style=data_cfg.get("prompt", "hendrycks"))
         table = sources.add_info(table, {"n": table.num_rows, "allow_fewer": allow_fewer})
     else:
         raise ValueError(f"unknown task {task!r}")
@@ -109,19 +110,37 @@ def score_job(model_dir: str, model: dict, task: str, data: str, scoring_cfg: di
               threads: int = 1) -> None:
     import torch
 
-    from llmcal.models.load import load_model
+    from llmcal.models.load import check_max_length, check_model_dir, load_model
     from llmcal.scoring.tasks import ScoringConfig, score_task
 
-    torch.set_num_threads(threads)
-    lm = load_model(model_dir, model["arch"], dtype=scoring_cfg.get("dtype", "auto"))
+    cfg = ScoringConfig.from_dict(scoring_cfg)
+    # Everything that can fail without the weights fails before they are loaded.
+    _check_writable(out)
+    check_max_length(model_dir, cfg.max_length)
+    check_model_dir(model_dir)
     df = pd.read_parquet(data)
     if df.empty:
         raise ValueError(f"{data}: no samples to score")
-    result = score_task(lm, task, df, ScoringConfig.from_dict(scoring_cfg), seed,
-                        instruct=model.get("prompt") == "instruct")
+    torch.set_num_threads(threads)
+    lm = load_model(model_dir, model["arch"], dtype=scoring_cfg.get("dtype", "auto"))
+    result = score_task(lm, task, df, cfg, seed, instruct=model.get("prompt") == "instruct")
     _atomic_write(out, lambda tmp: result.to_parquet(tmp, index=False))
-    log.info("%s on %s: n=%d accuracy=%.4f mean confidence=%.4f", model["name"], task, len(result),
-             result["correct"].mean(), result["confidence"].mean())
+    shortened = f" shortened prompts={result.attrs.get('shortened', 0)}" if task == "mmlu" else ""
+    log.info("%s on %s: n=%d accuracy=%.4f mean confidence=%.4f%s", model["name"], task, len(result),
+             result["correct"].mean(), result["confidence"].mean(), shortened)
+
+
+def _check_writable(out: str) -> None:
+    """A job that cannot write its output fails before its work, not after."""
+    parent = Path(out).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PermissionError(f"{out}: cannot create its folder {parent} ({e.strerror}); "
+                              f"make the results folder writable or set `results:` elsewhere") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"{out}: its folder {parent} is not writable; "
+                              f"make the results folder writable or set `results:` elsewhere")
 
 
 def aggregate_job(score_files: list[str], rows: list[dict], metrics_cfg: dict, seed: int, out: str) -> pd.DataFrame:
