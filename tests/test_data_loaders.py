@@ -535,8 +535,10 @@ def test_build_mmlu_writes_the_exact_prompt():
 
     table = build_mmlu(dev, test, n_shots=2)
 
-    assert table.schema.names == ["id", "subject", "question", "A", "B", "C", "D", "answer", "prompt"]
-    assert table.to_pylist() == [{"id": "high_school_physics-0", "subject": "high_school_physics", **QUESTION, "prompt": EXPECTED_PROMPT}]
+    assert table.schema.names == ["id", "subject", "question", "A", "B", "C", "D", "answer", "prompt", "shots"]
+    assert table.to_pylist() == [{"id": "high_school_physics-0", "subject": "high_school_physics", **QUESTION,
+                                  "prompt": EXPECTED_PROMPT,
+                                  "shots": json.dumps([format_example(SHOT_1), format_example(SHOT_2)])}]
 
 
 def test_build_mmlu_uses_first_dev_rows_of_the_same_subject(tmp_path):
@@ -550,7 +552,8 @@ def test_build_mmlu_uses_first_dev_rows_of_the_same_subject(tmp_path):
     assert row["prompt"] == build_prompt("world_religions", shots, row)
     assert row["prompt"].count("world_religions question") == 6
     assert "abstract_algebra question" not in row["prompt"]
-    assert sample_info(table) == {"requested": "all", "eligible": "7", "seed": "0", "n_shots": "5"}
+    assert sample_info(table) == {"requested": "all", "eligible": "7", "seed": "0", "n_shots": "5",
+                                  "prompt": "hendrycks"}
 
 
 def test_build_mmlu_refuses_subject_with_too_few_dev_examples(tmp_path):
