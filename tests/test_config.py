@@ -190,3 +190,21 @@ def test_the_default_config_yaml_syntax_error_is_named_by_the_workflow(tmp_path)
                           env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode != 0
     assert "config.yaml, line 3, column 1: YAML syntax error" in proc.stdout + proc.stderr
+
+
+def test_a_local_model_is_checked_against_its_context_window_when_the_dag_is_built(tmp_path):
+    import json
+
+    model = tmp_path / "my-model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"model_type": "gpt_neox", "max_position_embeddings": 256}))
+    config = _paper()
+    config["models"] = [{"name": "mine", "family": "mine", "size": "1b", "path": str(model)}]
+    config["figures"], config["alignment"] = [], None
+    config.pop("alignment")
+    validate(config)
+    with pytest.raises(ConfigError, match=rf"{model}/config.json: max_position_embeddings is 256 but "
+                                          r"scoring.max_length is 2048; set scoring.max_length <= 256 \(model mine\)"):
+        Study(config)
+    config["scoring"] = {"max_length": 256}
+    Study(config)

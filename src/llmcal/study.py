@@ -60,6 +60,7 @@ class Study:
         if max_length <= min_context:
             raise ConfigError(f"scoring.max_length: {max_length} leaves no room for min_context {min_context} plus "
                               f"the prompt; raise scoring.max_length or lower scoring.min_context")
+        self._check_context_windows(max_length)
         world = self._world_config() if self._uses_world() else None
         pre = self.config.get("pretrain") or {}
         for m in self.models.values():
@@ -78,6 +79,20 @@ class Study:
                 raise ConfigError(f"data.mmlu.n_shots: {shots} shots asked but the mini world writes "
                                   f"world.mmlu_dev_per_subject = {world.mmlu_dev_per_subject} dev examples per "
                                   f"subject; lower n_shots or raise world.mmlu_dev_per_subject")
+
+    def _check_context_windows(self, max_length: int) -> None:
+        """Models already on disk (a `path:`, a downloaded hub checkpoint): max_length within their window.
+
+        Hub checkpoints not yet downloaded are checked by their scoring job, before it loads the weights.
+        """
+        from llmcal.models.load import check_max_length
+
+        for m in self.models.values():
+            if m.source in ("hub", "local") and (self.model_dir(m.name) / "config.json").is_file():
+                try:
+                    check_max_length(self.model_dir(m.name), max_length)
+                except ValueError as e:
+                    raise ConfigError(f"{e} (model {m.name})") from None
 
     def _check_training_lengths(self) -> None:
         """Tuning a mini base on sequences longer than it was pretrained on would train untrained positions."""
