@@ -197,13 +197,16 @@ def test_sft_resumes_after_an_interruption(tmp_path, full_run, tiny_models, sft_
     assert train_sft(base, sft_data, settings, dirs, tmp_path / "state", log=quiet)["skipped"]
 
 
-def test_sft_refuses_to_resume_another_runs_state(tmp_path, tiny_models, sft_data):
+def test_sft_never_resumes_another_runs_state(tmp_path, tiny_models, sft_data):
     base = tiny_models["neox"][0]
     dirs = [tmp_path / "e1", tmp_path / "e2"]
     with pytest.raises(Interrupted):
         train_sft(base, sft_data, full_settings(), dirs, tmp_path / "state", log=interrupt_after("saved epoch 1"))
-    with pytest.raises(ValueError, match="different run"):
-        train_sft(base, sft_data, full_settings(learning_rate=2e-3), dirs, tmp_path / "state", log=quiet)
+    lines = []
+    summary = train_sft(base, sft_data, full_settings(learning_rate=2e-3), dirs, tmp_path / "state", log=lines.append)
+    assert summary["resumed_from"] is None and summary["steps"] == 4
+    assert any("different run (settings.learning_rate changed)" in line and "moved aside" in line for line in lines)
+    assert (tmp_path / "state.stale-1" / "trainer").is_dir()
 
 
 def _base_without_pad(src, dst):

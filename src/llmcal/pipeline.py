@@ -233,13 +233,19 @@ def set_threads(threads: int) -> None:
 
 
 def _staged_epochs(state_dir: str, n: int) -> list[str]:
-    """Where a trainer writes its epochs: inside the state directory, which outlives a failed job."""
+    """Where a trainer writes its epochs: inside the state directory, which outlives a failed job.
+
+    The trainer ties the state directory to its run (settings and the contents of its inputs) and moves the
+    state of any other run aside, staged epochs included, so only epochs of this run are ever published.
+    """
     return [str(Path(state_dir) / "epochs" / f"epoch{k}") for k in range(1, n + 1)]
 
 
 def sft_job(run: dict, base_dir: str, data: str, launch: dict, state_dir: str, epoch_dirs: list[str]) -> dict:
+    from llmcal.training import check_writable
     from llmcal.training.launch import publish, run_stage
 
+    check_writable([state_dir, *epoch_dirs], "instruction-tuning outputs")
     staged = _staged_epochs(state_dir, len(epoch_dirs))
     args = {"base_dir": base_dir, "data": data, "settings": run["settings"], "epoch_dirs": staged,
             "state_dir": state_dir, "key": f"alignment.instruction_tuning.{run['method']}"}
@@ -254,8 +260,10 @@ def sft_job(run: dict, base_dir: str, data: str, launch: dict, state_dir: str, e
 
 
 def reward_job(settings: dict, base_dir: str, pairs: str, launch: dict, out_dir: str, metrics: str) -> dict:
+    from llmcal.training import check_writable
     from llmcal.training.launch import run_stage
 
+    check_writable([out_dir, metrics], "reward model outputs")
     args = {"base_dir": base_dir, "pairs": pairs, "settings": settings, "out_dir": out_dir, "metrics": metrics,
             "key": "alignment.reward"}
     return run_stage("reward", args, launch, Path(out_dir).parent / ".reward-launch")
@@ -263,8 +271,10 @@ def reward_job(settings: dict, base_dir: str, pairs: str, launch: dict, out_dir:
 
 def ppo_job(run: dict, policy_dir: str, reward_dir: str, prompts: str, launch: dict, state_dir: str,
             epoch_dirs: list[str]) -> dict:
+    from llmcal.training import check_writable
     from llmcal.training.launch import publish, run_stage
 
+    check_writable([state_dir, *epoch_dirs], "PPO outputs")
     staged = _staged_epochs(state_dir, len(epoch_dirs))
     args = {"policy_dir": policy_dir, "reward_dir": reward_dir, "prompts": prompts, "settings": run["settings"],
             "epoch_dirs": staged, "state_dir": state_dir, "key": "alignment.rlhf.ppo"}

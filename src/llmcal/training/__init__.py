@@ -208,20 +208,138 @@ def write_json(path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def claim_state_dir(state_dir, run: dict) -> None:
-    """Record what a state directory belongs to, and refuse to resume a different run from it.
+# run identity ---------------------------------------------------------------------------------------------------
 
-    Resuming with other settings, data or base would silently mix two runs in one set of checkpoints.
+_CHUNK = 1 << 24
+
+
+def fingerprint(paths) -> str:
+    """sha256 over the bytes of the files at `paths` (files, or directories walked in sorted order).
+
+    The relative name of each file is hashed with its contents, so a renamed file changes it too; names that
+    start with "." (temporary files of an interrupted write) are left out. Contents, not paths or timestamps,
+    decide: the same bytes at another path give the same fingerprint, other bytes at the same path do not.
+    Large weights are read in 16 MiB chunks; there is no cache.
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    for root in [Path(p) for p in paths]:
+        if root.is_file():
+            files = [(root.name, root)]
+        elif root.is_dir():
+            files = sorted((f.relative_to(root).as_posix(), f) for f in root.rglob("*")
+                           if f.is_file() and not any(part.startswith(".") for part in f.relative_to(root).parts))
+        else:
+            raise FileNotFoundError(f"{root}: a training input is missing; produce it before training")
+        h.update(f"input {len(files)}\0".encode())
+        for name, f in files:
+            h.update(f"{name}\0{f.stat().st_size}\0".encode())
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                    h.update(chunk)
+    return h.hexdigest()
+
+
+def run_identity(stage: str, settings, inputs: dict) -> dict:
+    """What a training state belongs to: the stage, its resolved settings and a fingerprint of each input."""
+    return json.loads(json.dumps({"stage": stage, "settings": settings.to_dict(),
+                                  "inputs": {name: fingerprint([path]) for name, path in inputs.items()}},
+                                 sort_keys=True, default=str))
+
+
+def identity_hash(identity: dict) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def _differences(previous: dict, identity: dict) -> list[str]:
+    changed = []
+    for key in sorted(set(previous) | set(identity)):
+        a, b = previous.get(key), identity.get(key)
+        if isinstance(a, dict) and isinstance(b, dict) and key == "inputs":
+            changed += [f"{k} contents" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif key == "settings" and isinstance(a, dict) and isinstance(b, dict):
+            changed += [f"settings.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif a != b:
+            changed.append(key)
+    return changed
+
+
+def move_aside(path, why: str, log=print) -> Path:
+    """Rename a stale directory to <path>.stale-<n> (never resumed, never published) and say why."""
+    path = Path(path)
+    n = 1
+    while path.with_name(f"{path.name}.stale-{n}").exists():
+        n += 1
+    aside = path.with_name(f"{path.name}.stale-{n}")
+    os.replace(path, aside)
+    log(f"{path}: {why}; moved aside to {aside} (delete it when no longer wanted)")
+    return aside
+
+
+def claim_state_dir(state_dir, identity: dict, log=print) -> str:
+    """Tie a state directory to the run `identity` names; returns the identity's hash.
+
+    A state directory left by the same run (interrupted) is kept and resumed. One left by another run (other
+    settings, base or data contents), or one whose run is not recorded, is moved aside before anything is
+    read from it, so its checkpoints and staged epochs are never resumed or published; training starts over.
     """
     state_dir = Path(state_dir)
     record = state_dir / "run.json"
-    run = json.loads(json.dumps(run, sort_keys=True, default=str))
-    if record.is_file():
-        previous = json.loads(record.read_text())
-        if previous != run:
-            changed = sorted(k for k in set(previous) | set(run) if previous.get(k) != run.get(k))
-            raise ValueError(f"{state_dir} holds the state of a different run (differs in {changed}); "
-                             f"delete it to start over")
-        return
+    if is_main_process() and state_dir.exists():
+        previous = None
+        if record.is_file():
+            try:
+                previous = json.loads(record.read_text())
+            except ValueError:
+                previous = None
+        if previous != identity:
+            if previous is None:
+                why = "holds training state of an unrecorded run"
+            else:
+                why = f"holds the state of a different run ({', '.join(_differences(previous, identity))} changed)"
+            move_aside(state_dir, f"{why}; training from scratch", log)
+    wait_for_everyone()
+    if is_main_process() and not record.is_file():
+        write_json(record, identity)
+    wait_for_everyone()
+    return identity_hash(identity)
+
+
+def checkpoint_run(model_dir) -> str | None:
+    """The run hash a complete model directory was made by, or None (incomplete, or made before it was recorded)."""
+    marker = Path(model_dir) / CHECKPOINT_MARKER
+    try:
+        return json.loads(marker.read_text()).get("run")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def is_complete_for(model_dir, run_hash: str) -> bool:
+    return is_complete(model_dir) and checkpoint_run(model_dir) == run_hash
+
+
+def drop_foreign_outputs(dirs, run_hash: str, log=print) -> None:
+    """Move aside model directories that a different run (or an unrecorded one) left where this run writes."""
     if is_main_process():
-        write_json(record, run)
+        for d in map(Path, dirs):
+            if d.exists() and not is_complete_for(d, run_hash):
+                why = "was made by a different run" if is_complete(d) else "is incomplete"
+                move_aside(d, f"{why}; it will be trained again", log)
+    wait_for_everyone()
+
+
+def check_writable(paths, what: str) -> None:
+    """Fail before any model is loaded if a path the job must write cannot be created or written."""
+    for path in map(Path, paths):
+        probe = path
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not probe.is_dir() and probe != path:
+            raise PermissionError(f"{path}: cannot write the {what}: {probe} is not a directory")
+        target = probe if probe.is_dir() else probe.parent
+        if not os.access(target, os.W_OK | os.X_OK):
+            raise PermissionError(f"{path}: cannot write the {what}: {target} is not writable by this user; "
+                                  f"fix its permissions or point the workflow elsewhere")

@@ -20,9 +20,10 @@ import warnings
 from pathlib import Path
 
 from llmcal.models.pretrain import atomic_dir
-from llmcal.training import (base_with_pad, bf16_available, check_enough, check_epoch_dirs, claim_state_dir,
-                             is_complete, is_main_process, load_tokenizer, log_callback, lora_config, lora_dtype,
-                             read_table, save_model, wait_for_everyone, world_size)
+from llmcal.training import (base_with_pad, bf16_available, check_enough, check_epoch_dirs, check_writable,
+                             claim_state_dir, drop_foreign_outputs, is_complete_for, is_main_process, load_tokenizer,
+                             log_callback, lora_config, lora_dtype, read_table, run_identity, save_model,
+                             wait_for_everyone, world_size)
 from llmcal.training.settings import PPOSettings
 
 _METRICS = ("objective/scores", "objective/kl", "objective/rlhf_reward", "loss/policy_avg", "loss/value_avg")
@@ -40,12 +41,14 @@ def train_ppo(policy_dir, reward_dir, prompts_path, settings: PPOSettings, epoch
     rollout = settings.rollout_batch(world_size())
     key = f"{settings.config_key}.batch_size"
     check_enough(len(prompts), rollout, "PPO prompts", key)
-    if all(is_complete(d) for d in epoch_dirs):
-        log(f"ppo: all {settings.epochs} epochs already saved; nothing to train")
-        return {"epochs": settings.epochs, "skipped": True}
+    check_writable([state_dir, *epoch_dirs], "PPO state and epochs")
+    identity = run_identity("ppo", settings, {"policy": policy_dir, "reward": reward_dir, "prompts": prompts_path})
+    run = claim_state_dir(state_dir, identity, log)
+    drop_foreign_outputs(epoch_dirs, run, log)
+    if all(is_complete_for(d, run) for d in epoch_dirs):
+        log(f"ppo: all {settings.epochs} epochs of this run already saved; nothing to train")
+        return {"epochs": settings.epochs, "skipped": True, "run": run}
 
-    claim_state_dir(state_dir, {"stage": "ppo", "policy": str(policy_dir), "reward": str(reward_dir),
-                                "prompts": str(prompts_path), "settings": settings.to_dict()})
     base = base_with_pad(policy_dir, state_dir / "policy-base", settings.seed, log)
     tokenizer = load_tokenizer(base)
     _check_reward_model(reward_dir, tokenizer)
@@ -56,7 +59,8 @@ def train_ppo(policy_dir, reward_dir, prompts_path, settings: PPOSettings, epoch
     done = _epochs_saved(state_dir, settings.epochs)
     if done:
         log(f"ppo: resuming after epoch {done}")
-    _export_missing(base, state_dir, epoch_dirs[:done], settings, log)
+    export = {"run": run, "identity": identity}
+    _export_missing(base, state_dir, epoch_dirs[:done], settings, log, export)
     log(f"ppo: {len(dataset)} prompts, {updates} updates of {rollout} prompts per epoch, "
         f"epochs {done + 1}-{settings.epochs}")
     for epoch in range(done, settings.epochs):
@@ -66,8 +70,8 @@ def train_ppo(policy_dir, reward_dir, prompts_path, settings: PPOSettings, epoch
             _save_state(trainer, _state(state_dir, epoch + 1), _epoch_metrics(trainer.state.log_history))
         wait_for_everyone()
         del trainer
-        _export_missing(base, state_dir, epoch_dirs[:epoch + 1], settings, log)
-    return {"epochs": settings.epochs, "skipped": False, "prompts": len(dataset), "updates_per_epoch": updates,
+        _export_missing(base, state_dir, epoch_dirs[:epoch + 1], settings, log, export)
+    return {"epochs": settings.epochs, "skipped": False, "run": run, "prompts": len(dataset), "updates_per_epoch": updates,
             "episodes_per_epoch": updates * rollout, "resumed_after_epoch": done,
             "per_epoch": [json.loads((_state(state_dir, e) / "metrics.json").read_text())
                           for e in range(1, settings.epochs + 1)]}
@@ -78,8 +82,10 @@ def _state(state_dir: Path, epoch: int) -> Path:
 
 
 def _epochs_saved(state_dir: Path, epochs: int) -> int:
+    """Epoch states are written whole (atomic_dir); a kill mid-write leaves only a hidden temporary beside them."""
     done = 0
-    while done < epochs and _state(state_dir, done + 1).is_dir():
+    while done < epochs and all((_state(state_dir, done + 1) / f).exists()
+                                for f in ("policy", "value", "optimizer.pt", "metrics.json")):
         done += 1
     return done
 
@@ -229,17 +235,18 @@ def _save_state(trainer, out: Path, metrics: dict) -> None:
         (Path(tmp) / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
 
 
-def _export_missing(base: Path, state_dir: Path, epoch_dirs: list[Path], settings: PPOSettings, log) -> None:
-    """Merge each saved epoch's policy adapter into the base and save it, unless its directory is complete."""
+def _export_missing(base: Path, state_dir: Path, epoch_dirs: list[Path], settings: PPOSettings, log,
+                    run: dict) -> None:
+    """Merge each saved epoch's policy adapter into the base and save it, unless this run already saved it."""
     if is_main_process():
         for epoch, out in enumerate(epoch_dirs, start=1):
-            if not is_complete(out):
-                _export(base, _state(state_dir, epoch), out, settings, epoch)
+            if not is_complete_for(out, run["run"]):
+                _export(base, _state(state_dir, epoch), out, settings, epoch, run)
                 log(f"ppo: saved epoch {epoch} to {out}")
     wait_for_everyone()
 
 
-def _export(base: Path, state: Path, out: Path, settings: PPOSettings, epoch: int) -> None:
+def _export(base: Path, state: Path, out: Path, settings: PPOSettings, epoch: int, run: dict) -> None:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
@@ -247,4 +254,4 @@ def _export(base: Path, state: Path, out: Path, settings: PPOSettings, epoch: in
     merged = PeftModel.from_pretrained(model, str(state / "policy")).merge_and_unload()
     metrics = json.loads((state / "metrics.json").read_text())
     save_model(merged, load_tokenizer(base), out, {"stage": "ppo", "epoch": epoch, "settings": settings.to_dict(),
-                                                   "metrics": metrics})
+                                                   "metrics": metrics, **run})

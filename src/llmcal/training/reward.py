@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from llmcal.training import (add_pad_token, check_enough, is_main_process, load_tokenizer, log_callback,
-                             lora_config, lora_dtype, read_table, save_model, trainer_args, wait_for_everyone,
-                             world_size, write_json)
+from llmcal.training import (add_pad_token, check_enough, check_writable, identity_hash, is_main_process,
+                             load_tokenizer, log_callback, lora_config, lora_dtype, read_table, run_identity,
+                             save_model, trainer_args, wait_for_everyone, world_size, write_json)
 from llmcal.training.settings import RewardSettings
 
 
@@ -26,10 +26,18 @@ def train_reward(base_dir, pairs_path, settings: RewardSettings, out_dir, metric
     accumulation = settings.gradient_accumulation(world_size())
     key = f"{settings.config_key}.batch_size"
     check_enough(len(train), settings.batch_size, "training pairs", key)
+    work_dir = out_dir.parent / f".{out_dir.name}.trainer"
+    check_writable([out_dir, Path(metrics_path), work_dir], "reward model and its metrics")
+    # Always trained from scratch (nothing is resumed): a trainer directory left by a killed run is dropped.
+    identity = run_identity("reward", settings, {"base": base_dir, "pairs": pairs_path})
+    run = identity_hash(identity)
+    if is_main_process() and work_dir.exists():
+        shutil.rmtree(work_dir)
+        log(f"reward: removed {work_dir} left by an earlier, unfinished run")
+    wait_for_everyone()
 
     tokenizer = load_tokenizer(base_dir)
-    trainer = _build_trainer(base_dir, tokenizer, train, settings, accumulation,
-                             out_dir.parent / f".{out_dir.name}.trainer", log)
+    trainer = _build_trainer(base_dir, tokenizer, train, settings, accumulation, work_dir, log)
     n_train = len(trainer.train_dataset)
     if n_train < len(train):
         log(f"reward: {len(train) - n_train} training pairs longer than max_length {settings.max_length} left out")
@@ -42,7 +50,8 @@ def train_reward(base_dir, pairs_path, settings: RewardSettings, out_dir, metric
     if is_main_process():
         model = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
         metrics.update(heldout_accuracy(model, tokenizer, heldout, settings))
-        save_model(model, tokenizer, out_dir, {"stage": "reward", "settings": settings.to_dict(), **metrics})
+        save_model(model, tokenizer, out_dir, {"stage": "reward", "settings": settings.to_dict(), **metrics,
+                                               "run": run, "identity": identity})
         write_json(metrics_path, metrics)
         shutil.rmtree(trainer.args.output_dir, ignore_errors=True)
         log(f"reward: saved to {out_dir}; held-out pairwise accuracy {metrics['pairwise_accuracy']}")

@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from transformers import TrainerCallback
 
-from llmcal.training import (base_with_pad, check_enough, check_epoch_dirs, claim_state_dir,
-                             is_complete, is_main_process, load_tokenizer, log_callback, lora_config, lora_dtype,
-                             read_table, save_model, trainer_args, wait_for_everyone, world_size)
+from llmcal.training import (base_with_pad, check_enough, check_epoch_dirs, check_writable, claim_state_dir,
+                             drop_foreign_outputs, is_complete, is_complete_for, is_main_process, load_tokenizer,
+                             log_callback, lora_config, lora_dtype, read_table, run_identity, save_model,
+                             trainer_args, wait_for_everyone, world_size)
 from llmcal.training.settings import SFTSettings
 
 
 def train_sft(base_dir, data_path, settings: SFTSettings, epoch_dirs, state_dir, log=print) -> dict:
     """Fine-tune base_dir on data_path for settings.epochs epochs; epoch i's model goes to epoch_dirs[i].
 
-    Resumes from the last checkpoint in state_dir, and leaves complete epoch directories as they are.
+    The state directory and the epoch directories are tied to the run's identity (settings and the contents of
+    base and data): those of the same run are resumed or kept, those of any other run are moved aside first.
     Returns the mean training loss per epoch and the number of optimizer steps.
     """
     epoch_dirs = check_epoch_dirs(epoch_dirs, settings.epochs, settings.config_key)
@@ -35,16 +38,18 @@ def train_sft(base_dir, data_path, settings: SFTSettings, epoch_dirs, state_dir,
     check_enough(len(data), settings.batch_size, "SFT examples", f"{settings.config_key}.batch_size")
     summary = {"method": settings.method, "examples": len(data), "epochs": settings.epochs,
                "gradient_accumulation": accumulation}
-    if all(is_complete(d) for d in epoch_dirs):
-        log(f"sft: all {settings.epochs} epochs already saved; nothing to train")
-        return {**summary, "skipped": True}
+    check_writable([state_dir, *epoch_dirs], "SFT state and epochs")
+    identity = run_identity("sft", settings, {"base": base_dir, "data": data_path})
+    run = claim_state_dir(state_dir, identity, log)
+    drop_foreign_outputs(epoch_dirs, run, log)
+    if all(is_complete_for(d, run) for d in epoch_dirs):
+        log(f"sft: all {settings.epochs} epochs of this run already saved; nothing to train")
+        return {**summary, "skipped": True, "run": run}
 
-    claim_state_dir(state_dir, {"stage": "sft", "base": str(base_dir), "data": str(data_path),
-                                "settings": settings.to_dict()})
     base = base_with_pad(base_dir, state_dir / "base", settings.seed, log)
     tokenizer = load_tokenizer(base)
-    export = _Exporter(base, tokenizer, settings, epoch_dirs, log)
-    resume = _last_checkpoint(state_dir / "trainer")
+    export = _Exporter(base, tokenizer, settings, epoch_dirs, log, run, identity)
+    resume = _last_checkpoint(state_dir / "trainer", log)
     if resume is not None:
         log(f"sft: resuming from {resume}")
         if is_main_process():
@@ -63,7 +68,7 @@ def train_sft(base_dir, data_path, settings: SFTSettings, epoch_dirs, state_dir,
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     wait_for_everyone()
     _check_all_saved(epoch_dirs, state_dir)
-    return {**summary, "skipped": False, "resumed_from": str(resume) if resume else None,
+    return {**summary, "skipped": False, "run": run, "resumed_from": str(resume) if resume else None,
             "steps": trainer.state.global_step,
             "loss_per_epoch": _loss_per_epoch(trainer.state.log_history, settings.epochs)}
 
@@ -107,6 +112,8 @@ class _Exporter:
     settings: SFTSettings
     epoch_dirs: list[Path]
     log: object
+    run: str
+    identity: dict
 
     def __call__(self, checkpoint: Path) -> None:
         state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
@@ -114,7 +121,7 @@ class _Exporter:
         if not 1 <= epoch <= len(self.epoch_dirs) or abs(state["epoch"] - epoch) > 1e-6:
             return
         out = self.epoch_dirs[epoch - 1]
-        if is_complete(out):
+        if is_complete_for(out, self.run):
             return
         import torch
 
@@ -124,7 +131,8 @@ class _Exporter:
             model = self._load(Path(checkpoint))
             save_model(model, self.tokenizer, out, {"stage": "sft", "method": self.settings.method, "epoch": epoch,
                                                     "global_step": state["global_step"],
-                                                    "settings": self.settings.to_dict()})
+                                                    "settings": self.settings.to_dict(),
+                                                    "run": self.run, "identity": self.identity})
         self.log(f"sft: saved epoch {epoch} to {out}")
 
     def _load(self, checkpoint: Path):
@@ -157,13 +165,87 @@ def _check_all_saved(epoch_dirs: list[Path], state_dir: Path) -> None:
                            f"delete {state_dir} to train again")
 
 
-def _last_checkpoint(output_dir: Path) -> Path | None:
-    from transformers.trainer_utils import get_last_checkpoint
+def _last_checkpoint(output_dir: Path, log=print) -> Path | None:
+    """The newest complete Trainer checkpoint; newer partial ones (a kill while saving) are moved aside.
 
+    The Trainer writes checkpoint-N in place, the old one is deleted only after the new one is saved
+    (save_total_limit), so a kill mid-save leaves a partial checkpoint beside the last complete one.
+    """
     if not output_dir.is_dir():
         return None
-    last = get_last_checkpoint(str(output_dir))
-    return Path(last) if last else None
+    found = sorted((int(d.name.split("-")[1]), d) for d in output_dir.iterdir()
+                   if d.is_dir() and d.name.startswith("checkpoint-") and d.name.split("-")[1].isdigit())
+    for _, checkpoint in reversed(found):
+        problem = checkpoint_problem(checkpoint)
+        if problem is None:
+            return checkpoint
+        if is_main_process():
+            # Out of the Trainer's directory: it lists and rotates every checkpoint-* name there.
+            aside = output_dir.parent / f"partial-{checkpoint.name}"
+            os.replace(checkpoint, aside := _free(aside))
+            log(f"{checkpoint}: partial Trainer checkpoint ({problem}), skipped; moved aside to {aside}")
+    wait_for_everyone()
+    return None
+
+
+def _free(path: Path) -> Path:
+    n = 1
+    while path.with_name(f"{path.name}.{n}").exists():
+        n += 1
+    return path.with_name(f"{path.name}.{n}")
+
+
+def checkpoint_problem(checkpoint: Path) -> str | None:
+    """Why a Trainer checkpoint is incomplete, or None: state that parses, loadable weights, optimizer and RNG.
+
+    The Trainer saves weights, then optimizer and scheduler, then RNG state, then trainer_state.json.
+    """
+    checkpoint = Path(checkpoint)
+    try:
+        state = json.loads((checkpoint / "trainer_state.json").read_text())
+        if "global_step" not in state or "epoch" not in state:
+            return "trainer_state.json lacks global_step/epoch"
+    except (OSError, ValueError) as e:
+        return f"trainer_state.json unreadable: {e.__class__.__name__}"
+    weights = [checkpoint / n for n in ("model.safetensors", "adapter_model.safetensors")
+               if (checkpoint / n).is_file()]
+    index = checkpoint / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            weights += sorted({checkpoint / f for f in json.loads(index.read_text())["weight_map"].values()})
+        except (OSError, ValueError, KeyError) as e:
+            return f"{index.name} unreadable: {e.__class__.__name__}"
+    if not weights:
+        return "no weights file"
+    for f in weights:
+        problem = _safetensors_problem(f)
+        if problem:
+            return f"{f.name}: {problem}"
+    for name in ("optimizer.pt", "scheduler.pt"):
+        if not (checkpoint / name).is_file() or (checkpoint / name).stat().st_size == 0:
+            return f"{name} missing or empty"
+    if not any(f.name.startswith("rng_state") for f in checkpoint.iterdir()):
+        return "no rng_state file"
+    return None
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """A safetensors file is complete when its header parses and its tensors end exactly at the file's end."""
+    import struct
+
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            n = struct.unpack("<Q", f.read(8))[0]
+            if n > size - 8:
+                return "truncated header"
+            header = json.loads(f.read(n))
+        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    except (OSError, ValueError, struct.error, KeyError, TypeError) as e:
+        return f"unreadable ({e.__class__.__name__})"
+    if 8 + n + end != size:
+        return f"truncated ({size} bytes, header says {8 + n + end})"
+    return None
 
 
 def _loss_per_epoch(log_history: list[dict], epochs: int) -> list[float | None]:
