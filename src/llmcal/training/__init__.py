@@ -295,7 +295,9 @@ def claim_state_dir(state_dir, identity: dict, log=print) -> str:
                 previous = json.loads(record.read_text())
             except ValueError:
                 previous = None
-        if previous != identity:
+        # The launcher's job file (written before a multi-process trainer starts) is not training state.
+        launcher_only = all(f.name.endswith(("-launch.json", "-summary.json")) for f in state_dir.iterdir())
+        if previous != identity and not (previous is None and launcher_only):
             if previous is None:
                 why = "holds training state of an unrecorded run"
             else:
