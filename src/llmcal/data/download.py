@@ -38,12 +38,15 @@ def offline_requested() -> bool:
     return os.environ.get(OFFLINE_ENV, "").strip().lower() in _TRUE_VALUES
 
 
-def download_error(what: str, dest: Path, reason: str) -> DownloadError:
+DATA_ON_DISK = "place the files in {dest} by hand and point the config at them (source: local)"
+
+
+def download_error(what: str, dest: Path, reason: str, on_disk: str = DATA_ON_DISK) -> DownloadError:
+    """Why something cannot be fetched; on_disk says how to use a copy already on disk (the config key)."""
     return DownloadError(
-        f"Cannot download {what} to {dest}: {reason}. "
-        f"Either run the download target on a machine with internet access "
-        f"(with {OFFLINE_ENV} unset), or place the files in {dest} by hand and "
-        f"point the config at them (source: local)."
+        f"Cannot download {what} to {dest}: {reason}. Either run the download target "
+        f"(`snakemake download`) on a machine with internet access (with {OFFLINE_ENV} unset), or "
+        f"{on_disk.format(dest=dest)}."
     )
 
 

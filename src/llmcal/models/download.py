@@ -7,22 +7,21 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from llmcal.data.download import OFFLINE_ENV, DownloadError, hub_network_errors, offline_requested
+from llmcal.data.download import OFFLINE_ENV, DownloadError, download_error, hub_network_errors, offline_requested
 from llmcal.fsio import umask_mode
 
 # Configuration and tokenizer files of every family in the study (T5 and LLaMA ship a sentencepiece *.model).
 _SIDE_FILES = ["*.json", "*.model", "*.txt", "*.tiktoken", "*.py"]
 
 
+MODEL_ON_DISK = ("put the checkpoint on disk by hand (a directory written by save_pretrained: config.json, "
+                 "weights and tokenizer files) and point the model's entry in the config at it with "
+                 "`path: <directory>` instead of `hub:`")
+
+
 def model_download_error(what: str, dest: Path, reason: str) -> DownloadError:
     """Why a checkpoint cannot be fetched, and the config key that points at one already on disk."""
-    return DownloadError(
-        f"Cannot download {what} to {dest}: {reason}. Either run the download target "
-        f"(`snakemake download`) on a machine with internet access (with {OFFLINE_ENV} unset), or put "
-        f"the checkpoint on disk by hand (a directory written by save_pretrained: config.json, weights and "
-        f"tokenizer files) and point the model's entry in the config at it with `path: <directory>` "
-        f"instead of `hub:`."
-    )
+    return download_error(what, dest, reason, MODEL_ON_DISK)
 
 
 def weight_patterns(files: list[str]) -> list[str]:
