@@ -103,8 +103,15 @@ def test_the_schema_and_the_python_sections_name_the_same_keys():
     from llmcal.data.miniworld import WorldConfig
     from llmcal.models.pretrain import PretrainConfig
 
+    from llmcal.scoring.tasks import ScoringConfig
+
     props = load_schema()["properties"]
     assert set(props["pretrain"]["properties"]) == set(PretrainConfig.__dataclass_fields__)
+    assert set(props["scoring"]["properties"]) == set(ScoringConfig.__dataclass_fields__)
+    with pytest.raises(ConfigError, match=r"`scoring.max_lenght`: unknown key; did you mean `max_length`\?"):
+        ScoringConfig.from_dict({"max_lenght": 512})
+    with pytest.raises(ConfigError, match=r"`pretrain.step`: unknown key; did you mean `steps`\?"):
+        PretrainConfig.from_dict({"step": 5})
     mini = props["models"]["items"]["properties"]["mini"]["properties"]
     assert set(mini) >= {"hidden_size", "num_layers", "num_heads"}
     # The world section is checked key by key against WorldConfig; every default is accepted.

@@ -29,10 +29,9 @@ _atomic_write = atomic_write
 def world_job(world_cfg: dict, out_dir: str) -> dict:
     from llmcal.data.miniworld import WorldConfig, generate_world
 
-    fields = WorldConfig.__dataclass_fields__
-    unknown = sorted(set(world_cfg) - set(fields))
-    if unknown:
-        raise ValueError(f"world: unknown keys {unknown}; known: {sorted(fields)}")
+    from llmcal.config import check_keys
+
+    check_keys(world_cfg, WorldConfig.__dataclass_fields__, "world")
     summary = generate_world(Path(out_dir), WorldConfig(**world_cfg))
     log.info("mini world: %s", json.dumps(summary, default=str))
     return summary
@@ -122,7 +121,7 @@ def score_job(model_dir: str, model: dict, task: str, data: str, scoring_cfg: di
     if df.empty:
         raise ValueError(f"{data}: no samples to score")
     torch.set_num_threads(threads)
-    lm = load_model(model_dir, model["arch"], dtype=scoring_cfg.get("dtype", "auto"))
+    lm = load_model(model_dir, model["arch"], dtype=cfg.dtype)
     result = score_task(lm, task, df, cfg, seed, instruct=model.get("prompt") == "instruct")
     _atomic_write(out, lambda tmp: result.to_parquet(tmp, index=False))
     shortened = f" shortened prompts={result.attrs.get('shortened', 0)}" if task == "mmlu" else ""

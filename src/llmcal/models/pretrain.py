@@ -33,9 +33,9 @@ class PretrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "PretrainConfig":
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"pretrain: unknown keys {sorted(unknown)}")
+        from llmcal.config import check_keys
+
+        check_keys(d, cls.__dataclass_fields__, "pretrain")
         return cls(**d)
 
 

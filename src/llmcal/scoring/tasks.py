@@ -46,10 +46,14 @@ class ScoringConfig:
     batch_tokens: int = 16384
     max_batch: int = 64
     mmlu_confidence: str = "renormalized"
+    dtype: str = "auto"
 
     @classmethod
     def from_dict(cls, d: dict) -> "ScoringConfig":
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+        from llmcal.config import check_keys
+
+        check_keys(d, cls.__dataclass_fields__, "scoring")
+        return cls(**d)
 
 
 @dataclass
