@@ -17,8 +17,9 @@ from pathlib import Path
 
 log = logging.getLogger("llmcal")
 
-# What a user can fix (config, data, paths, models): reported as a message, not a traceback.
-USER_ERRORS = (ValueError, OSError, RuntimeError, LookupError)
+# What a user can fix (config, data, paths, models): reported as a message, not a traceback. A KeyError or
+# IndexError is almost always a bug, so it keeps its traceback on the console.
+USER_ERRORS = (ValueError, OSError, RuntimeError)
 FORMAT = "%(asctime)s %(message)s"
 
 
