@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from llmcal.calibration import bin_indices, expected_calibration_error
+from llmcal.data.mmlu_prompt import LETTERS
 
 __all__ = [
     "FINDING_IDS",
@@ -78,7 +79,6 @@ _CHUNK_ELEMENTS = 1 << 23
 _BIN_MATRIX_BUDGET = 1 << 28
 # Resampled elements per chunk from which per-bin sums go through BLAS rather than bincount.
 _BLAS_MIN_ELEMENTS = 1 << 21
-MMLU_LETTERS = ("A", "B", "C", "D")
 # The bracket of the exact (MMLU) temperature search, on log T.
 _LOG_T_RANGE = (math.log(0.05), math.log(20.0))
 
@@ -466,12 +466,12 @@ def fit_temperature(scores: pd.DataFrame, seed: int, n_bins: int = 10, grid=None
                          f"to fit and {int(held.sum())} held out")
     conf = scores["confidence"].to_numpy(dtype=np.float64)
     corr = scores["correct"].to_numpy().astype(np.float64)
-    letters = [f"p_{x}" for x in MMLU_LETTERS]
+    letters = [f"p_{x}" for x in LETTERS]
     if set(letters) <= set(scores.columns) and "target" in scores.columns:
         probs = scores[letters].to_numpy(dtype=np.float64)
-        target = scores["target"].map({x: i for i, x in enumerate(MMLU_LETTERS)})
+        target = scores["target"].map({x: i for i, x in enumerate(LETTERS)})
         if target.isna().any():
-            raise ValueError(f"target must be one of {MMLU_LETTERS}")
+            raise ValueError(f"target must be one of {LETTERS}")
         target = target.to_numpy(dtype=np.int64)
         t = fit_temperature_choices(probs[fit], target[fit])
         log_p = np.log(np.maximum(probs[held], np.finfo(np.float64).tiny))

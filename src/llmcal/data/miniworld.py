@@ -28,9 +28,10 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from llmcal.data.mmlu_prompt import LETTERS
+
 PILE_SETS = ("MiniWiki", "MiniNews", "MiniQA", "MiniExams")
 SUBJECTS = ("geography", "biography", "business", "science")
-LETTERS = "ABCD"
 URI = "http://mini.world/entity/"
 PROP_URI = "http://www.wikidata.org/prop/direct/"
 

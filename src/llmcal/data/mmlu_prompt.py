@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-CHOICES = ("A", "B", "C", "D")
+# The answer letters of MMLU, in option order: the one definition every module imports.
+LETTERS = ("A", "B", "C", "D")
 HEADER = "The following are multiple choice questions (with answers) about {}.\n\n"
 PROMPT_STYLES = ("hendrycks", "lm_eval_harness")
 DEFAULT_STYLE = "hendrycks"
@@ -58,7 +59,7 @@ def format_example(row: Mapping, include_answer: bool = True, style: str = DEFAU
     trailing space, so that the model's next token is " A", " B", ...
     """
     text = row["question"].strip() if check_prompt_style(style) == "lm_eval_harness" else row["question"]
-    for letter in CHOICES:
+    for letter in LETTERS:
         text += f"\n{letter}. {row[letter]}"
     text += "\nAnswer:"
     if include_answer:

@@ -45,7 +45,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from llmcal.data.mmlu_prompt import CHOICES, DEFAULT_STYLE, build_prompt, check_prompt_style, shot_texts
+from llmcal.data.mmlu_prompt import LETTERS, DEFAULT_STYLE, build_prompt, check_prompt_style, shot_texts
 
 PathLike = str | os.PathLike
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ FACTS_SCHEMA = pa.schema(
         ("start", pa.int64()),
     ]
 )
-MMLU_COLUMNS = ["id", "subject", "question", *CHOICES, "answer"]
+MMLU_COLUMNS = ["id", "subject", "question", *LETTERS, "answer"]
 # ``shots``: a JSON list of the prompt's answered dev examples, each as formatted in it, so that a scorer
 # can drop shots from a prompt too long for a model (as Hendrycks' evaluate.py does).
 MMLU_SCHEMA = pa.schema([(name, pa.string()) for name in MMLU_COLUMNS]
@@ -842,7 +842,7 @@ def _mmlu_row(subject: str, index: int, question: str, options: Sequence[str], a
         "id": f"{subject}-{index}",
         "subject": subject,
         "question": question,
-        **dict(zip(CHOICES, options)),
+        **dict(zip(LETTERS, options)),
         "answer": answer,
     }
 
@@ -873,13 +873,13 @@ def _read_mmlu_csv_file(path: Path, subject: str) -> list[dict]:
     rows = []
     for index, record in enumerate(records):
         where = f"{path}, row {index} (id {subject}-{index})"
-        if len(record) != 2 + len(CHOICES):
+        if len(record) != 2 + len(LETTERS):
             raise SampleError(
                 f"{where}: expected 6 columns (question, A, B, C, D, answer), got {len(record)}"
             )
         question, *options, answer = record
         answer = answer.strip()
-        if answer not in CHOICES:
+        if answer not in LETTERS:
             raise SampleError(f"{where}: answer {answer!r} is not one of A, B, C, D")
         rows.append(_mmlu_row(subject, index, question, options, answer))
     return rows
@@ -927,12 +927,12 @@ def _read_mmlu_hub_file(path: Path, counters: Counter) -> list[dict]:
             raise SampleError(f"{where}: no subject")
         if not isinstance(record["question"], str):
             raise SampleError(f"{where}: no question")
-        if not isinstance(choices, list) or len(choices) != len(CHOICES):
+        if not isinstance(choices, list) or len(choices) != len(LETTERS):
             raise SampleError(f"{where}: expected 4 choices, got {choices!r}")
-        if not isinstance(answer, int) or isinstance(answer, bool) or not 0 <= answer < len(CHOICES):
+        if not isinstance(answer, int) or isinstance(answer, bool) or not 0 <= answer < len(LETTERS):
             raise SampleError(f"{where}: answer {answer!r} is not one of 0, 1, 2, 3")
         # Counting within the subject reproduces the CSV layout's row ids.
-        rows.append(_mmlu_row(subject, counters[subject], record["question"], choices, CHOICES[answer]))
+        rows.append(_mmlu_row(subject, counters[subject], record["question"], choices, LETTERS[answer]))
         counters[subject] += 1
     return rows
 

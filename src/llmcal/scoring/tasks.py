@@ -28,11 +28,10 @@ import numpy as np
 import pandas as pd
 
 from llmcal.data.instructions import format_alpaca
-from llmcal.data.mmlu_prompt import assemble, header
+from llmcal.data.mmlu_prompt import LETTERS, assemble, header
 from llmcal.scoring.engine import choice_reducer, score_contexts, top1_reducer
 
 TASKS = ("clm", "facts", "mmlu")
-LETTERS = ("A", "B", "C", "D")
 # Table 1 of the paper; MMLU's instruction is its own few-shot header.
 INSTRUCTIONS = {"clm": "Finish this sentence:", "facts": "Finish this Wikipedia description:"}
 
