@@ -17,7 +17,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 mini: $(STAMP)
 	$(BIN)/python -m llmcal.config config/mini.yaml
-	$(BIN)/snakemake --cores $(CORES) --configfile config/mini.yaml -- all
+	$(BIN)/llmcal --cores $(CORES) --configfile config/mini.yaml -- all
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

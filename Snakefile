@@ -2,6 +2,7 @@
 # as a workflow, from raw data to every figure.
 #   snakemake --cores 8 all                                      the paper (config.yaml)
 #   snakemake --cores 2 --configfile config/mini.yaml -- all     the mini preset
+#   (llmcal takes the same arguments and reports a missing or malformed --configfile in one line)
 from pathlib import Path
 
 from snakemake.utils import min_version
