@@ -34,6 +34,12 @@ def test_both_presets_pass_the_closed_schema():
     validate(_paper())
 
 
+def test_the_test_preset_is_a_config_a_person_can_run():
+    from llmcal.config import check_file
+
+    check_file(ROOT / ".test" / "config.yaml")  # everything the workflow checks when it builds the DAG
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda c: c.update(modles=c.pop("models")), "`modles`: unknown key; did you mean `models`?"),
     (lambda c: c.update(figure=c.pop("figures")), "`figure`: unknown key; did you mean `figures`?"),

@@ -20,6 +20,8 @@ import yaml
 from slurm_cluster import PARTITION, Cluster, unavailable
 from test_workflow import _tiny_config
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 TARGETS = ["results/scores/clm/t-xs.parquet", "results/scores/mmlu/t-xs.parquet"]

