@@ -12,7 +12,8 @@ config's `task_modules` (importable where Snakemake and its jobs run: on PYTHONP
 that calls `register`; it brings its own `data_schema`, the closed JSON schema of its `data.<name>`
 section, which the config check merges into the schema (llmcal.config.schema_for).
 
-Task modules import only this package at import time: the DAG is built without torch or pandas.
+Task modules import nothing heavy at import time (torch, pandas, pyarrow inside their methods): the DAG is
+built without them.
 """
 
 from __future__ import annotations
