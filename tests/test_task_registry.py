@@ -115,7 +115,7 @@ def test_registering_a_task_checks_what_it_brings():
 # a task from a module of its own ----------------------------------------------------------------------------------
 
 
-def test_a_plugin_task_section_is_checked_by_its_own_schema(tmp_path):
+def test_a_plugin_task_section_is_checked_by_its_own_schema(tmp_path, monkeypatch):
     config = _toy_config(tmp_path)
     validate(config)
     filled = fill_defaults(copy.deepcopy(config))
@@ -141,6 +141,15 @@ def test_a_plugin_task_section_is_checked_by_its_own_schema(tmp_path):
         validate({**config, "task_modules": ["no_such_tasks"]})
     with pytest.raises(ConfigError, match=r"task_modules\[0\]: 'json' registers no task"):
         validate({**config, "task_modules": ["json"]})
+    # A module whose task takes a built-in name is named, not half-registered.
+    (tmp_path / "clash_tasks.py").write_text(
+        "from llmcal.tasks import Task, register\n\n\nclass Clm(Task):\n    name = 'clm'\n    label = 'mine'\n"
+        "    data_schema = {'type': 'object', 'properties': {'source': {}}, 'additionalProperties': False}\n\n\n"
+        "register(Clm())\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ConfigError, match=r"task_modules\[0\]: 'clash_tasks': task 'clm' is registered twice"):
+        validate({**config, "task_modules": ["clash_tasks"]})
+    assert tasks.get("clm").label == "Causal LM (Pile)"
 
 
 def test_a_task_without_an_instruction_cannot_be_scored_on_aligned_models(tmp_path):

@@ -186,6 +186,8 @@ def load_modules(modules: Iterable[str] | None, key: str = "task_modules") -> tu
         except ImportError as e:
             raise ConfigError(f"{key}[{i}]: cannot import {module!r} ({e}); the module must be importable where "
                               f"Snakemake and its jobs run (on PYTHONPATH, or installed)") from None
+        except (TypeError, ValueError) as e:  # register() refused one of its tasks
+            raise ConfigError(f"{key}[{i}]: {module!r}: {e}") from None
         registered = _BY_MODULE.get(module)
         if not registered:
             raise ConfigError(f"{key}[{i}]: {module!r} registers no task; it must call llmcal.tasks.register(...)")
