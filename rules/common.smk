@@ -5,17 +5,18 @@ from dataclasses import asdict
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from llmcal.config import fill_defaults  # noqa: E402
 from llmcal.config import validate as check_config  # noqa: E402
 from llmcal.registry import ConfigError  # noqa: E402
 from llmcal.study import Study  # noqa: E402
 
 try:
-    # The closed schema first, one line per problem; then Snakemake's validate fills in its defaults.
+    # The closed schema (with the sections of the config's task_modules) first, one line per problem; then
+    # its defaults are filled in, as Snakemake's validate would.
     check_config(config)
-    validate(config, "../schemas/config.schema.yaml")
+    fill_defaults(config)
     STUDY = Study(config)
 except ConfigError as e:
     raise WorkflowError(f"config: {e}") from None
@@ -34,11 +35,12 @@ onstart:
 
 R = str(STUDY.results)
 MODEL_NAMES = "|".join(re.escape(m) for m in STUDY.models)
+TASK_NAMES = "|".join(re.escape(t) for t in STUDY.task_names)
 MINI_ENTRIES = "|".join(re.escape(e) for e in STUDY.mini_entries()) or "^$"
 
 
 wildcard_constraints:
-    task="clm|facts|mmlu",
+    task=TASK_NAMES,
     model=MODEL_NAMES,
     entry=MINI_ENTRIES,
 

@@ -12,4 +12,4 @@ from llmcal import pipeline  # noqa: E402
 sm = snakemake  # noqa: F821
 pipeline.setup_logging(sm.log[0])
 pipeline.score_job(sm.input.model, dict(sm.params.model), sm.wildcards.task, sm.input.data, dict(sm.params.scoring),
-                   sm.params.seed, sm.output[0], threads=sm.threads)
+                   sm.params.seed, sm.output[0], threads=sm.threads, task_modules=sm.config["task_modules"])

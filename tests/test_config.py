@@ -162,14 +162,22 @@ def test_snakemake_shows_one_clear_line_for_a_typo(tmp_path):
 
 
 def test_schema_defaults_still_reach_the_rules():
-    """Snakemake's validate fills the schema's defaults after the closed check: rules read config["scoring"]."""
+    """fill_defaults sets the schema's defaults after the closed check (rules read config["scoring"]), exactly as
+    Snakemake's validate(set_default=True) would."""
     from snakemake.utils import validate as sm_validate
+
+    from llmcal.config import fill_defaults
 
     config = copy.deepcopy(_paper())
     config.pop("scoring", None)
     validate(config)
-    sm_validate(config, str(ROOT / "schemas" / "config.schema.yaml"))
+    fill_defaults(config)
     assert config["scoring"]["max_length"] == 2048 and config["data"]["mmlu"]["prompt"] == "hendrycks"
+    assert config["task_modules"] == []
+    for preset in (_paper(), _mini()):
+        theirs = copy.deepcopy(preset)
+        sm_validate(theirs, str(ROOT / "schemas" / "config.schema.yaml"))
+        assert fill_defaults(copy.deepcopy(preset)) == theirs
 
 
 def test_a_yaml_syntax_error_names_file_line_and_column(tmp_path):

@@ -21,10 +21,10 @@ from llmcal.models.load import check_max_length, context_window, load_model
 from llmcal.scoring.tasks import (
     ScoringConfig,
     instruction,
-    mmlu_requests,
     score_task,
     special_affixes,
 )
+from llmcal.tasks.mmlu import mmlu_requests
 
 SUBJECT = "salt_trade"
 WORDS = ["the", "river", "city", "of", "Valdoria", "lies", "north", "of", "Kenro", "and", "its", "people", "trade", "salt", "and", "iron"]

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 from llmcal.models.load import load_model
-from llmcal.scoring.tasks import (ScoringConfig, build_requests, clm_requests, entity_split, facts_requests,
-                                  instruction, letter_token_ids, mmlu_requests, score_task, special_affixes,
-                                  split_mmlu_header)
+from llmcal.scoring.tasks import ScoringConfig, build_requests, instruction, score_task, special_affixes
+from llmcal.tasks.clm import clm_requests
+from llmcal.tasks.facts import entity_split, facts_requests
+from llmcal.tasks.mmlu import letter_token_ids, mmlu_requests, split_mmlu_header
 
 
 @pytest.fixture(scope="module")

@@ -84,11 +84,57 @@ def _message(config: Any, error) -> list[str]:
     return [f"`{where or 'config'}`: {error.message}"]
 
 
+def schema_for(config: Mapping) -> dict:
+    """The schema a config is checked against: the file's, plus the tasks of its `task_modules`.
+
+    Each such task (llmcal.tasks) joins the `tasks` and figure `task` enums and `task_labels`, and its own
+    closed `data_schema` becomes `data.<name>`; built-in sections stay exactly as the file has them.
+    """
+    import copy
+
+    from llmcal import tasks
+
+    schema = load_schema()
+    modules = config.get("task_modules") if isinstance(config, Mapping) else None
+    if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
+        return schema  # no task modules, or a malformed list the schema reports
+    extra = [t for t in tasks.load_modules(modules) if t not in schema["properties"]["data"]["properties"]]
+    if not extra:
+        return schema
+    schema = copy.deepcopy(schema)
+    props = schema["properties"]
+    for name in extra:
+        task = tasks.get(name)
+        props["tasks"]["items"]["enum"].append(name)
+        props["figures"]["items"]["properties"]["task"]["enum"].append(name)
+        props["task_labels"]["properties"][name] = {"type": "string"}
+        props["data"]["properties"][name] = copy.deepcopy(dict(task.data_schema))
+    return schema
+
+
+def fill_defaults(config: dict, schema: Mapping | None = None) -> dict:
+    """Set the schema's defaults in `config` (in place), as Snakemake's validate(set_default=True) does."""
+    from jsonschema import Draft202012Validator, validators
+
+    schema = schema_for(config) if schema is None else schema
+    properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def set_defaults(validator, props, instance, subschema):
+        for name, sub in props.items():
+            if "default" in sub and isinstance(instance, dict):
+                instance.setdefault(name, sub["default"])
+        yield from properties(validator, props, instance, subschema)
+
+    filler = validators.extend(Draft202012Validator, {"properties": set_defaults})
+    filler(schema).validate(config)
+    return config
+
+
 def validate(config: Mapping, schema: Mapping | None = None) -> None:
-    """Raise one ConfigError listing every problem of `config` against the (closed) schema."""
+    """Raise one ConfigError listing every problem of `config` against the (closed) schema (schema_for)."""
     from jsonschema import Draft202012Validator
 
-    schema = load_schema() if schema is None else schema
+    schema = schema_for(config) if schema is None else schema
     validator = Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     lines: list[str] = []

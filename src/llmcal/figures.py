@@ -23,9 +23,8 @@ from matplotlib import cbook, mlab  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from llmcal import tasks as task_registry  # noqa: E402
 from llmcal.calibration import expected_calibration_error, reliability_table  # noqa: E402
-
-TASK_LABELS = {"clm": "Causal LM (Pile)", "facts": "Facts (T-REx)", "mmlu": "MMLU"}
 
 ACC_COLOR = "#4878d0"
 GAP_COLOR = "#d65f5f"
@@ -58,7 +57,7 @@ TREND_ACC_PREFIX = "trend-acc"
 
 
 def _task_label(task: str, task_labels: Mapping[str, str] | None) -> str:
-    return {**TASK_LABELS, **(task_labels or {})}.get(task, task)
+    return {**task_registry.labels(), **(task_labels or {})}.get(task, task)
 
 
 def _checked_scores(df: pd.DataFrame, model: str, task: str) -> pd.DataFrame:
@@ -98,7 +97,7 @@ def _lookup_metrics(index: pd.DataFrame, model: str, task: str) -> pd.Series:
 
 def _paper_order(tasks) -> list[str]:
     tasks = set(tasks)
-    known = [t for t in TASK_LABELS if t in tasks]
+    known = [t for t in task_registry.names() if t in tasks]
     return known + sorted(tasks - set(known))
 
 
@@ -426,7 +425,7 @@ def figure_selective(curves: Mapping, models: Sequence[str], out_path, *,
     (``llmcal.findings.selective_curve``); one panel per task, one line per model in the given order.
     """
     models = list(models)
-    tasks = [t for t in TASK_LABELS if any((m, t) in curves for m in models)]
+    tasks = [t for t in task_registry.names() if any((m, t) in curves for m in models)]
     tasks += sorted({t for (m, t) in curves if m in models and t not in tasks})
     if not tasks:
         raise ValueError("figure_selective: no curves for the given models")

@@ -796,8 +796,13 @@ def _gain_stat(inp: _Inputs, fig, task: str, base_task: str) -> _Stat:
 
 
 def _build_f7(inp: _Inputs):
-    if "clm" not in inp.tasks or not {"facts", "mmlu"} & set(inp.tasks):
-        raise _Missing(f"needs clm and facts or mmlu among the tasks, got {list(inp.tasks)}")
+    # Which task is the causal-LM reference and which ask for knowledge is each task's findings_role.
+    study = inp.study
+    roles = {role: [t for t in study.task_names if study.task(t).findings_role == role] for role in ("lm", "knowledge")}
+    lm, knowledge = ([t for t in roles[r] if t in inp.tasks] for r in ("lm", "knowledge"))
+    if not lm or not knowledge:
+        raise _Missing(f"needs {' or '.join(roles['lm'])} and {' or '.join(roles['knowledge'])} among the tasks, "
+                       f"got {list(inp.tasks)}")
     series = []
     for getter in (lambda s: _scale_figures(s)[0], _steps_figure):
         try:
@@ -806,7 +811,7 @@ def _build_f7(inp: _Inputs):
             pass
     if not series:
         raise _Missing("the config has no scale or steps figure")
-    stats = [_gain_stat(inp, fig, t, "clm") for fig in series for t in ("facts", "mmlu") if t in inp.tasks]
+    stats = [_gain_stat(inp, fig, t, lm[0]) for fig in series for t in knowledge]
     text = ("ECE gain = ECE(first model) - ECE(last model) of " + " and ".join(_series_text(f) for f in series)
             + "; gain on facts / MMLU minus gain on CLM")
     return text, stats, []

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -44,33 +45,18 @@ def download_data_job(spec: dict, out_dir: str) -> None:
     log.info("downloaded %d file(s) into %s", len(paths), out_dir)
 
 
-def sample_job(task: str, read: dict, data_cfg: dict, seed: int, out: str) -> None:
+def sample_job(task: str, read: dict, data_cfg: dict, seed: int, out: str, task_modules: Sequence[str] = ()) -> None:
     """One task's sample; fewer rows than data.<task>.n is an error unless data.<task>.allow_fewer is true.
 
-    The sample's metadata (llmcal.data.sources.sample_info) holds requested, eligible and n (rows kept).
+    The task (llmcal.tasks, after importing the config's `task_modules`) chooses the reader. The sample's
+    metadata (llmcal.data.sources.sample_info) holds requested, eligible and n (rows kept).
     """
+    from llmcal import tasks
     from llmcal.data import sources
 
-    allow_fewer = bool(data_cfg.get("allow_fewer", False))
-    key = f"data.{task}.allow_fewer"
-    if task == "clm":
-        table = sources.sample_clm(read["files"], data_cfg["n"], seed, data_cfg.get("min_chars", 1),
-                                   allow_fewer=allow_fewer, key=key)
-    elif task == "facts":
-        table = sources.sample_facts(read["paths"], data_cfg["n"], seed, format=data_cfg.get("format", "trex"),
-                                     annotators=data_cfg.get("annotators"), allow_fewer=allow_fewer, key=key)
-    elif task == "mmlu":
-        dev, test = sources.read_mmlu(read["root"], read.get("layout", "auto"))
-        n = data_cfg.get("n")
-        files = list(test.attrs.get("files", {}).values())
-        if n is not None:
-            sources.check_sample_size("MMLU sample", files, int(n), len(test), f"{len(test)} test questions",
-                                 allow_fewer, key)
-        table = sources.build_mmlu(dev, test, n_shots=data_cfg.get("n_shots", 5), n=n, seed=seed,
-                                   prompt_style=data_cfg.get("prompt", "hendrycks"))
-        table = sources.add_info(table, {"n": table.num_rows, "allow_fewer": allow_fewer})
-    else:
-        raise ValueError(f"unknown task {task!r}")
+    tasks.load_modules(task_modules)
+    table = tasks.get(task).sample(read, data_cfg, seed, allow_fewer=bool(data_cfg.get("allow_fewer", False)),
+                                   key=f"data.{task}.allow_fewer")
     if table.num_rows == 0:
         raise sources.SampleError(f"{task}: the sample is empty; nothing to write to {out}")
     sources.write_table(table, out)
@@ -106,12 +92,15 @@ def download_model_job(repo: str, revision: str | None, out_dir: str) -> None:
 
 
 def score_job(model_dir: str, model: dict, task: str, data: str, scoring_cfg: dict, seed: int, out: str,
-              threads: int = 1) -> None:
+              threads: int = 1, task_modules: Sequence[str] = ()) -> None:
     import torch
 
+    from llmcal import tasks
     from llmcal.models.load import check_max_length, check_model_dir, load_model
     from llmcal.scoring.tasks import ScoringConfig, score_task
 
+    tasks.load_modules(task_modules)
+    summary = tasks.get(task).log_summary
     cfg = ScoringConfig.from_dict(scoring_cfg)
     # Everything that can fail without the weights fails before they are loaded.
     _check_writable(out)
@@ -124,9 +113,8 @@ def score_job(model_dir: str, model: dict, task: str, data: str, scoring_cfg: di
     lm = load_model(model_dir, model["arch"], dtype=cfg.dtype)
     result = score_task(lm, task, df, cfg, seed, instruct=model.get("prompt") == "instruct")
     _atomic_write(out, lambda tmp: result.to_parquet(tmp, index=False))
-    shortened = f" shortened prompts={result.attrs.get('shortened', 0)}" if task == "mmlu" else ""
     log.info("%s on %s: n=%d accuracy=%.4f mean confidence=%.4f%s", model["name"], task, len(result),
-             result["correct"].mean(), result["confidence"].mean(), shortened)
+             result["correct"].mean(), result["confidence"].mean(), summary(result))
 
 
 def _check_writable(out: str) -> None:

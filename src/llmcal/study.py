@@ -11,9 +11,9 @@ from pathlib import Path
 
 from llmcal import alignment as al
 from llmcal import resources as res
+from llmcal import tasks as task_registry
 from llmcal.registry import ConfigError, ModelSpec, checkpoint_steps, expand_models, hub_dir, model_dir
 
-TASKS = ("clm", "facts", "mmlu")
 FIGURE_KINDS = ("reliability", "scale", "steps", "confidence_hist", "alignment", "diversity")
 ALIGNMENT_METRICS = ("ece", "accuracy")
 
@@ -33,10 +33,13 @@ class Study:
         self.config = config
         self.results = Path(config["results"])
         self.seed = int(config.get("seed", 1234))
-        self.tasks = tuple(config.get("tasks", TASKS))
+        # The tasks the config can name (built-in and its `task_modules`'), and those it runs.
+        self.task_names = task_registry.available(config.get("task_modules"))
+        self.tasks = tuple(config.get("tasks", task_registry.builtin()))
         for t in self.tasks:
-            if t not in TASKS:
-                raise ConfigError(f"tasks: {t!r} is not one of {TASKS}")
+            if t not in self.task_names:
+                raise ConfigError(f"tasks: {t!r} is not one of {self.task_names} (a task of your own is a module "
+                                  f"named in `task_modules`)")
         pre = config.get("pretrain") or {}
         self.pretrain_steps = int(pre["steps"]) if "steps" in pre else None
         self.models: dict[str, ModelSpec] = expand_models(config["models"], self.pretrain_steps)
@@ -72,13 +75,16 @@ class Study:
                                       f"{m.name} (pretrain.seq_len {seq_len} positions); set scoring.max_length <= "
                                       f"{seq_len}")
         self._check_training_lengths()
-        mmlu = (self.config.get("data") or {}).get("mmlu") or {}
-        if world is not None and "mmlu" in self.tasks and mmlu.get("source") == "mini":
-            shots = int(mmlu.get("n_shots", 5))
-            if shots > world.mmlu_dev_per_subject:
-                raise ConfigError(f"data.mmlu.n_shots: {shots} shots asked but the mini world writes "
-                                  f"world.mmlu_dev_per_subject = {world.mmlu_dev_per_subject} dev examples per "
-                                  f"subject; lower n_shots or raise world.mmlu_dev_per_subject")
+        data = self.config.get("data") or {}
+        for t in self.tasks:
+            if t in data:
+                self.task(t).check(data[t], f"data.{t}", world)
+        if self.alignment is not None:
+            for t in self.tasks:
+                if not self.task(t).instructable:
+                    raise ConfigError(f"tasks: {t!r} has no instruction for the instruction-tuned models of the "
+                                      f"alignment stage; give its Task an `instruction` (Table 1), or leave it out "
+                                      f"of `tasks`")
 
     def _check_context_windows(self, max_length: int) -> None:
         """Models already on disk (a `path:`, a downloaded hub checkpoint): max_length within their window.
@@ -301,10 +307,15 @@ class Study:
         return res.job_resources("cpu", 0.0)
 
     def _samples(self, task: str) -> int:
-        # MMLU's test split has 14,042 questions; the others are sampled to `n`.
-        return int(self.data_config(task).get("n") or 14_042)
+        return self.task(task).expected_samples(self.data_config(task))
 
     # data ---------------------------------------------------------------------------------------------------
+
+    def task(self, name: str) -> task_registry.Task:
+        """The task object (llmcal.tasks) of a task the config can name."""
+        if name not in self.task_names:
+            raise ConfigError(f"tasks: {name!r} is not one of {self.task_names}")
+        return task_registry.get(name)
 
     def data_config(self, task: str) -> dict:
         try:
@@ -323,38 +334,11 @@ class Study:
         cfg = self.data_config(task)
         src = cfg["source"]
         key = f"data.{task}"
-        if src == "mini":
-            world = Path(self.raw_dir(task))
-            read = {
-                "clm": {"files": {"val": str(world / "pile" / "val.jsonl"), "test": str(world / "pile" / "test.jsonl")}},
-                "facts": {"paths": [str(world / "trex")]},
-                "mmlu": {"root": str(world / "mmlu" / "data"), "layout": "csv"},
-            }[task]
-            return {"inputs": [str(world)], "read": read}
-        if src == "local":
-            local = cfg.get("local")
-            if not local:
-                raise ConfigError(f"{key}.local: source is 'local' but no local path is given")
-            if task == "clm":
-                if not isinstance(local, dict):
-                    raise ConfigError(f"{key}.local: give the Pile files by split, e.g. {{val: ..., test: ...}}")
-                return {"inputs": list(local.values()), "read": {"files": dict(local)}}
-            if task == "facts":
-                return {"inputs": [local], "read": {"paths": [local]}}
-            # Hendrycks' CSV folders or the cais/mmlu parquet: detected from the files present.
-            return {"inputs": [local], "read": {"root": local, "layout": "auto"}}
-        if src not in ("hub", "url"):
+        if src == "local" and not cfg.get("local"):
+            raise ConfigError(f"{key}.local: source is 'local' but no local path is given")
+        if src not in ("hub", "url", "local", "mini"):
             raise ConfigError(f"{key}.source: {src!r} is not one of hub, url, local, mini")
-        raw = Path(self.raw_dir(task))
-        if task == "clm":
-            if src != "hub" or "hub" not in cfg:
-                raise ConfigError(f"{key}: the Pile comes from the hub (source: hub with hub.repo and hub.files)")
-            files = {split: str(raw / name) for split, name in cfg["hub"]["files"].items()}
-            return {"inputs": [str(raw)], "read": {"files": files}}
-        if task == "facts":
-            return {"inputs": [str(raw)], "read": {"paths": [str(raw)]}}
-        layout = "hub" if src == "hub" else "auto"
-        return {"inputs": [str(raw)], "read": {"root": str(raw), "layout": layout}}
+        return self.task(task).raw_files(src, cfg, Path(self.raw_dir(task)), key)
 
     def download_spec(self, task: str) -> dict:
         """The argument of llmcal.data.download.download_dataset for a hub/url task."""
