@@ -46,6 +46,7 @@ class ScoringConfig:
     max_batch: int = 64
     mmlu_confidence: str = "renormalized"
     dtype: str = "auto"
+    prefix_cache: bool = True
 
     @classmethod
     def from_dict(cls, d: dict) -> "ScoringConfig":
@@ -283,7 +284,7 @@ def score_task(lm, task: str, df: pd.DataFrame, cfg: ScoringConfig, seed: int, i
     n_context = np.array([len(c) for c in req.contexts], dtype=np.int64)
     if task == "mmlu":
         res = score_contexts(lm, req.contexts, choice_reducer(letter_token_ids(lm.tokenizer), cfg.mmlu_confidence),
-                             cfg.batch_tokens, cfg.max_batch)
+                             cfg.batch_tokens, cfg.max_batch, cfg.prefix_cache)
         choice = res["choice"]
         out = pd.DataFrame({
             "id": req.ids,
@@ -298,7 +299,7 @@ def score_task(lm, task: str, df: pd.DataFrame, cfg: ScoringConfig, seed: int, i
             out[f"p_{letter}"] = res["choice_probs"][:, j]
         out.attrs["shortened"] = req.shortened
         return out
-    res = score_contexts(lm, req.contexts, top1_reducer(req.targets), cfg.batch_tokens, cfg.max_batch)
+    res = score_contexts(lm, req.contexts, top1_reducer(req.targets), cfg.batch_tokens, cfg.max_batch, cfg.prefix_cache)
     decode = lm.tokenizer.convert_ids_to_tokens
     return pd.DataFrame({
         "id": req.ids,
