@@ -155,12 +155,14 @@ REPEAT = [1]  # --repeat: each timing is the best of this many runs (the machine
 
 
 def timed(fn):
+    """fn's result, its wall seconds and its CPU seconds (process time: steadier than wall time where the machine
+    is shared, and equal to it on an idle machine at one thread); the best of --repeat runs."""
     best = None
     for _ in range(REPEAT[0]):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
-        seconds = time.perf_counter() - t0
-        best = seconds if best is None else min(best, seconds)
+        took = (time.perf_counter() - t0, time.process_time() - c0)
+        best = took if best is None or took[0] < best[0] else best
     return out, best
 
 
@@ -182,11 +184,11 @@ def llmcal_run(model_dir: Path, task: str, df: pd.DataFrame, cfg: ScoringConfig,
         load_s = time.perf_counter() - t0
         return lm, score_task(lm, task, df, cfg, seed=1234, instruct=instruct), load_s
 
-    (lm, scores, load_s), seconds = timed(run)
+    (lm, scores, load_s), (seconds, cpu_s) = timed(run)
     score_s = seconds - load_s
     req = build_requests(task, df, lm.tokenizer, "causal", cfg, seed=1234, instruct=instruct)
     tokens, flops = forward_flops(lm.model, req.contexts, cfg.prefix_cache)
-    return {"scores": scores, "load_s": load_s, "score_s": score_s, "tokens": tokens, "flops": flops,
+    return {"scores": scores, "load_s": load_s, "score_s": score_s, "cpu_s": cpu_s, "tokens": tokens, "flops": flops,
             "context_tokens": sum(len(c) for c in req.contexts), "contexts": req.contexts}
 
 
@@ -198,8 +200,8 @@ def plain_loop(model_dir: Path, df: pd.DataFrame, cfg: ScoringConfig) -> dict:
         return np.stack([torch.softmax(reference_last_logits(lm, c)[letters], -1).double().numpy()
                          for c in req.contexts])
 
-    probs, seconds = timed(run)
-    return {"probs": probs, "load_s": 0.0, "score_s": seconds}
+    probs, (seconds, cpu_s) = timed(run)
+    return {"probs": probs, "load_s": 0.0, "score_s": seconds, "cpu_s": cpu_s}
 
 
 def write_lm_eval_tasks(mmlu_dir: Path, out: Path, subjects: list[str]) -> list[str]:
@@ -248,7 +250,7 @@ def lm_eval_run(model_dir: Path, mmlu_dir: Path, df: pd.DataFrame, tmp: Path, ba
 
     subjects = list(dict.fromkeys(df["subject"]))
     names = write_lm_eval_tasks(mmlu_dir, tmp / "lm_eval_tasks", subjects)
-    manager, index_s = timed(lambda: TaskManager(include_path=str(tmp / "lm_eval_tasks")))
+    manager, (index_s, _) = timed(lambda: TaskManager(include_path=str(tmp / "lm_eval_tasks")))
 
     def run():
         model = HFLM(pretrained=str(model_dir), backend="causal", device="cpu", dtype="float32",
@@ -256,7 +258,7 @@ def lm_eval_run(model_dir: Path, mmlu_dir: Path, df: pd.DataFrame, tmp: Path, ba
         return lm_eval.simple_evaluate(model=model, tasks=names, task_manager=manager, log_samples=True,
                                        bootstrap_iters=0)
 
-    result, seconds = timed(run)
+    result, (seconds, cpu_s) = timed(run)
     probs, prompts = {}, {}
     for name, subject in zip(names, subjects):
         for sample in result["samples"][name]:
@@ -271,20 +273,26 @@ def lm_eval_run(model_dir: Path, mmlu_dir: Path, df: pd.DataFrame, tmp: Path, ba
     if differ:
         raise SystemExit(f"lm-eval's prompt for {differ[0]} is not llmcal's:\n{prompts[differ[0]]!r}\n"
                          f"{df.set_index('id').loc[differ[0], 'prompt']!r}")
-    return {"probs": np.stack([probs[i] for i in df["id"]]), "load_s": 0.0, "score_s": seconds,
+    return {"probs": np.stack([probs[i] for i in df["id"]]), "load_s": 0.0, "score_s": seconds, "cpu_s": cpu_s,
             "index_s": index_s}
 
 
 # --- the bench --------------------------------------------------------------------------------------------------
 
-def _row(name, n, run, peak, base_s):
+def _row(name, n, run, peak, base):
     total = run["load_s"] + run["score_s"]
     rate = run["flops"] / run["score_s"] if "flops" in run else None
-    return (f"{name:<16}{total:9.2f} {n / total:11.2f} {base_s / total:8.2f}x "
-            + (f"{run['tokens']:9d} {rate / 1e9:9.2f} {rate / peak:7.1%}" if rate else f"{'':9} {'':9} {'':7}"))
+    return (f"{name:<16}{total:9.2f} {n / total:9.2f} {base[0] / total:8.2f}x {run['cpu_s']:8.2f} "
+            f"{base[1] / run['cpu_s']:8.2f}x "
+            + (f"{run['tokens']:8d} {rate / 1e9:8.2f} {rate / peak:6.1%}" if rate else ""))
 
 
-HEAD = f"{'':<16}{'s':>9} {'items/s':>11} {'vs plain':>9} {'tokens':>9} {'GFLOP/s':>9} {'of mm':>7}"
+def _base(run) -> tuple[float, float]:
+    return run["load_s"] + run["score_s"], run["cpu_s"]
+
+
+HEAD = (f"{'':<16}{'wall s':>9} {'items/s':>9} {'vs plain':>9} {'cpu s':>8} {'vs plain':>9} {'tokens':>8} "
+        f"{'GFLOP/s':>8} {'of mm':>6}")
 
 
 def bench_mmlu(model_dir: Path, mmlu_dir: Path, tmp: Path, args, peak: float) -> list[str]:
@@ -307,7 +315,7 @@ def bench_mmlu(model_dir: Path, mmlu_dir: Path, tmp: Path, args, peak: float) ->
     worst = max((float(np.abs(probs[a] - probs[b]).max()), a, b) for i, a in enumerate(names) for b in names[i + 1 :])
     ctx = runs["llmcal plain"]["context_tokens"]
     groups, _ = group_by_prefix(runs["llmcal prefix"]["contexts"])
-    base = runs["llmcal plain"]["load_s"] + runs["llmcal plain"]["score_s"]
+    base = _base(runs["llmcal plain"])
     lines = [f"MMLU 5-shot: {len(df)} questions, {df['subject'].nunique()} subjects, {ctx} context tokens "
              f"({ctx / len(df):.0f} per question); {len(groups)} prefix groups sharing "
              f"{1 - runs['llmcal prefix']['tokens'] / ctx:.0%} of the tokens", HEAD]
@@ -316,8 +324,9 @@ def bench_mmlu(model_dir: Path, mmlu_dir: Path, tmp: Path, args, peak: float) ->
         lm = runs["lm-eval 0.4.13"]
         lines.append(f"(lm-eval's task index, built once before its timing: {lm['index_s']:.1f} s; batch size "
                      f"{args.lm_eval_batch_size})")
-        prefix_s = runs["llmcal prefix"]["load_s"] + runs["llmcal prefix"]["score_s"]
-        lines.append(f"llmcal prefix vs lm-eval: {lm['score_s'] / prefix_s:.2f}x")
+        prefix = _base(runs["llmcal prefix"])
+        lines.append(f"llmcal prefix vs lm-eval: {lm['score_s'] / prefix[0]:.2f}x wall, {lm['cpu_s'] / prefix[1]:.2f}x "
+                     f"cpu")
     lines.append(f"max |dp| over the {len(names)} scorers: {worst[0]:.2e} ({worst[1]} vs {worst[2]})")
     if worst[0] > PROB_TOL:
         raise SystemExit("\n".join(lines) + f"\nFAILED: option probabilities differ by more than {PROB_TOL}")
@@ -333,7 +342,7 @@ def bench_instructed(model_dir: Path, task: str, n: int, peak: float) -> list[st
     a, b = runs["llmcal prefix"]["scores"], runs["llmcal plain"]["scores"]
     dconf = float(np.abs(a["confidence"] - b["confidence"]).max())
     ctx = runs["llmcal plain"]["context_tokens"]
-    base = runs["llmcal plain"]["load_s"] + runs["llmcal plain"]["score_s"]
+    base = _base(runs["llmcal plain"])
     lines = [f"instructed {task}: {n} samples, {ctx} context tokens, {1 - runs['llmcal prefix']['tokens'] / ctx:.0%} "
              f"of them in shared prefixes", HEAD]
     lines += [_row(name, n, run, peak, base) for name, run in runs.items()]
