@@ -129,6 +129,8 @@ def test_grouping_prefers_longer_prefixes_and_prices_groups():
     assert 19 * 10 <= PREFIX_GROUP_COST
     groups, plain = group_by_prefix(short)
     assert groups == [] and len(plain) == 20
+    groups, plain = group_by_prefix([])
+    assert groups == [] and len(plain) == 0
 
 
 def test_grouping_covers_each_context_once_and_is_deterministic():

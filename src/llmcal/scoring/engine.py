@@ -65,7 +65,8 @@ def _common_prefix(a: np.ndarray, b: np.ndarray) -> int:
     return int(diff[0]) if len(diff) else m
 
 
-def group_by_prefix(contexts: list[list[int]], group_cost: int = PREFIX_GROUP_COST) -> tuple[list[PrefixGroup], np.ndarray]:
+def group_by_prefix(contexts: list[list[int]],
+                    group_cost: int = PREFIX_GROUP_COST) -> tuple[list[PrefixGroup], np.ndarray]:
     """Groups of contexts worth one shared prefix pass each, and the indices of the rest (for the plain path).
 
     The contexts are sorted as token sequences, so that contexts sharing a prefix are neighbours; the longest
@@ -76,6 +77,8 @@ def group_by_prefix(contexts: list[list[int]], group_cost: int = PREFIX_GROUP_CO
     so no rule per task: an MMLU subject's header and shots, or an instruction template, are found as they come.
     """
     n = len(contexts)
+    if n == 0:
+        return [], np.zeros(0, dtype=np.int64)
     order = np.array(sorted(range(n), key=contexts.__getitem__), dtype=np.int64)
     seqs = [np.asarray(contexts[i], dtype=np.int64) for i in order]
     lengths = np.array([len(s) for s in seqs], dtype=np.int64)
