@@ -30,6 +30,7 @@ class ScoringConfig:
     max_batch: int = 64
     mmlu_confidence: str = "renormalized"
     dtype: str = "auto"
+    prefix_cache: bool = True
 
     @classmethod
     def from_dict(cls, d: dict) -> "ScoringConfig":
@@ -102,13 +103,19 @@ def score_task(lm, task: str, df: pd.DataFrame, cfg: ScoringConfig, seed: int, i
     return registry.get(task).score(lm, df, cfg, seed, instruct)
 
 
+def run_contexts(lm, contexts: list[list[int]], reduce, cfg: ScoringConfig) -> dict:
+    """The engine on a task's contexts under the scoring settings (batching, shared-prefix reuse): the one call
+    every task makes, so a new task gets each engine setting without passing it itself."""
+    return score_contexts(lm, contexts, reduce, cfg.batch_tokens, cfg.max_batch, cfg.prefix_cache)
+
+
 def score_top1(lm, req: Requests, cfg: ScoringConfig) -> pd.DataFrame:
     """Rows of a next-token task: confidence is the top-1 probability, correct if it is the target token.
 
     The top-1 and target probabilities over the engine's temperature grid are kept (conf_t, target_prob_t).
     """
     n_context = np.array([len(c) for c in req.contexts], dtype=np.int64)
-    res = score_contexts(lm, req.contexts, top1_reducer(req.targets), cfg.batch_tokens, cfg.max_batch)
+    res = run_contexts(lm, req.contexts, top1_reducer(req.targets), cfg)
     decode = lm.tokenizer.convert_ids_to_tokens
     return pd.DataFrame({
         "id": req.ids,

@@ -182,12 +182,12 @@ class MMLU(Task):
         import numpy as np
         import pandas as pd
 
-        from llmcal.scoring.engine import choice_reducer, score_contexts
+        from llmcal.scoring.engine import choice_reducer
+        from llmcal.scoring.tasks import run_contexts
 
         req = self.requests(df, lm.tokenizer, lm.arch, cfg, seed, instruct)
         n_context = np.array([len(c) for c in req.contexts], dtype=np.int64)
-        res = score_contexts(lm, req.contexts, choice_reducer(letter_token_ids(lm.tokenizer), cfg.mmlu_confidence),
-                             cfg.batch_tokens, cfg.max_batch)
+        res = run_contexts(lm, req.contexts, choice_reducer(letter_token_ids(lm.tokenizer), cfg.mmlu_confidence), cfg)
         choice = res["choice"]
         out = pd.DataFrame({
             "id": req.ids,

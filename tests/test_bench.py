@@ -1,0 +1,67 @@
+"""The benches in bench/ run: the CPU bench end to end on a tiny shape (without lm-eval, which lives in .venv-bench
+only), the GPU bench's CPU mode; and the lm-eval task the bench writes asks for llmcal's prompt text."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench_module(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(*args: str) -> str:
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_cpu_bench_runs_and_checks_agreement():
+    out = _run("bench/scoring_speed.py", "--shape", "tiny", "--no-lm-eval", "--subjects", "2", "--questions", "3",
+               "--instructed", "8")
+    assert "MMLU 5-shot: 6 questions, 2 subjects" in out
+    for row in ("llmcal prefix", "llmcal plain", "plain loop"):
+        assert row in out
+    assert "max |dp| over the 3 scorers" in out
+    assert "instructed clm: 8 samples" in out and "instructed facts: 8 samples" in out
+    assert out.count("same predictions: True") == 2
+
+
+def test_gpu_bench_tiny_mode_runs():
+    out = _run("bench/gpu_scoring.py", "--tiny")
+    assert "attention sdpa" in out
+    assert out.count("same top-1 token on 100.0%") == 2
+
+
+def test_lm_eval_task_is_llmcal_prompt(tmp_path):
+    """The bench's task YAML, rendered as lm-eval 0.4 renders it (jinja over the CSV row, description, shots
+    joined by the few-shot delimiter), is llmcal's MMLU prompt string for string."""
+    import jinja2
+
+    from llmcal.data.sources import build_mmlu, read_mmlu_csv
+
+    bench = _bench_module("scoring_speed")
+    mmlu = bench.write_mmlu(tmp_path / "mmlu", subjects=2, questions=3)
+    names = bench.write_lm_eval_tasks(mmlu, tmp_path / "tasks", ["astronomy", "college_physics"])
+    dev, test = read_mmlu_csv(mmlu)
+    df = build_mmlu(dev, test, n_shots=5, prompt_style="lm_eval_harness").to_pandas().set_index("id")
+    for name, subject in zip(names, ["astronomy", "college_physics"]):
+        task = yaml.safe_load((tmp_path / "tasks" / f"{name}.yaml").read_text())
+        text = jinja2.Template(task["doc_to_text"], keep_trailing_newline=True)
+        rows = {split: [r for r in (dev if split == "dev" else test).to_dict("records") if r["subject"] == subject]
+                for split in ("dev", "test")}
+        shots = [text.render(**r) + task["target_delimiter"] + r[task["doc_to_target"]] for r in rows["dev"][:5]]
+        for i, row in enumerate(rows["test"]):
+            prompt = task["description"] + task["fewshot_delimiter"].join(shots) + task["fewshot_delimiter"] \
+                + text.render(**row)
+            assert prompt == df.loc[f"{subject}-{i}", "prompt"]
