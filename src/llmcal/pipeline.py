@@ -304,54 +304,38 @@ def diversity_job(tables: dict, embedder: dict, cfg: dict, seed: int, out_json: 
     return report
 
 
-def _alignment_summary(reward_file: str, diversity_file: str) -> str:
-    """The alignment stage's own numbers: the reward model's held-out accuracy, each set's diversity."""
-    reward = json.loads(Path(reward_file).read_text())
-    diversity = json.loads(Path(diversity_file).read_text())
-    lines = ["", "", "## Alignment stage", "",
-             f"Reward model: pairwise accuracy {reward['pairwise_accuracy']:.3f} on {reward['heldout_pairs']} "
-             f"held-out comparison pairs (chosen scored above rejected), after training on {reward['train_pairs']}.",
-             "", "Response diversity of the instruction sets (Figure 6; mean pairwise cosine distance of sentence "
-             f"embeddings by `{diversity['embedder'].get('hub') or diversity['embedder'].get('package') or 'path'}`, "
-             "95% bootstrap interval):", "", "| set | n | diversity |", "| --- | --- | --- |"]
-    for name, s in diversity["sets"].items():
-        lines.append(f"| {name} | {s['n']} | {s['diversity']:.4f} [{s['diversity_lo']:.4f}, {s['diversity_hi']:.4f}] |")
-    return "\n".join(lines) + "\n"
-
-
 # findings -----------------------------------------------------------------------------------------------------
 
 
 def findings_job(config: dict, metrics_file: str, figure_files: dict, n_boot: int, seed: int, out_md: str,
                  out_html: str, out_selective: str, alignment_files: list | None = None) -> list:
     """The findings report: each claim of the paper tested on this run's numbers (see llmcal.findings)."""
-    from llmcal import findings
+    from llmcal import findings, report, selective
+    from llmcal.figures import figure_selective
+    from llmcal.fsio import atomic_text
 
     metrics = pd.read_csv(metrics_file)
     load = findings.score_loader(config)
     results = findings.evaluate_findings(config, metrics, load, n_boot=n_boot, seed=seed)
     n_bins = int(config.get("metrics", {}).get("n_bins", 10))
-    extras = findings.calibration_extras(metrics, load, seed=seed, n_bins=n_bins)
-    text = findings.render_markdown(results, extras, metrics)
+    extras = selective.calibration_extras(metrics, load, seed=seed, n_bins=n_bins)
+    text = report.render_markdown(results, extras, metrics)
     html_dir = Path(out_html).parent
-    selective = Path(out_selective)
+    out_selective = Path(out_selective)
     models = list(dict.fromkeys(metrics["model"]))
     light = findings.score_loader(config, columns=["confidence", "correct"])
     curves = {}
     for model, task in metrics[["model", "task"]].itertuples(index=False, name=None):
         df = light(model, task)
-        curves[(model, task)] = findings.selective_curve(df["confidence"].to_numpy(), df["correct"].to_numpy())
-    from llmcal.figures import figure_selective
-
-    figure_selective(curves, models, selective, task_labels=config.get("task_labels"))
-    text += ("\n\n## Selective prediction\n\nAccuracy of the answers kept against coverage, withholding the "
-             f"least confident first: `{selective.name}` beside this report (its area is the table's selective AUC).\n")
+        curves[(model, task)] = selective.selective_curve(df["confidence"].to_numpy(), df["correct"].to_numpy())
+    figure_selective(curves, models, out_selective, task_labels=config.get("task_labels"))
+    text += report.selective_section(out_selective.name)
     if alignment_files:
-        text += _alignment_summary(*alignment_files)
-    findings.write_report(text, out_md)
+        text += report.alignment_summary(*alignment_files)
+    atomic_text(out_md, text)
     figs = [(name, os.path.relpath(path, html_dir)) for name, path in figure_files.items()]
-    figs.append(("selective prediction", os.path.relpath(selective, html_dir)))
-    findings.write_report(findings.render_html(text, figs), out_html)
+    figs.append(("selective prediction", os.path.relpath(out_selective, html_dir)))
+    atomic_text(out_html, report.render_html(text, figs))
     for f in results:
         log.info("%s: %s (%s)", f.id, f.verdict, f.reason)
     return results
