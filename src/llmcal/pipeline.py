@@ -14,13 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from llmcal.fsio import atomic_write
+from llmcal.fsio import atomic_dir, atomic_text, atomic_write
 from llmcal.joblog import setup_logging  # noqa: F401  (the scripts call pipeline.setup_logging)
 
 log = logging.getLogger("llmcal")
-
-
-_atomic_write = atomic_write
 
 
 # data ---------------------------------------------------------------------------------------------------------
@@ -123,7 +120,7 @@ def score_job(model_dir: str, model: dict, task: str, data: str, scoring_cfg: di
     torch.set_num_threads(threads)
     lm = load_model(model_dir, model["arch"], dtype=cfg.dtype)
     result = score_task(lm, task, df, cfg, seed, instruct=model.get("prompt") == "instruct")
-    _atomic_write(out, lambda tmp: result.to_parquet(tmp, index=False))
+    atomic_write(out, lambda tmp: result.to_parquet(tmp, index=False))
     shortened = f" shortened prompts={result.attrs.get('shortened', 0)}" if task == "mmlu" else ""
     log.info("%s on %s: n=%d accuracy=%.4f mean confidence=%.4f%s", model["name"], task, len(result),
              result["correct"].mean(), result["confidence"].mean(), shortened)
@@ -153,7 +150,7 @@ def aggregate_job(score_files: list[str], rows: list[dict], metrics_cfg: dict, s
                           n_boot=metrics_cfg.get("n_boot", 1000), seed=seed)
         records.append({**meta, **stats})
     table = pd.DataFrame.from_records(records)
-    _atomic_write(out, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6f"))
+    atomic_write(out, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6f"))
     return table
 
 
@@ -200,8 +197,6 @@ def figure_job(figure: dict, inputs: dict, score_files: dict, labels: dict, task
 
 def mini_instructions_job(world_dir: str, seed: int, sizes: dict, out_dir: str) -> dict:
     from llmcal.data.miniworld_instructions import generate_instruction_data
-    from llmcal.models.pretrain import atomic_dir
-
     with atomic_dir(out_dir) as tmp:
         summary = generate_instruction_data(Path(world_dir), seed, out_dir=Path(tmp), **sizes)
     log.info("mini instruction data: %s", json.dumps(summary, default=str))
@@ -299,8 +294,8 @@ def diversity_job(tables: dict, embedder: dict, cfg: dict, seed: int, out_json: 
     frame = pd.concat([pd.DataFrame({"set": name, "x": p[:, 0], "y": p[:, 1]}) for name, p in points.items()],
                       ignore_index=True)
     report = {"embedder": {**embedder, "dir": str(model_dir)}, "sets": stats}
-    _atomic_write(out_points, lambda tmp: frame.to_parquet(tmp, index=False))
-    _atomic_write(out_json, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=1, sort_keys=True) + "\n"))
+    atomic_write(out_points, lambda tmp: frame.to_parquet(tmp, index=False))
+    atomic_text(out_json, json.dumps(report, indent=1, sort_keys=True) + "\n")
     return report
 
 
@@ -312,7 +307,6 @@ def findings_job(config: dict, metrics_file: str, figure_files: dict, n_boot: in
     """The findings report: each claim of the paper tested on this run's numbers (see llmcal.findings)."""
     from llmcal import findings, report, selective
     from llmcal.figures import figure_selective
-    from llmcal.fsio import atomic_text
 
     metrics = pd.read_csv(metrics_file)
     load = findings.score_loader(config)
