@@ -157,39 +157,13 @@ def aggregate_job(score_files: list[str], rows: list[dict], metrics_cfg: dict, s
 # figures ------------------------------------------------------------------------------------------------------
 
 
-def figure_job(figure: dict, inputs: dict, score_files: dict, labels: dict, task_labels: dict, n_bins: int,
-               out: str, groups: list | None = None) -> None:
-    """inputs: the figure rule's named inputs; score_files maps "model|task" to a per-sample file."""
-    from llmcal import figures
+def figure_job(figure: dict, inputs: dict, params: dict, task_labels: dict, n_bins: int, out: str) -> None:
+    """One figure, drawn by its kind (llmcal.figure_kinds): inputs are the rule's named inputs, params
+    what Study.figure_params gave for it."""
+    from llmcal.figure_kinds import FigureJob, kind_of
 
-    kind, models = figure["kind"], list(figure["models"])
-    if kind == "diversity":
-        stats_file, points_file = inputs["diversity"]
-        from llmcal.alignment import SET_LABELS
-
-        stats = {SET_LABELS.get(k, k): v for k, v in json.loads(Path(stats_file).read_text())["sets"].items()}
-        frame = pd.read_parquet(points_file)
-        points = {SET_LABELS.get(name, name): g[["x", "y"]].to_numpy() for name, g in frame.groupby("set", sort=False)}
-        figures.figure_diversity(points, stats, out, title=figure.get("title"))
-        return
-    metrics = pd.read_csv(inputs["metrics"])
-    if kind == "alignment":
-        figures.figure_alignment(metrics, groups, figure["metric"], out, task_labels=task_labels,
-                                 title=figure.get("title"))
-        return
-    scores = {tuple(k.split("|")): pd.read_parquet(v, columns=["confidence", "correct"])
-              for k, v in score_files.items()}
-    if kind == "reliability":
-        per_task = {t: df for (m, t), df in scores.items() if m == models[0]}
-        figures.figure_reliability(per_task, models[0], out, n_bins=n_bins, task_labels=task_labels)
-    elif kind in ("scale", "steps"):
-        figures.figure_trend(metrics, scores, models, kind, out, title=figure.get("title"),
-                             task_labels=task_labels, n_bins=n_bins)
-    elif kind == "confidence_hist":
-        figures.figure_confidence_hist(scores, models, figure["task"], out, labels=labels,
-                                       title=figure.get("title"), task_labels=task_labels)
-    else:
-        raise ValueError(f"figure {figure['name']}: unknown kind {kind!r}")
+    kind = kind_of(figure["kind"], f"figure {figure['name']}: kind")
+    kind.draw(FigureJob(figure, inputs, params, task_labels, n_bins, out))
 
 
 # alignment ----------------------------------------------------------------------------------------------------
