@@ -12,9 +12,10 @@ This module imports no plotting library: Snakemake reads the table while it buil
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING
 
 from llmcal.registry import ConfigError
 

@@ -36,19 +36,19 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from llmcal.stats import TOL, bootstrap_eces, bootstrap_p, check_n_boot, percentile_interval, rank_corr, spearman
-from llmcal.stats import trend_from_replicates
+from llmcal.stats import (TOL, bootstrap_eces, bootstrap_p, check_n_boot, percentile_interval, rank_corr, spearman,
+                          trend_from_replicates)
 
 __all__ = [
     "FINDING_IDS",
-    "Finding",
     "VERDICTS",
+    "Finding",
     "align",
     "align_many",
     "evaluate_findings",

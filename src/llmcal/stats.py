@@ -11,7 +11,7 @@ difficulty they share from their comparison.
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -120,7 +120,7 @@ def _bin_gap_matrix(bins: np.ndarray, gap: np.ndarray, n_bins: int) -> np.ndarra
 
 def _bin_sums_bincount(counts: np.ndarray, bins: np.ndarray, gap: np.ndarray, n_bins: int) -> np.ndarray:
     """(n_bins, r) per-bin sums of count * gap, without BLAS."""
-    r, n = counts.shape
+    r = len(counts)
     keys = bins[None, :] + (np.arange(r) * n_bins)[:, None]
     sums = np.bincount(keys.ravel(), weights=(counts * gap).ravel(), minlength=r * n_bins)
     return sums.reshape(r, n_bins).T
