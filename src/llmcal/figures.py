@@ -422,7 +422,7 @@ def figure_selective(curves: Mapping, models: Sequence[str], out_path, *,
     """Selective prediction: accuracy of the answers kept against coverage, withholding the least confident.
 
     ``curves`` maps (model, task) to a DataFrame with ``coverage`` and ``accuracy`` columns
-    (``llmcal.findings.selective_curve``); one panel per task, one line per model in the given order.
+    (``llmcal.selective.selective_curve``); one panel per task, one line per model in the given order.
     """
     models = list(models)
     tasks = [t for t in task_registry.names() if any((m, t) in curves for m in models)]

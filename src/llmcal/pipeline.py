@@ -15,13 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from llmcal.fsio import atomic_write
+from llmcal.fsio import atomic_dir, atomic_text, atomic_write
 from llmcal.joblog import setup_logging  # noqa: F401  (the scripts call pipeline.setup_logging)
 
 log = logging.getLogger("llmcal")
-
-
-_atomic_write = atomic_write
 
 
 # data ---------------------------------------------------------------------------------------------------------
@@ -112,7 +109,7 @@ def score_job(model_dir: str, model: dict, task: str, data: str, scoring_cfg: di
     torch.set_num_threads(threads)
     lm = load_model(model_dir, model["arch"], dtype=cfg.dtype)
     result = score_task(lm, task, df, cfg, seed, instruct=model.get("prompt") == "instruct")
-    _atomic_write(out, lambda tmp: result.to_parquet(tmp, index=False))
+    atomic_write(out, lambda tmp: result.to_parquet(tmp, index=False))
     log.info("%s on %s: n=%d accuracy=%.4f mean confidence=%.4f%s", model["name"], task, len(result),
              result["correct"].mean(), result["confidence"].mean(), summary(result))
 
@@ -141,46 +138,20 @@ def aggregate_job(score_files: list[str], rows: list[dict], metrics_cfg: dict, s
                           n_boot=metrics_cfg.get("n_boot", 1000), seed=seed)
         records.append({**meta, **stats})
     table = pd.DataFrame.from_records(records)
-    _atomic_write(out, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6f"))
+    atomic_write(out, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6f"))
     return table
 
 
 # figures ------------------------------------------------------------------------------------------------------
 
 
-def figure_job(figure: dict, inputs: dict, score_files: dict, labels: dict, task_labels: dict, n_bins: int,
-               out: str, groups: list | None = None) -> None:
-    """inputs: the figure rule's named inputs; score_files maps "model|task" to a per-sample file."""
-    from llmcal import figures
+def figure_job(figure: dict, inputs: dict, params: dict, task_labels: dict, n_bins: int, out: str) -> None:
+    """One figure, drawn by its kind (llmcal.figure_kinds): inputs are the rule's named inputs, params
+    what Study.figure_params gave for it."""
+    from llmcal.figure_kinds import FigureJob, kind_of
 
-    kind, models = figure["kind"], list(figure["models"])
-    if kind == "diversity":
-        stats_file, points_file = inputs["diversity"]
-        from llmcal.alignment import SET_LABELS
-
-        stats = {SET_LABELS.get(k, k): v for k, v in json.loads(Path(stats_file).read_text())["sets"].items()}
-        frame = pd.read_parquet(points_file)
-        points = {SET_LABELS.get(name, name): g[["x", "y"]].to_numpy() for name, g in frame.groupby("set", sort=False)}
-        figures.figure_diversity(points, stats, out, title=figure.get("title"))
-        return
-    metrics = pd.read_csv(inputs["metrics"])
-    if kind == "alignment":
-        figures.figure_alignment(metrics, groups, figure["metric"], out, task_labels=task_labels,
-                                 title=figure.get("title"))
-        return
-    scores = {tuple(k.split("|")): pd.read_parquet(v, columns=["confidence", "correct"])
-              for k, v in score_files.items()}
-    if kind == "reliability":
-        per_task = {t: df for (m, t), df in scores.items() if m == models[0]}
-        figures.figure_reliability(per_task, models[0], out, n_bins=n_bins, task_labels=task_labels)
-    elif kind in ("scale", "steps"):
-        figures.figure_trend(metrics, scores, models, kind, out, title=figure.get("title"),
-                             task_labels=task_labels, n_bins=n_bins)
-    elif kind == "confidence_hist":
-        figures.figure_confidence_hist(scores, models, figure["task"], out, labels=labels,
-                                       title=figure.get("title"), task_labels=task_labels)
-    else:
-        raise ValueError(f"figure {figure['name']}: unknown kind {kind!r}")
+    kind = kind_of(figure["kind"], f"figure {figure['name']}: kind")
+    kind.draw(FigureJob(figure, inputs, params, task_labels, n_bins, out))
 
 
 # alignment ----------------------------------------------------------------------------------------------------
@@ -188,8 +159,6 @@ def figure_job(figure: dict, inputs: dict, score_files: dict, labels: dict, task
 
 def mini_instructions_job(world_dir: str, seed: int, sizes: dict, out_dir: str) -> dict:
     from llmcal.data.miniworld_instructions import generate_instruction_data
-    from llmcal.models.pretrain import atomic_dir
-
     with atomic_dir(out_dir) as tmp:
         summary = generate_instruction_data(Path(world_dir), seed, out_dir=Path(tmp), **sizes)
     log.info("mini instruction data: %s", json.dumps(summary, default=str))
@@ -287,24 +256,9 @@ def diversity_job(tables: dict, embedder: dict, cfg: dict, seed: int, out_json: 
     frame = pd.concat([pd.DataFrame({"set": name, "x": p[:, 0], "y": p[:, 1]}) for name, p in points.items()],
                       ignore_index=True)
     report = {"embedder": {**embedder, "dir": str(model_dir)}, "sets": stats}
-    _atomic_write(out_points, lambda tmp: frame.to_parquet(tmp, index=False))
-    _atomic_write(out_json, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=1, sort_keys=True) + "\n"))
+    atomic_write(out_points, lambda tmp: frame.to_parquet(tmp, index=False))
+    atomic_text(out_json, json.dumps(report, indent=1, sort_keys=True) + "\n")
     return report
-
-
-def _alignment_summary(reward_file: str, diversity_file: str) -> str:
-    """The alignment stage's own numbers: the reward model's held-out accuracy, each set's diversity."""
-    reward = json.loads(Path(reward_file).read_text())
-    diversity = json.loads(Path(diversity_file).read_text())
-    lines = ["", "", "## Alignment stage", "",
-             f"Reward model: pairwise accuracy {reward['pairwise_accuracy']:.3f} on {reward['heldout_pairs']} "
-             f"held-out comparison pairs (chosen scored above rejected), after training on {reward['train_pairs']}.",
-             "", "Response diversity of the instruction sets (Figure 6; mean pairwise cosine distance of sentence "
-             f"embeddings by `{diversity['embedder'].get('hub') or diversity['embedder'].get('package') or 'path'}`, "
-             "95% bootstrap interval):", "", "| set | n | diversity |", "| --- | --- | --- |"]
-    for name, s in diversity["sets"].items():
-        lines.append(f"| {name} | {s['n']} | {s['diversity']:.4f} [{s['diversity_lo']:.4f}, {s['diversity_hi']:.4f}] |")
-    return "\n".join(lines) + "\n"
 
 
 # findings -----------------------------------------------------------------------------------------------------
@@ -313,33 +267,31 @@ def _alignment_summary(reward_file: str, diversity_file: str) -> str:
 def findings_job(config: dict, metrics_file: str, figure_files: dict, n_boot: int, seed: int, out_md: str,
                  out_html: str, out_selective: str, alignment_files: list | None = None) -> list:
     """The findings report: each claim of the paper tested on this run's numbers (see llmcal.findings)."""
-    from llmcal import findings
+    from llmcal import findings, report, selective
+    from llmcal.figures import figure_selective
 
     metrics = pd.read_csv(metrics_file)
     load = findings.score_loader(config)
     results = findings.evaluate_findings(config, metrics, load, n_boot=n_boot, seed=seed)
     n_bins = int(config.get("metrics", {}).get("n_bins", 10))
-    extras = findings.calibration_extras(metrics, load, seed=seed, n_bins=n_bins)
-    text = findings.render_markdown(results, extras, metrics)
+    extras = selective.calibration_extras(metrics, load, seed=seed, n_bins=n_bins)
+    text = report.render_markdown(results, extras, metrics)
     html_dir = Path(out_html).parent
-    selective = Path(out_selective)
+    out_selective = Path(out_selective)
     models = list(dict.fromkeys(metrics["model"]))
     light = findings.score_loader(config, columns=["confidence", "correct"])
     curves = {}
     for model, task in metrics[["model", "task"]].itertuples(index=False, name=None):
         df = light(model, task)
-        curves[(model, task)] = findings.selective_curve(df["confidence"].to_numpy(), df["correct"].to_numpy())
-    from llmcal.figures import figure_selective
-
-    figure_selective(curves, models, selective, task_labels=config.get("task_labels"))
-    text += ("\n\n## Selective prediction\n\nAccuracy of the answers kept against coverage, withholding the "
-             f"least confident first: `{selective.name}` beside this report (its area is the table's selective AUC).\n")
+        curves[(model, task)] = selective.selective_curve(df["confidence"].to_numpy(), df["correct"].to_numpy())
+    figure_selective(curves, models, out_selective, task_labels=config.get("task_labels"))
+    text += report.selective_section(out_selective.name)
     if alignment_files:
-        text += _alignment_summary(*alignment_files)
-    findings.write_report(text, out_md)
+        text += report.alignment_summary(*alignment_files)
+    atomic_text(out_md, text)
     figs = [(name, os.path.relpath(path, html_dir)) for name, path in figure_files.items()]
-    figs.append(("selective prediction", os.path.relpath(selective, html_dir)))
-    findings.write_report(findings.render_html(text, figs), out_html)
+    figs.append(("selective prediction", os.path.relpath(out_selective, html_dir)))
+    atomic_text(out_html, report.render_html(text, figs))
     for f in results:
         log.info("%s: %s (%s)", f.id, f.verdict, f.reason)
     return results

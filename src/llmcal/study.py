@@ -6,26 +6,16 @@ be checked by tests without Snakemake and every path has one definition.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from llmcal import alignment as al
+from llmcal import figure_kinds
 from llmcal import resources as res
 from llmcal import tasks as task_registry
+from llmcal.figure_kinds import Figure
 from llmcal.registry import ConfigError, ModelSpec, checkpoint_steps, expand_models, hub_dir, model_dir
 
-FIGURE_KINDS = ("reliability", "scale", "steps", "confidence_hist", "alignment", "diversity")
-ALIGNMENT_METRICS = ("ece", "accuracy")
-
-
-@dataclass(frozen=True)
-class Figure:
-    name: str
-    kind: str
-    models: tuple[str, ...]
-    task: str | None = None
-    title: str | None = None
-    metric: str | None = None
+FIGURE_KINDS = tuple(figure_kinds.KINDS)
 
 
 class Study:
@@ -188,37 +178,9 @@ class Study:
     # figures ------------------------------------------------------------------------------------------------
 
     def _figure(self, i: int, f: dict) -> Figure:
+        """A config entry of `figures`, checked by its kind (llmcal.figure_kinds)."""
         key = f"figures[{i}] ({f.get('name', '?')})"
-        if f.get("kind") not in FIGURE_KINDS:
-            raise ConfigError(f"{key}.kind: {f.get('kind')!r} is not one of {FIGURE_KINDS}")
-        if f["kind"] in ("alignment", "diversity"):
-            return self._alignment_figure(key, f)
-        if not f.get("models"):
-            raise ConfigError(f"{key}.models: a {f['kind']} figure needs a list of models")
-        models = self.resolve_models(f["models"], f"{key}.models")
-        if f["kind"] == "reliability" and len(models) != 1:
-            raise ConfigError(f"{key}.models: a reliability figure shows exactly one model, got {len(models)}")
-        if f["kind"] == "steps":
-            no_step = [m for m in models if self.models[m].step is None]
-            if no_step:
-                raise ConfigError(f"{key}.models: {no_step} have no training step to plot against")
-        task = f.get("task")
-        if f["kind"] == "confidence_hist":
-            task = task or "mmlu"
-        if task is not None and task not in self.tasks:
-            raise ConfigError(f"{key}.task: {task!r} is not among the run's tasks {self.tasks}")
-        return Figure(name=f["name"], kind=f["kind"], models=models, task=task, title=f.get("title"))
-
-    def _alignment_figure(self, key: str, f: dict) -> Figure:
-        if self.alignment is None:
-            raise ConfigError(f"{key}.kind: a {f['kind']} figure needs the config's `alignment` section")
-        if f["kind"] == "diversity":
-            return Figure(name=f["name"], kind="diversity", models=(), title=f.get("title"))
-        metric = f.get("metric", "ece")
-        if metric not in ALIGNMENT_METRICS:
-            raise ConfigError(f"{key}.metric: {metric!r} is not one of {ALIGNMENT_METRICS}")
-        models = (self.alignment.base,) + tuple(m for r in self.alignment.runs for m in r.models)
-        return Figure(name=f["name"], kind="alignment", models=models, title=f.get("title"), metric=metric)
+        return figure_kinds.kind_of(f.get("kind"), f"{key}.kind").resolve(self, key, f)
 
     def alignment_groups(self) -> list[dict]:
         """Figures 5 and 12's bar groups: the base model, then each run's epochs."""
@@ -251,24 +213,24 @@ class Study:
         return [{"model": m, "family": s.family, "size": s.size, "step": s.step, "run": s.run, "epoch": s.epoch,
                  "task": t} for m, s in self.models.items() for t in self.tasks]
 
-    def figure_scores(self, name: str) -> dict[str, str]:
-        """A figure's per-sample files, keyed "model|task" (Snakemake params must be plain data)."""
-        fig = self.figure(name)
-        if fig.kind in ("alignment", "diversity"):
-            return {}  # drawn from the metrics table / the diversity files
+    def figure_scores(self, fig: Figure) -> dict[str, str]:
+        """The per-sample files of a figure's models on its task (or every task), keyed "model|task"."""
         tasks = [fig.task] if fig.task else self.tasks
         return {f"{m}|{t}": self.score_file(t, m) for m in fig.models for t in tasks}
 
-    def figure_groups(self, name: str) -> list[dict] | None:
-        return self.alignment_groups() if self.figure(name).kind == "alignment" else None
-
-    def figure_labels(self, name: str) -> dict[str, str]:
-        return {m: self.models[m].size for m in self.figure(name).models}
+    def figure_labels(self, fig: Figure) -> dict[str, str]:
+        """Each model of a figure by its size."""
+        return {m: self.models[m].size for m in fig.models}
 
     def figure_inputs(self, name: str) -> dict[str, object]:
-        if self.figure(name).kind == "diversity":
-            return {"diversity": self.diversity_files()}
-        return {"metrics": self.metrics_file(), "scores": list(self.figure_scores(name).values())}
+        """The figure rule's named inputs, as the figure's kind says."""
+        fig = self.figure(name)
+        return figure_kinds.KINDS[fig.kind].inputs(self, fig)
+
+    def figure_params(self, name: str) -> dict:
+        """What the figure's drawing needs beside its inputs (Snakemake params must be plain data)."""
+        fig = self.figure(name)
+        return figure_kinds.KINDS[fig.kind].params(self, fig)
 
     def figure_file(self, name: str) -> str:
         return self.path("figures", f"{name}.pdf")

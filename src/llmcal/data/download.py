@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 
+from llmcal.fsio import atomic_write
+
 OFFLINE_ENV = "HF_HUB_OFFLINE"
 _TRUE_VALUES = {"1", "true", "yes", "on"}
 # A per-socket-operation limit: a stalled server fails the job, a slow but
@@ -166,15 +168,15 @@ def url_file(
     dest = Path(dest)
     if urllib.parse.urlparse(url).scheme != "file":
         refuse_if_offline(url, dest)
-    folder = dest if unzip else dest.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    part = folder / f".{dest.name or 'download'}.{os.getpid()}.part"
+    if not unzip:
+        atomic_write(dest, lambda tmp: _fetch(url, Path(tmp), timeout, dest))
+        return [dest]
+    # The archive itself is a temporary input of the unpacking, never an output.
+    dest.mkdir(parents=True, exist_ok=True)
+    part = dest / f".{dest.name or 'download'}.{os.getpid()}.part"
     try:
         _fetch(url, part, timeout, dest)
-        if unzip:
-            return _unpack(part, dest, url)
-        os.replace(part, dest)
-        return [dest]
+        return _unpack(part, dest, url)
     finally:
         part.unlink(missing_ok=True)
 

@@ -45,6 +45,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from llmcal.fsio import atomic_write
 from llmcal.data.mmlu_prompt import LETTERS, DEFAULT_STYLE, build_prompt, check_prompt_style, shot_texts
 
 PathLike = str | os.PathLike
@@ -94,19 +95,11 @@ def write_table(table: pa.Table, path: PathLike) -> Path:
     The file appears under its final name only once complete, so an
     interrupted run never leaves a half-written sample that looks finished.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     # pandas metadata carries the pandas version and index layout: neither
     # belongs in a file whose bytes must not depend on the environment.
     metadata = {k: v for k, v in (table.schema.metadata or {}).items() if k != b"pandas"}
     table = table.replace_schema_metadata(metadata or None)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
 def sample_info(table: pa.Table) -> dict[str, str]:

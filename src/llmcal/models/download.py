@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from llmcal.data.download import OFFLINE_ENV, DownloadError, download_error, hub_network_errors, offline_requested
-from llmcal.fsio import umask_mode
+from llmcal.fsio import atomic_dir
 
 # Configuration and tokenizer files of every family in the study (T5 and LLaMA ship a sentencepiece *.model).
 _SIDE_FILES = ["*.json", "*.model", "*.txt", "*.tiktoken", "*.py"]
@@ -37,20 +35,11 @@ def download_model(repo: str, revision: str | None, dest: str | Path) -> Path:
     what = f"model {repo}@{revision or 'main'}"
     if offline_requested():
         raise model_download_error(what, dest, f"{OFFLINE_ENV} is set, so no network access is tried")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    os.chmod(tmp, umask_mode(directory=True))  # mkdtemp makes it 0700 whatever the umask
     try:
-        files = HfApi().list_repo_files(repo, revision=revision)
-        snapshot_download(repo_id=repo, revision=revision, local_dir=tmp, allow_patterns=weight_patterns(files))
+        with atomic_dir(dest) as tmp:
+            files = HfApi().list_repo_files(repo, revision=revision)
+            snapshot_download(repo_id=repo, revision=revision, local_dir=tmp, allow_patterns=weight_patterns(files))
+            shutil.rmtree(Path(tmp) / ".cache", ignore_errors=True)
     except hub_network_errors() as e:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise model_download_error(what, dest, f"the hub could not be reached ({type(e).__name__})") from e
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    shutil.rmtree(tmp / ".cache", ignore_errors=True)
-    if dest.exists():
-        shutil.rmtree(dest)
-    tmp.rename(dest)
     return dest

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from llmcal.fsio import atomic_dir  # noqa: F401  (re-exported: trainers import it from here)
+from llmcal.fsio import atomic_dir
 
 PAD, EOS, UNK = "<|pad|>", "<|endoftext|>", "<|unk|>"
 

@@ -201,11 +201,9 @@ def save_model(model, tokenizer, out_dir, meta: dict) -> None:
 
 
 def write_json(path, data: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    from llmcal.fsio import atomic_text
+
+    atomic_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 # run identity ---------------------------------------------------------------------------------------------------

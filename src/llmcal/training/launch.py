@@ -80,7 +80,7 @@ def _train(stage: str, args: dict) -> dict:
 
 def publish(src, dest) -> None:
     """A complete copy of src at dest, hard-linked where the filesystem allows (model weights are large)."""
-    from llmcal.models.pretrain import atomic_dir
+    from llmcal.fsio import atomic_dir
 
     def link(a, b):
         try:

@@ -19,7 +19,7 @@ import json
 import warnings
 from pathlib import Path
 
-from llmcal.models.pretrain import atomic_dir
+from llmcal.fsio import atomic_dir
 from llmcal.training import (base_with_pad, bf16_available, check_enough, check_epoch_dirs, check_writable,
                              claim_state_dir, drop_foreign_outputs, is_complete_for, is_main_process, load_tokenizer,
                              log_callback, lora_config, lora_dtype, read_table, run_identity, save_model,
