@@ -221,5 +221,8 @@ def test_snakemake_plans_a_plugin_task(tmp_path):
                           capture_output=True, text=True, env=env, timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
-    planned = re.findall(r"^(?:local)?rule (\w+):\n(?:.*\n)*?(?:    wildcards: (.*)\n|\n)", out, flags=re.M)
+    planned = []
+    for block in re.split(r"^(?=(?:local)?rule \w+:$)", out, flags=re.M)[1:]:
+        wildcards = re.search(r"^    wildcards: (.*)$", block, flags=re.M)
+        planned.append((re.match(r"(?:local)?rule (\w+):", block).group(1), wildcards.group(1) if wildcards else ""))
     assert ("sample_data", "task=toy") in planned and ("score", "task=toy, model=mini-xs") in planned
