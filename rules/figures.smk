@@ -6,12 +6,12 @@ rule figure:
         unpack(lambda wc: STUDY.figure_inputs(wc.name)),
     output:
         report(
-            f"{R}/figures/{{name}}.pdf",
+            LAYOUT.figure_file("{name}"),
             caption="../report/figure.rst",
             category="Figures",
         ),
     log:
-        f"{R}/logs/figure/{{name}}.log",
+        LAYOUT.log("figure", "{name}"),
     conda:
         ENV_PLOT
     resources:
@@ -22,6 +22,6 @@ rule figure:
         labels=lambda wc: STUDY.figure_labels(wc.name),
         groups=lambda wc: STUDY.figure_groups(wc.name),
         task_labels=config["task_labels"],
-        n_bins=config["metrics"]["n_bins"],
+        n_bins=STUDY.metrics.n_bins,
     script:
         "../scripts/figure.py"

@@ -29,10 +29,7 @@ _atomic_write = atomic_write
 def world_job(world_cfg: dict, out_dir: str) -> dict:
     from llmcal.data.miniworld import WorldConfig, generate_world
 
-    from llmcal.config import check_keys
-
-    check_keys(world_cfg, WorldConfig.__dataclass_fields__, "world")
-    summary = generate_world(Path(out_dir), WorldConfig(**world_cfg))
+    summary = generate_world(Path(out_dir), WorldConfig.from_dict(world_cfg))
     log.info("mini world: %s", json.dumps(summary, default=str))
     return summary
 

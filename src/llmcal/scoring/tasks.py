@@ -29,6 +29,7 @@ import pandas as pd
 
 from llmcal.data.instructions import format_alpaca
 from llmcal.data.mmlu_prompt import LETTERS, assemble, header
+from llmcal.scoring.config import ScoringConfig
 from llmcal.scoring.engine import choice_reducer, score_contexts, top1_reducer
 
 TASKS = ("clm", "facts", "mmlu")
@@ -36,23 +37,6 @@ TASKS = ("clm", "facts", "mmlu")
 INSTRUCTIONS = {"clm": "Finish this sentence:", "facts": "Finish this Wikipedia description:"}
 
 log = logging.getLogger("llmcal")
-
-
-@dataclass(frozen=True)
-class ScoringConfig:
-    max_length: int = 2048
-    min_context: int = 32
-    batch_tokens: int = 16384
-    max_batch: int = 64
-    mmlu_confidence: str = "renormalized"
-    dtype: str = "auto"
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ScoringConfig":
-        from llmcal.config import check_keys
-
-        check_keys(d, cls.__dataclass_fields__, "scoring")
-        return cls(**d)
 
 
 @dataclass
