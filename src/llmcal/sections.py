@@ -5,7 +5,7 @@ one-line help text, and ``runtime_only=True`` marks the few that cannot change a
 scoring batch holds, how many threads a job uses). ``from_dict(d, key)`` builds it from the config mapping at
 ``key`` (``scoring``, ``alignment.rlhf.ppo``) strictly:
 
-- an unknown key is an error naming its full key path and the nearest valid key (``llmcal.config.suggest``);
+- an unknown key is an error naming its full key path and the nearest valid key (``suggest``);
 - values are coerced to the field's type (YAML reads ``3e-4`` as a string), a value that is not one is an
   error naming the key;
 - a check of the section's own ``__post_init__`` that raises a plain ValueError is reported under the key.
@@ -17,8 +17,10 @@ field that can change its output changes; ``job_settings`` puts the runtime-only
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import typing
-from typing import Any, ClassVar, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
 from llmcal.registry import ConfigError
 
@@ -58,8 +60,6 @@ class Section:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, key: str | None = None, **internal):
         """The section from its config mapping at `key`; every problem a ConfigError naming the full key path."""
-        from llmcal.config import unknown_keys
-
         key = key or cls.section
         d = {} if d is None else d
         if not isinstance(d, Mapping):
@@ -86,6 +86,29 @@ class Section:
         """The fields that can change a result: what a rule's `params:` holds, so only they trigger reruns."""
         runtime = self.runtime_only_fields()
         return {k: v for k, v in self.to_dict().items() if k not in runtime}
+
+
+def suggest(key: str, allowed: Iterable[str]) -> str:
+    """"; did you mean `x`?" for the allowed name nearest to key, or the list of allowed names."""
+    allowed = sorted(allowed)
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean `{close[0]}`?"
+    return f"valid keys here: {', '.join(allowed)}" if allowed else "no keys are accepted here"
+
+
+def unknown_keys(given: Mapping, allowed: Iterable[str], where: str) -> list[str]:
+    """One message per key of `given` that is not in `allowed`."""
+    allowed = list(allowed)
+    return [f"`{where}.{k}`: unknown key; {suggest(str(k), allowed)}" if where
+            else f"`{k}`: unknown key; {suggest(str(k), allowed)}" for k in given if k not in allowed]
+
+
+def check_keys(given: Mapping, allowed: Iterable[str], where: str) -> None:
+    """A ConfigError listing every key of `given` that is not in `allowed`."""
+    problems = unknown_keys(given, allowed, where)
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def job_settings(cls: type[Section], params: Mapping, config: Mapping) -> dict:

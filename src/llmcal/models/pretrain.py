@@ -192,7 +192,8 @@ def pretrain(
         if step % 64 == 0 or step == cfg.steps:
             log(f"step {step}/{cfg.steps} loss {np.mean(losses[-64:]):.4f}")
         if step in to_save:
-            save_checkpoint(model, tokenizer, to_save[step], {"step": step, "arch": arch, "pretrain": cfg.results_params()})
+            save_checkpoint(model, tokenizer, to_save[step],
+                            {"step": step, "arch": arch, "pretrain": cfg.results_params()})
     return losses
 
 
