@@ -22,7 +22,7 @@ rule findings:
     resources:
         **resources_of("findings"),
     params:
-        config=config,
+        config=STUDY.results_config(),
         figures={f.name: STUDY.figure_file(f.name) for f in STUDY.figures},
         n_boot=STUDY.metrics.n_boot,
         seed=STUDY.seed,

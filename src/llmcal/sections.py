@@ -59,7 +59,10 @@ class Section:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, key: str | None = None, **internal):
-        """The section from its config mapping at `key`; every problem a ConfigError naming the full key path."""
+        """The section from its config mapping at `key`; every problem a ConfigError naming the full key path.
+
+        `internal` sets fields no config key may set (llmcal.training.settings passes the key path itself).
+        """
         key = key or cls.section
         d = {} if d is None else d
         if not isinstance(d, Mapping):
@@ -69,8 +72,6 @@ class Section:
         if problems:
             raise ConfigError("\n".join(problems))
         values = {k: coerce(v, hints[k], f"{key}.{k}") for k, v in d.items()}
-        if "config_key" in {f.name for f in dataclasses.fields(cls)}:
-            internal.setdefault("config_key", key)
         try:
             return cls(**values, **internal)
         except ConfigError:

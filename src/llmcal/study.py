@@ -6,6 +6,7 @@ be checked by tests without Snakemake and every path has one definition.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,15 @@ class Study:
             self.models.update(al.aligned_models(self.alignment, self.models[self.alignment.base]))
         self.figures = [self._figure(i, f) for i, f in enumerate(config.get("figures", []))]
         self._check_settings()
+
+    def results_config(self) -> dict:
+        """The config less its runtime-only fields: the `params:` of a job that reads the whole config (findings),
+        so that changing how jobs batch or thread reruns nothing."""
+        out = copy.deepcopy(self.config)
+        for section in (ScoringConfig, MetricsConfig, PretrainConfig, WorldConfig):
+            for name in section.runtime_only_fields():
+                (out.get(section.section) or {}).pop(name, None)
+        return out
 
     # settings that only make sense together, checked while the DAG is built ---------------------------------
 

@@ -8,7 +8,9 @@ reads ``3e-4`` as a string.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from llmcal.registry import ConfigError
 from llmcal.sections import Section, setting
@@ -28,6 +30,11 @@ class _Settings(Section):
     """
 
     config_key: str
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None, key: str):
+        """The settings at config key `key`, which every later error (a batch that does not split) names too."""
+        return super().from_dict(d, key, config_key=key)
 
     def _fail(self, name: str, message: str):
         raise ConfigError(f"{self.config_key}.{name}: {message}")
