@@ -8,12 +8,8 @@ from llmcal.env import prepare  # noqa: E402
 
 prepare(offline=True)
 from llmcal import pipeline  # noqa: E402
-from llmcal.models.pretrain import PretrainConfig  # noqa: E402
-from llmcal.sections import job_settings  # noqa: E402
 
 sm = snakemake  # noqa: F821
 pipeline.setup_logging(sm.log[0])
-# params hold the settings that change the weights; threads (runtime-only) come from the config.
-train = job_settings(PretrainConfig, sm.params.train, sm.config)
-pipeline.pretrain_job(sm.input.tokenizer, sm.input.world, dict(sm.params.arch), train, list(sm.params.steps),
-                      list(sm.output))
+pipeline.pretrain_job(sm.input.tokenizer, sm.input.world, dict(sm.params.arch), dict(sm.params.train),
+                      list(sm.params.steps), list(sm.output))

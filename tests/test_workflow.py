@@ -167,11 +167,10 @@ def test_second_run_does_nothing(mini_run):
 
 
 def test_a_runtime_only_setting_reruns_nothing(mini_run):
-    """Batching and threads change how jobs run, not what they write: every output stands."""
+    """Batching changes how scoring jobs run, not what they are asked: every output stands."""
     work, config = mini_run
     cfg = yaml.safe_load(config.read_text())
     cfg["scoring"].update(batch_tokens=cfg["scoring"]["batch_tokens"] // 2, max_batch=3)
-    cfg["pretrain"]["threads"] = 2
     changed = work / "runtime.yaml"
     changed.write_text(yaml.safe_dump(cfg))
     proc = _snakemake(work, changed, "-n", "--", "all")

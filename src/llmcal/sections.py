@@ -1,8 +1,8 @@
 """One base for every config section (scoring, metrics, pretrain, world, each training stage).
 
 A section is a frozen dataclass whose fields are declared with ``setting(default, help)``: every field has a
-one-line help text, and ``runtime_only=True`` marks the few that cannot change a result (how many tokens a
-scoring batch holds, how many threads a job uses). ``from_dict(d, key)`` builds it from the config mapping at
+one-line help text, and ``runtime_only=True`` marks the few that change how a job computes but not what it is
+asked (how many tokens a scoring batch holds), so that changing them reruns nothing. ``from_dict(d, key)`` builds it from the config mapping at
 ``key`` (``scoring``, ``alignment.rlhf.ppo``) strictly:
 
 - an unknown key is an error naming its full key path and the nearest valid key (``suggest``);

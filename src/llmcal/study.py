@@ -64,7 +64,7 @@ class Study:
 
     def results_config(self) -> dict:
         """The config less its runtime-only fields: the `params:` of a job that reads the whole config (findings),
-        so that changing how jobs batch or thread reruns nothing."""
+        so that changing how jobs batch reruns nothing."""
         out = copy.deepcopy(self.config)
         for section in (ScoringConfig, MetricsConfig, PretrainConfig, WorldConfig):
             for name in section.runtime_only_fields():

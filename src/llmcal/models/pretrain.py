@@ -35,8 +35,8 @@ class PretrainConfig(Section):
     warmup: int = setting(32, "linear warm-up steps")
     weight_decay: float = setting(0.01, "AdamW weight decay")
     seed: int = setting(1234, "seed of initialisation and of the token stream")
-    # The rule's `threads:` as well; the arithmetic is the same whatever the thread count.
-    threads: int = setting(1, "CPU threads of a pretraining job", runtime_only=True)
+    # Not runtime-only: torch splits its sums by thread, and 8 steps on 2 threads gave other weights than on 1.
+    threads: int = setting(1, "CPU threads of a pretraining job (also the rule's threads)")
 
 
 def read_corpus(path: str | Path) -> list[str]:
@@ -192,8 +192,7 @@ def pretrain(
         if step % 64 == 0 or step == cfg.steps:
             log(f"step {step}/{cfg.steps} loss {np.mean(losses[-64:]):.4f}")
         if step in to_save:
-            save_checkpoint(model, tokenizer, to_save[step],
-                            {"step": step, "arch": arch, "pretrain": cfg.results_params()})
+            save_checkpoint(model, tokenizer, to_save[step], {"step": step, "arch": arch, "pretrain": cfg.to_dict()})
     return losses
 
 

@@ -25,8 +25,8 @@ class _Settings(Section):
     """Checks shared by the settings dataclasses; from_dict and to_dict come from llmcal.sections.Section.
 
     No training field is runtime-only: with the global batch fixed, per_device_batch_size and
-    gradient_checkpointing still change the order of floating-point sums, and over thousands of optimizer
-    steps that gives other weights; so each of them reruns the training it belongs to.
+    gradient_checkpointing still change the order of floating-point sums, and over many optimizer steps that
+    gives other weights (as threads do in pretraining); so each of them reruns the training it belongs to.
     """
 
     config_key: str
