@@ -11,11 +11,11 @@ if STUDY.alignment:
 
     rule mini_instructions:
         input:
-            world=f"{R}/raw/world",
+            world=LAYOUT.world_dir(),
         output:
             directory(STUDY.mini_instructions_dir()),
         log:
-            f"{R}/logs/alignment/mini_instructions.log",
+            LAYOUT.log("alignment", "mini_instructions"),
         conda:
             ENV_TORCH
         resources:
@@ -28,9 +28,9 @@ if STUDY.alignment:
 
     rule download_instructions:
         output:
-            directory(f"{R}/raw/instructions/{{dataset}}"),
+            directory(LAYOUT.raw_instructions_dir("{dataset}")),
         log:
-            f"{R}/logs/alignment/download_{{dataset}}.log",
+            LAYOUT.log("alignment", "download_{dataset}"),
         wildcard_constraints:
             dataset="alpaca|oasst|comparison",
         conda:
@@ -46,7 +46,7 @@ if STUDY.alignment:
         output:
             **STUDY.instruction_tables(),
         log:
-            f"{R}/logs/alignment/instruction_data.log",
+            LAYOUT.log("alignment", "instruction_data"),
         conda:
             ENV_TORCH
         resources:
@@ -72,7 +72,7 @@ if STUDY.alignment:
             output:
                 [directory(d) for d in STUDY.run_epoch_dirs(_run.name)],
             log:
-                f"{R}/logs/alignment/sft/{_run.name}.log",
+                LAYOUT.log("alignment", "sft", _run.name),
             conda:
                 ENV_TORCH
             threads: ALIGN_THREADS
@@ -93,7 +93,7 @@ if STUDY.alignment:
             model=directory(STUDY.reward_dir()),
             metrics=STUDY.reward_metrics_file(),
         log:
-            f"{R}/logs/alignment/reward.log",
+            LAYOUT.log("alignment", "reward"),
         conda:
             ENV_TORCH
         threads: ALIGN_THREADS
@@ -115,7 +115,7 @@ if STUDY.alignment:
             output:
                 [directory(d) for d in STUDY.run_epoch_dirs("ppo")],
             log:
-                f"{R}/logs/alignment/ppo.log",
+                LAYOUT.log("alignment", "ppo"),
             conda:
                 ENV_TORCH
             threads: ALIGN_THREADS
@@ -134,9 +134,9 @@ if STUDY.alignment:
             oasst=STUDY.instruction_table("oasst"),
             embedder=STUDY.embedder_inputs(),
         output:
-            STUDY.diversity_files(),
+            **LAYOUT.diversity_outputs(),
         log:
-            f"{R}/logs/alignment/diversity.log",
+            LAYOUT.log("alignment", "diversity"),
         conda:
             ENV_TORCH
         threads: 1

@@ -33,7 +33,7 @@ onstart:
         raise WorkflowError(str(e)) from None
 
 
-R = str(STUDY.results)
+LAYOUT = STUDY.layout
 MODEL_NAMES = "|".join(re.escape(m) for m in STUDY.models)
 TASK_NAMES = "|".join(re.escape(t) for t in STUDY.task_names)
 MINI_ENTRIES = "|".join(re.escape(e) for e in STUDY.mini_entries()) or "^$"

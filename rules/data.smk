@@ -3,24 +3,24 @@
 
 rule mini_world:
     output:
-        directory(f"{R}/raw/world"),
+        directory(LAYOUT.world_dir()),
     log:
-        f"{R}/logs/mini_world.log",
+        LAYOUT.log("mini_world"),
     conda:
         ENV_TORCH
     resources:
         **resources_of("mini_world"),
     params:
-        world=config.get("world", {}),
+        world=STUDY.world.results_params(),
     script:
         "../scripts/mini_world.py"
 
 
 rule download_data:
     output:
-        directory(f"{R}/raw/{{task}}"),
+        directory(LAYOUT.raw_dir("{task}")),
     log:
-        f"{R}/logs/download_data/{{task}}.log",
+        LAYOUT.log("download_data", "{task}"),
     conda:
         ENV_TORCH
     params:
@@ -33,9 +33,9 @@ rule sample_data:
     input:
         lambda wc: STUDY.raw_files(wc.task)["inputs"],
     output:
-        f"{R}/data/{{task}}.parquet",
+        LAYOUT.data_file("{task}"),
     log:
-        f"{R}/logs/sample_data/{{task}}.log",
+        LAYOUT.log("sample_data", "{task}"),
     conda:
         ENV_TORCH
     resources:

@@ -6,12 +6,12 @@ rule figure:
         unpack(lambda wc: STUDY.figure_inputs(wc.name)),
     output:
         report(
-            f"{R}/figures/{{name}}.pdf",
+            LAYOUT.figure_file("{name}"),
             caption="../report/figure.rst",
             category="Figures",
         ),
     log:
-        f"{R}/logs/figure/{{name}}.log",
+        LAYOUT.log("figure", "{name}"),
     conda:
         ENV_PLOT
     resources:
@@ -20,6 +20,6 @@ rule figure:
         figure=lambda wc: asdict(STUDY.figure(wc.name)),
         data=lambda wc: STUDY.figure_params(wc.name),
         task_labels=config["task_labels"],
-        n_bins=config["metrics"]["n_bins"],
+        n_bins=STUDY.metrics.n_bins,
     script:
         "../scripts/figure.py"

@@ -3,9 +3,9 @@
 
 rule download_model:
     output:
-        hub_checkpoint(f"{R}/models/hub/{{repo}}/{{revision}}"),
+        hub_checkpoint(LAYOUT.hub_dir("{repo}", "{revision}")),
     log:
-        f"{R}/logs/download_model/{{repo}}@{{revision}}.log",
+        LAYOUT.log("download_model", "{repo}@{revision}"),
     wildcard_constraints:
         repo="[^/]+",
         revision="[^/]+",
@@ -20,17 +20,17 @@ rule download_model:
 
 rule train_tokenizer:
     input:
-        world=f"{R}/raw/world",
+        world=LAYOUT.world_dir(),
     output:
-        directory(f"{R}/models/mini/tokenizer"),
+        directory(LAYOUT.tokenizer_dir()),
     log:
-        f"{R}/logs/train_tokenizer.log",
+        LAYOUT.log("train_tokenizer"),
     conda:
         ENV_TORCH
     resources:
         **resources_of("train_tokenizer"),
     params:
-        vocab_size=config.get("pretrain", {}).get("vocab_size"),
+        vocab_size=STUDY.pretrain.vocab_size,
     script:
         "../scripts/train_tokenizer.py"
 
@@ -39,23 +39,20 @@ rule train_tokenizer:
 # them trains the scale once.
 rule pretrain_mini:
     input:
-        tokenizer=f"{R}/models/mini/tokenizer",
-        world=f"{R}/raw/world",
+        tokenizer=LAYOUT.tokenizer_dir(),
+        world=LAYOUT.world_dir(),
     output:
-        [
-            directory(f"{R}/models/mini/{{entry}}/step{s}")
-            for s in STUDY.mini_save_steps()
-        ],
+        [directory(LAYOUT.mini_dir("{entry}", s)) for s in STUDY.mini_save_steps()],
     log:
-        f"{R}/logs/pretrain/{{entry}}.log",
+        LAYOUT.log("pretrain", "{entry}"),
     conda:
         ENV_TORCH
-    threads: config.get("pretrain", {}).get("threads", 1)
+    threads: STUDY.pretrain.threads
     resources:
         **resources_of("pretrain_mini"),
     params:
         arch=lambda wc: STUDY.mini_entries()[wc.entry],
-        train=config.get("pretrain", {}),
+        train=STUDY.pretrain.results_params(),
         steps=STUDY.mini_save_steps(),
     script:
         "../scripts/pretrain.py"

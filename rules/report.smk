@@ -1,5 +1,7 @@
 # The findings report: each of the paper's claims tested on this run's own numbers.
 
+FINDINGS = LAYOUT.findings_outputs()
+
 
 rule findings:
     input:
@@ -8,23 +10,21 @@ rule findings:
         figures=[STUDY.figure_file(f.name) for f in STUDY.figures],
         alignment=STUDY.alignment_summary_files(),
     output:
-        md=STUDY.findings_files()[0],
+        md=FINDINGS["md"],
         html=report(
-            STUDY.findings_files()[1],
-            caption="../report/findings.rst",
-            category="Findings",
+            FINDINGS["html"], caption="../report/findings.rst", category="Findings"
         ),
-        selective=STUDY.findings_files()[2],
+        selective=FINDINGS["selective"],
     log:
-        f"{R}/logs/findings.log",
+        LAYOUT.log("findings"),
     conda:
         ENV_PLOT
     resources:
         **resources_of("findings"),
     params:
-        config=config,
+        config=STUDY.results_config(),
         figures={f.name: STUDY.figure_file(f.name) for f in STUDY.figures},
-        n_boot=config["metrics"]["n_boot"],
+        n_boot=STUDY.metrics.n_boot,
         seed=STUDY.seed,
     script:
         "../scripts/findings.py"

@@ -4,11 +4,11 @@
 rule score:
     input:
         model=model_input,
-        data=f"{R}/data/{{task}}.parquet",
+        data=LAYOUT.data_file("{task}"),
     output:
-        f"{R}/scores/{{task}}/{{model}}.parquet",
+        LAYOUT.score_file("{task}", "{model}"),
     log:
-        f"{R}/logs/score/{{task}}/{{model}}.log",
+        LAYOUT.log("score", "{task}", "{model}"),
     conda:
         ENV_TORCH
     threads: 1
@@ -16,7 +16,7 @@ rule score:
         **resources_of("score"),
     params:
         model=lambda wc: STUDY.models[wc.model].as_params(),
-        scoring=config["scoring"],
+        scoring=STUDY.scoring.results_params(),
         seed=STUDY.seed,
     script:
         "../scripts/score.py"
@@ -30,14 +30,14 @@ rule aggregate:
             STUDY.metrics_file(), caption="../report/metrics.rst", category="Metrics"
         ),
     log:
-        f"{R}/logs/aggregate.log",
+        LAYOUT.log("aggregate"),
     conda:
         ENV_PLOT
     resources:
         **resources_of("aggregate"),
     params:
         rows=STUDY.score_rows(),
-        metrics=config["metrics"],
+        metrics=STUDY.metrics.results_params(),
         seed=STUDY.seed,
     script:
         "../scripts/aggregate.py"

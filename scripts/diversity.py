@@ -12,4 +12,4 @@ from llmcal import pipeline  # noqa: E402
 sm = snakemake  # noqa: F821
 pipeline.setup_logging(sm.log[0])
 pipeline.diversity_job({"alpaca": sm.input.alpaca, "oasst": sm.input.oasst}, dict(sm.params.embedder),
-                       dict(sm.params.cfg), sm.params.seed, sm.output[0], sm.output[1])
+                       dict(sm.params.cfg), sm.params.seed, sm.output.summary, sm.output.points)

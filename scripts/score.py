@@ -8,8 +8,12 @@ from llmcal.env import prepare  # noqa: E402
 
 prepare(offline=True)
 from llmcal import pipeline  # noqa: E402
+from llmcal.scoring.config import ScoringConfig  # noqa: E402
+from llmcal.sections import job_settings  # noqa: E402
 
 sm = snakemake  # noqa: F821
 pipeline.setup_logging(sm.log[0])
-pipeline.score_job(sm.input.model, dict(sm.params.model), sm.wildcards.task, sm.input.data, dict(sm.params.scoring),
+# params hold the settings that change scores; batching (runtime-only) comes from the config.
+scoring = job_settings(ScoringConfig, sm.params.scoring, sm.config)
+pipeline.score_job(sm.input.model, dict(sm.params.model), sm.wildcards.task, sm.input.data, scoring,
                    sm.params.seed, sm.output[0], threads=sm.threads, task_modules=sm.config["task_modules"])

@@ -8,13 +8,12 @@ from llmcal.calibration import (
     accuracy,
     adaptive_calibration_error,
     bin_indices,
-    bootstrap_interval,
     brier_score,
     expected_calibration_error,
     maximum_calibration_error,
     reliability_table,
-    summarize,
 )
+from llmcal.metrics import bootstrap_interval, summarize
 
 # Hand-worked example, M = 10, N = 7:
 #   bin 1 (0.1, 0.2]: conf 0.15, 0.18  correct 0, 1     -> conf 0.165, acc 0.5, |gap| 0.335
@@ -216,8 +215,6 @@ ALL_METRICS = [
     adaptive_calibration_error,
     brier_score,
     reliability_table,
-    bootstrap_interval,
-    summarize,
 ]
 
 
@@ -250,9 +247,7 @@ def test_bad_inputs_raise(metric, confidence, correct, words):
         maximum_calibration_error,
         adaptive_calibration_error,
         reliability_table,
-        bootstrap_interval,
-        summarize,
-    ],
+            ],
 )
 @pytest.mark.parametrize("n_bins", [0, -3, 2.5])
 def test_bad_n_bins_raises(metric, n_bins):

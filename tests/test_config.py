@@ -4,8 +4,8 @@ are checked while the DAG is built; the schema and the Python config sections ca
 from __future__ import annotations
 
 import copy
-import dataclasses
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +56,10 @@ def test_the_test_preset_is_a_config_a_person_can_run():
     (lambda c: c["data"]["clm"].update(source="minii"), "`data.clm.source`: 'minii' is not one of hub, url, local, mini"),
     (lambda c: c["metrics"].update(n_boot=0), "`metrics.n_boot`: 0 is less than the minimum of 1"),
     (lambda c: c.pop("results"), "`results`: required key is missing"),
+    (lambda c: c["alignment"]["instruction_tuning"]["full"].update(learning_rat=1e-4),
+     "`alignment.instruction_tuning.full.learning_rat`: unknown key; did you mean `learning_rate`?"),
+    (lambda c: c["alignment"]["reward"].update(lora_rr=8), "`alignment.reward.lora_rr`: unknown key; did you mean `lora_r`?"),
+    (lambda c: c.update(world={"seed": 7, "n_countrys": 20}), "`world.n_countrys`: unknown key; did you mean `n_countries`?"),
 ])
 def test_a_typo_is_an_error_naming_the_key(edit, message):
     config = _mini()
@@ -77,10 +81,6 @@ def test_every_problem_is_listed_once_per_line():
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda c: c["alignment"]["instruction_tuning"]["full"].update(learning_rat=1e-4),
-     "`alignment.instruction_tuning.full.learning_rat`: unknown key; did you mean `learning_rate`?"),
-    (lambda c: c["alignment"]["reward"].update(lora_rr=8), "`alignment.reward.lora_rr`: unknown key; did you mean `lora_r`?"),
-    (lambda c: c.update(world={"seed": 7, "n_countrys": 20}), "`world.n_countrys`: unknown key; did you mean `n_countries`?"),
     (lambda c: c["scoring"].update(max_length=512),
      "scoring.max_length: 512 exceeds the context window of mini model mini-xs (pretrain.seq_len 256 positions)"),
     (lambda c: c["scoring"].update(max_length=16, min_context=16),
@@ -105,26 +105,157 @@ def test_settings_that_fail_later_fail_when_the_dag_is_built(edit, message):
     assert message in str(info.value)
 
 
-def test_the_schema_and_the_python_sections_name_the_same_keys():
-    from llmcal.data.miniworld import WorldConfig
-    from llmcal.models.pretrain import PretrainConfig
+# Every config section, where the schema has it, and its dataclass (llmcal.sections.Section).
+SECTIONS = [
+    ("scoring", "llmcal.scoring.config:ScoringConfig"),
+    ("metrics", "llmcal.metrics:MetricsConfig"),
+    ("pretrain", "llmcal.models.pretrain:PretrainConfig"),
+    ("world", "llmcal.data.miniworld:WorldConfig"),
+    ("alignment.instruction_tuning.full", "llmcal.training.settings:SFTSettings"),
+    ("alignment.instruction_tuning.lora", "llmcal.training.settings:SFTSettings"),
+    ("alignment.reward", "llmcal.training.settings:RewardSettings"),
+    ("alignment.rlhf.ppo", "llmcal.training.settings:PPOSettings"),
+]
+# Set by the code, not by a key: an SFT section's method is the key it sits under (full or lora).
+NOT_CONFIG_KEYS = {"SFTSettings": {"method"}}
+SCHEMA_TYPES = {int: {"integer"}, float: {"number"}, bool: {"boolean"}, str: {"string"}}
 
-    from llmcal.scoring.tasks import ScoringConfig
+
+def _section_class(spec):
+    import importlib
+
+    module, name = spec.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _schema_node(key):
+    schema = load_schema()
+    node = schema
+    for part in key.split("."):
+        node = node["properties"][part]
+        while "$ref" in node:
+            node = schema["definitions"][node["$ref"].split("/")[-1]]
+    return node
+
+
+def _schema_types(node) -> set:
+    types = node.get("type", [])
+    return set([types] if isinstance(types, str) else types)
+
+
+@pytest.mark.parametrize("key, spec", SECTIONS, ids=[k for k, _ in SECTIONS])
+def test_the_schema_and_each_section_name_the_same_keys_with_help_and_types(key, spec):
+    import typing
+
+    cls = _section_class(spec)
+    node = _schema_node(key)
+    assert node["additionalProperties"] is False
+    fields = {f.name: f for f in cls.config_fields()}
+    assert set(node["properties"]) == set(fields) - NOT_CONFIG_KEYS.get(cls.__name__, set())
+    hints = typing.get_type_hints(cls)
+    for name, prop in node["properties"].items():
+        assert fields[name].metadata["help"].strip(), f"{key}.{name} has no help text"
+        hint, args = hints[name], typing.get_args(hints[name])
+        want = {"null"} if type(None) in args else set()
+        hint = next((a for a in args if a is not type(None)), hint) if args and type(None) in args else hint
+        if typing.get_origin(hint) is tuple:
+            assert "array" in _schema_types(prop) and _schema_types(prop["items"]) == {
+                {str: "string", float: "number"}[typing.get_args(hint)[0]]}, f"{key}.{name}"
+        else:
+            types = _schema_types(prop) - ({"string"} if hint is float else set())  # "3e-4": converted
+            assert types == SCHEMA_TYPES[hint] | want, f"{key}.{name}: schema {prop}, field {hint}"
+        if "default" in prop:  # Snakemake fills the schema's default: it must be the one the section has
+            assert prop["default"] == fields[name].default, f"{key}.{name}"
+
+
+@pytest.mark.parametrize("key, spec", SECTIONS, ids=[k for k, _ in SECTIONS])
+def test_each_section_refuses_an_unknown_key_and_a_value_of_the_wrong_type_naming_the_key(key, spec):
+    cls = _section_class(spec)
+    name = next(f.name for f in cls.config_fields() if f.name != "method")
+    with pytest.raises(ConfigError, match=rf"^`{re.escape(key)}\.{name}x`: unknown key; did you mean `{name}`\?$"):
+        cls.from_dict({f"{name}x": 1}, key)
+    count = next(f.name for f in cls.config_fields() if f.type in ("int", int))
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)}\.{count}: expected int, got 'many'$"):
+        cls.from_dict({count: "many"}, key)
+
+
+def test_every_section_is_built_when_the_study_is():
+    """Without the schema (a config given to Study directly), each section still stops a typo at parse time."""
+    for edit, message in [
+        (lambda c: c["scoring"].update(max_lenght=512), "`scoring.max_lenght`: unknown key"),
+        (lambda c: c["metrics"].update(n_bins="ten"), "metrics.n_bins: expected int, got 'ten'"),
+        (lambda c: c["metrics"].update(n_boot=0), "metrics: n_boot must be at least 1, got 0"),
+        (lambda c: c["pretrain"].update(lrr=1.0), "`pretrain.lrr`: unknown key; did you mean `lr`?"),
+        (lambda c: c.update(world={"n_countrys": 20}), "`world.n_countrys`: unknown key"),
+        (lambda c: c["alignment"]["reward"].update(lora_rr=8), "`alignment.reward.lora_rr`: unknown key"),
+        (lambda c: c["alignment"]["rlhf"]["ppo"].update(kl=0.1), "`alignment.rlhf.ppo.kl`: unknown key"),
+    ]:
+        config = _mini()
+        edit(config)
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            Study(config)
+    study = Study(_mini())
+    assert study.scoring.max_length == _mini()["scoring"]["max_length"]
+    assert study.world.seed == _mini()["world"]["seed"] and study.metrics.n_bins == 10
+
+
+def test_only_result_fields_are_params_and_jobs_still_get_the_runtime_ones():
+    from llmcal.scoring.config import ScoringConfig
+    from llmcal.sections import job_settings
+
+    assert ScoringConfig.runtime_only_fields() == ("batch_tokens", "max_batch", "prefix_cache")
+    config = _mini()
+    config["scoring"]["batch_tokens"] = 999
+    params = Study(config).scoring.results_params()
+    assert "batch_tokens" not in params and "max_batch" not in params
+    job = ScoringConfig.from_dict(job_settings(ScoringConfig, params, config))
+    assert job.batch_tokens == 999 and job.max_length == config["scoring"]["max_length"]
+
+
+def _rule(config: dict, tmp_path, name: str):
+    """The rule `name` of the workflow as Snakemake parses it for `config` (its params and threads)."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
+
+    path = tmp_path / f"config-{len(list(tmp_path.iterdir()))}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with SnakemakeApi(OutputSettings()) as api:
+        workflow = api.workflow(resource_settings=ResourceSettings(cores=1),
+                                config_settings=ConfigSettings(configfiles=[path]),
+                                snakefile=ROOT / "Snakefile", workdir=tmp_path)
+        rule = workflow._workflow.get_rule(name)
+        return {k: v for k, v in rule.params.items() if not callable(v)}, rule.resources["_cores"]
+
+
+def test_a_runtime_only_setting_leaves_the_rules_params_and_so_every_job_standing(tmp_path):
+    """Snakemake reruns a job when its params change: batching must not, max_length and threads must."""
+    base = _mini()
+    score, _ = _rule(base, tmp_path, "score")
+    assert score["scoring"]["max_length"] == base["scoring"]["max_length"]
+    batched = copy.deepcopy(base)
+    batched["scoring"].update(batch_tokens=base["scoring"]["batch_tokens"] * 2, max_batch=3)
+    assert _rule(batched, tmp_path, "score")[0] == score
+    longer = copy.deepcopy(base)
+    longer["scoring"]["max_length"] = base["scoring"]["max_length"] - 1
+    assert _rule(longer, tmp_path, "score")[0] != score
+    # Threads change a pretraining's sums, so its weights (measured): they are a result of pretraining.
+    threads = copy.deepcopy(base)
+    threads["pretrain"]["threads"] = 2
+    pretrain, cores = _rule(base, tmp_path, "pretrain_mini")
+    assert cores == base["pretrain"]["threads"] == pretrain["train"]["threads"]
+    assert _rule(threads, tmp_path, "pretrain_mini") == ({**pretrain, "train": {**pretrain["train"], "threads": 2}}, 2)
+
+
+def test_every_default_of_a_section_is_accepted_by_the_schema_and_the_study():
+    from llmcal.data.miniworld import WorldConfig
 
     props = load_schema()["properties"]
-    assert set(props["pretrain"]["properties"]) == set(PretrainConfig.__dataclass_fields__)
-    assert set(props["scoring"]["properties"]) == set(ScoringConfig.__dataclass_fields__)
-    with pytest.raises(ConfigError, match=r"`scoring.max_lenght`: unknown key; did you mean `max_length`\?"):
-        ScoringConfig.from_dict({"max_lenght": 512})
-    with pytest.raises(ConfigError, match=r"`pretrain.step`: unknown key; did you mean `steps`\?"):
-        PretrainConfig.from_dict({"step": 5})
     mini = props["models"]["items"]["properties"]["mini"]["properties"]
     assert set(mini) >= {"hidden_size", "num_layers", "num_heads"}
-    # The world section is checked key by key against WorldConfig; every default is accepted.
     config = _mini()
-    config["world"] = {k: list(v) if isinstance(v, tuple) else v
-                       for k, v in dataclasses.asdict(WorldConfig()).items()}
-    Study(config)
+    config["world"] = WorldConfig().to_dict()
+    validate(config)
+    assert Study(config).world == WorldConfig()
     assert props["task_labels"]["properties"].keys() == set(_mini()["tasks"])
 
 

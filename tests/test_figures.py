@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from matplotlib.text import Text
 
-from llmcal.calibration import expected_calibration_error, summarize
+from llmcal.calibration import expected_calibration_error
+from llmcal.metrics import summarize
 from llmcal.figures import (RELIABILITY_PREFIX, TREND_ACC_PREFIX, TREND_ECE_PREFIX, figure_confidence_hist,
                             figure_reliability, figure_trend, reliability_diagram)
 

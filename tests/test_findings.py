@@ -10,7 +10,8 @@ import pytest
 
 from llmcal.registry import ConfigError
 
-from llmcal.calibration import expected_calibration_error, summarize
+from llmcal.calibration import expected_calibration_error
+from llmcal.metrics import summarize
 from llmcal.findings import FINDING_IDS, VERDICTS, align, align_many, evaluate_findings, judge
 from llmcal.fsio import atomic_text
 from llmcal.report import render_markdown
@@ -464,7 +465,7 @@ def test_blas_and_bincount_bin_sums_agree(monkeypatch):
 
 
 def test_metrics_table_and_findings_share_one_bootstrap():
-    # The intervals of metrics.csv (calibration.summarize) are read off the same replicates as the findings'.
+    # The intervals of metrics.csv (metrics.summarize) are read off the same replicates as the findings'.
     from llmcal.stats import percentile_interval
 
     df = _model_scores(np.random.default_rng(21), np.arange(700), 0.1)

@@ -46,11 +46,12 @@ def test_every_rule_has_a_log_and_a_pinned_conda_env():
 
 def test_paper_dry_run_under_the_slurm_profile_asks_for_the_readme_resources(tmp_path):
     """`snakemake -n --profile profiles/slurm` shows, per job, the resources the README's table lists."""
-    from llmcal.resources import readme_table
+    from llmcal.resources_table import readme_table
 
     study = Study(yaml.safe_load((ROOT / "config.yaml").read_text()))
     table = readme_table(study)
-    assert table in (ROOT / "README.md").read_text(), "README's resources table is stale: python -m llmcal.resources"
+    assert table in (ROOT / "README.md").read_text(), \
+        "README's resources table is stale: python -m llmcal.resources_table config.yaml"
     targets = [f"results/scores/clm/{m}.parquet" for m in ("pythia-70m", "llama-65b", "flan-t5-xxl")]
     proc = subprocess.run([str(BIN / "snakemake"), "-n", "--profile", str(ROOT / "profiles" / "slurm"), "-s",
                            str(ROOT / "Snakefile"), "-d", str(tmp_path), "--configfile", str(ROOT / "config.yaml"),

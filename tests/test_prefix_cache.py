@@ -10,7 +10,8 @@ import torch
 from llmcal.models.load import load_model
 from llmcal.scoring import engine
 from llmcal.scoring.engine import PREFIX_GROUP_COST, group_by_prefix, prefix_kv, score_contexts
-from llmcal.scoring.tasks import ScoringConfig, score_task
+from llmcal.scoring.config import ScoringConfig
+from llmcal.tasks import score_task
 
 
 def _logits(logits, idx):

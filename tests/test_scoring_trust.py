@@ -18,12 +18,9 @@ from llmcal.data.mmlu_prompt import assemble, check_prompt_style, format_example
 from llmcal.models import load as load_mod
 from llmcal.models.download import download_model
 from llmcal.models.load import check_max_length, context_window, load_model
-from llmcal.scoring.tasks import (
-    ScoringConfig,
-    instruction,
-    score_task,
-    special_affixes,
-)
+from llmcal.scoring.config import ScoringConfig
+from llmcal.scoring.tasks import special_affixes
+from llmcal.tasks import instruction, score_task
 from llmcal.tasks.mmlu import mmlu_requests
 
 SUBJECT = "salt_trade"

@@ -19,7 +19,8 @@ from llmcal import pipeline
 from llmcal import tasks
 from llmcal.config import fill_defaults, load_schema, validate
 from llmcal.registry import ConfigError
-from llmcal.scoring.tasks import ScoringConfig, score_task
+from llmcal.scoring.config import ScoringConfig
+from llmcal.tasks import score_task
 from llmcal.study import Study
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from llmcal.models.load import load_model
-from llmcal.scoring.tasks import ScoringConfig, build_requests, instruction, score_task, special_affixes
+from llmcal.scoring.config import ScoringConfig
+from llmcal.scoring.tasks import special_affixes
+from llmcal.tasks import build_requests, instruction, score_task
 from llmcal.tasks.clm import clm_requests
 from llmcal.tasks.facts import entity_split, facts_requests
 from llmcal.tasks.mmlu import letter_token_ids, mmlu_requests, split_mmlu_header

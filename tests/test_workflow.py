@@ -125,6 +125,22 @@ def test_second_run_does_nothing(mini_run):
 
 
 @pytest.mark.slow
+def test_a_runtime_only_setting_reruns_nothing(mini_run):
+    """Batching changes how scoring jobs run, not what they are asked: every output stands."""
+    work, config = mini_run
+    cfg = yaml.safe_load(config.read_text())
+    cfg["scoring"].update(batch_tokens=cfg["scoring"]["batch_tokens"] // 2, max_batch=3)
+    changed = work / "runtime.yaml"
+    changed.write_text(yaml.safe_dump(cfg))
+    proc = _snakemake(work, changed, "-n", "--", "all")
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+    cfg["scoring"]["min_context"] += 1  # a setting that does change the scores reruns them
+    changed.write_text(yaml.safe_dump(cfg))
+    rules = {rule for rule, _ in _planned(_snakemake(work, changed, "-n", "--", "all"))}
+    assert {"score", "aggregate"} <= rules and not rules & {"pretrain_mini", "mini_world", "sft_alpaca_full"}
+
+
+@pytest.mark.slow
 def test_changing_one_model_reruns_only_what_depends_on_it(mini_run):
     work, config = mini_run
     cfg = yaml.safe_load(config.read_text())

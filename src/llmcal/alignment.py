@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from llmcal.layout import Layout
 from llmcal.registry import ConfigError, ModelSpec
 
 INSTRUCTION_SETS = ("alpaca", "oasst")
@@ -220,20 +221,18 @@ def aligned_models(plan: AlignmentPlan, base: ModelSpec) -> dict[str, ModelSpec]
     return out
 
 
-def raw_dir(results: Path, data_cfg: dict, name: str) -> Path:
+def raw_dir(layout: Layout, data_cfg: dict, name: str) -> Path:
     """Where a set lands before conversion (the mini sets are written together from the world)."""
     src = data_cfg[name]["source"]
     if src == "local":
         return Path(data_cfg[name]["local"])
-    if src == "mini":
-        return results / "raw" / "instructions" / "mini"
-    return results / "raw" / "instructions" / name
+    return Path(layout.raw_instructions_dir("mini" if src == "mini" else name))
 
 
-def raw_path(results: Path, data_cfg: dict, name: str) -> Path:
+def raw_path(layout: Layout, data_cfg: dict, name: str) -> Path:
     """What the reader of a set opens: the released file, or a hub snapshot folder."""
     src = data_cfg[name]["source"]
-    where = raw_dir(results, data_cfg, name)
+    where = raw_dir(layout, data_cfg, name)
     if src == "mini":
         return where / RAW_FILES[name]
     if src == "url":

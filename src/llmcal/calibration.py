@@ -1,5 +1,8 @@
 """Calibration metrics of Zhu et al. (2023), section 3, plus a few standard companions.
 
+The metrics table's rows and their bootstrap intervals are in llmcal.metrics (built on llmcal.stats,
+which builds on these).
+
 Binning follows the paper exactly: M equal-width bins, bin m holds
 (m-1)/M < p <= m/M, with p == 0 placed in the first bin.
 """
@@ -13,12 +16,10 @@ __all__ = [
     "accuracy",
     "adaptive_calibration_error",
     "bin_indices",
-    "bootstrap_interval",
     "brier_score",
     "expected_calibration_error",
     "maximum_calibration_error",
     "reliability_table",
-    "summarize",
 ]
 
 def _check_n_bins(n_bins) -> int:
@@ -184,44 +185,3 @@ def reliability_table(confidence, correct, n_bins: int = 10) -> pd.DataFrame:
             "gap": acc - mean_conf,
         }
     )
-
-
-def _bootstrap(conf, corr, n_boot, seed, level, n_bins) -> dict:
-    # llmcal.stats builds on these metrics, so it is imported when first needed.
-    from llmcal import stats
-
-    level = stats.check_level(level)
-    ece, acc = stats.ece_accuracy_replicates(conf, corr, n_boot, seed, n_bins)
-    ece_lo, ece_hi = stats.percentile_interval(ece, level)
-    acc_lo, acc_hi = stats.percentile_interval(acc, level)
-    return {"ece_lo": ece_lo, "ece_hi": ece_hi, "accuracy_lo": acc_lo, "accuracy_hi": acc_hi}
-
-
-def bootstrap_interval(
-    confidence, correct, n_boot: int = 1000, seed: int = 0, level: float = 0.95, n_bins: int = 10
-) -> dict:
-    """Percentile bootstrap intervals for ECE and accuracy (llmcal.stats: the resampling of the findings too).
-
-    ECE is biased upwards under resampling, so for a nearly calibrated model the
-    interval can lie entirely above the point estimate.
-    """
-    conf, corr = _validate(confidence, correct, n_bins)
-    return _bootstrap(conf, corr, n_boot, seed, level, n_bins)
-
-
-def summarize(confidence, correct, n_bins: int = 10, n_boot: int = 1000, seed: int = 0) -> dict:
-    """All metrics for one (model, task), as plain Python numbers."""
-    conf, corr = _validate(confidence, correct, n_bins)
-    boot = _bootstrap(conf, corr, n_boot, seed, 0.95, n_bins)
-    return {
-        "n": len(conf),
-        "accuracy": float(corr.mean()),
-        "accuracy_lo": boot["accuracy_lo"],
-        "accuracy_hi": boot["accuracy_hi"],
-        "ece": _ece(conf, corr, n_bins),
-        "ece_lo": boot["ece_lo"],
-        "ece_hi": boot["ece_hi"],
-        "mce": _mce(conf, corr, n_bins),
-        "adaptive_ece": _ace(conf, corr, n_bins),
-        "brier": float(np.mean((conf - corr) ** 2)),
-    }

@@ -7,12 +7,12 @@ at its default. jsonschema's own messages dump the schema; these name the key an
 
 from __future__ import annotations
 
-import difflib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from llmcal.registry import ConfigError
+from llmcal.sections import check_keys, suggest, unknown_keys  # noqa: F401  (they live with the section base)
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
@@ -22,27 +22,6 @@ def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
     import yaml
 
     return yaml.safe_load(Path(path).read_text())
-
-
-def suggest(key: str, allowed: Iterable[str]) -> str:
-    """"; did you mean `x`?" for the allowed name nearest to key, or the list of allowed names."""
-    allowed = sorted(allowed)
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    if close:
-        return f"did you mean `{close[0]}`?"
-    return f"valid keys here: {', '.join(allowed)}" if allowed else "no keys are accepted here"
-
-
-def unknown_keys(given: Mapping, allowed: Iterable[str], where: str) -> list[str]:
-    """One message per key of `given` that is not in `allowed`."""
-    allowed = list(allowed)
-    return [f"`{_join(where, str(k))}`: unknown key; {suggest(str(k), allowed)}" for k in given if k not in allowed]
-
-
-def check_keys(given: Mapping, allowed: Iterable[str], where: str) -> None:
-    problems = unknown_keys(given, allowed, where)
-    if problems:
-        raise ConfigError("\n".join(problems))
 
 
 def _join(where: str, key: str) -> str:

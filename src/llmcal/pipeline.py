@@ -27,10 +27,7 @@ log = logging.getLogger("llmcal")
 def world_job(world_cfg: dict, out_dir: str) -> dict:
     from llmcal.data.miniworld import WorldConfig, generate_world
 
-    from llmcal.config import check_keys
-
-    check_keys(world_cfg, WorldConfig.__dataclass_fields__, "world")
-    summary = generate_world(Path(out_dir), WorldConfig(**world_cfg))
+    summary = generate_world(Path(out_dir), WorldConfig.from_dict(world_cfg))
     log.info("mini world: %s", json.dumps(summary, default=str))
     return summary
 
@@ -94,7 +91,8 @@ def score_job(model_dir: str, model: dict, task: str, data: str, scoring_cfg: di
 
     from llmcal import tasks
     from llmcal.models.load import check_max_length, check_model_dir, load_model
-    from llmcal.scoring.tasks import ScoringConfig, score_task
+    from llmcal.scoring.config import ScoringConfig
+    from llmcal.tasks import score_task
 
     tasks.load_modules(task_modules)
     summary = tasks.get(task).log_summary
@@ -129,7 +127,7 @@ def _check_writable(out: str) -> None:
 
 def aggregate_job(score_files: list[str], rows: list[dict], metrics_cfg: dict, seed: int, out: str) -> pd.DataFrame:
     """The metrics table: one row per (model, task); rows[i] names the model and task of score_files[i]."""
-    from llmcal.calibration import summarize
+    from llmcal.metrics import summarize
 
     records = []
     for path, meta in zip(score_files, rows, strict=True):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from llmcal.resources import parameters
 
 ARCHES = ("causal", "seq2seq")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -122,8 +123,6 @@ def expand_models(entries: list[dict], final_mini_step: int | None = None) -> di
 
 def _params(entry: dict, i: int) -> float | None:
     """`params: 11.3b` where the size label is not a count (FLAN-T5's xxl), else read off the size label."""
-    from llmcal.resources import parameters
-
     given = entry.get("params")
     if given is None:
         return parameters(str(entry.get("size", ""))) or None
@@ -137,29 +136,6 @@ def _add(models: dict[str, ModelSpec], spec: ModelSpec, i: int) -> None:
     if spec.name in models:
         raise ConfigError(f"models[{i}]: model name {spec.name!r} is defined twice")
     models[spec.name] = spec
-
-
-def hub_dir(results: str | Path, spec: ModelSpec) -> Path:
-    """Where a hub checkpoint lives on disk: shared by every entry naming the same repo@revision."""
-    return Path(results) / "models" / "hub" / spec.hub.replace("/", "--") / (spec.revision or "main")
-
-
-def mini_dir(results: str | Path, entry: str, step: int) -> Path:
-    return Path(results) / "models" / "mini" / entry / f"step{step}"
-
-
-def aligned_dir(results: str | Path, run: str, epoch: int) -> Path:
-    return Path(results) / "models" / "aligned" / run / f"epoch{epoch}"
-
-
-def model_dir(results: str | Path, spec: ModelSpec) -> Path:
-    if spec.source == "aligned":
-        return aligned_dir(results, spec.run, spec.epoch)
-    if spec.source == "hub":
-        return hub_dir(results, spec)
-    if spec.source == "local":
-        return Path(spec.path)
-    return mini_dir(results, spec.entry, spec.step)
 
 
 def checkpoint_steps(total_steps: int, first: int = 1) -> list[int]:

@@ -1,7 +1,8 @@
 """What each job asks a cluster for: GPUs, host memory, CPUs and run time, from the model's size.
 
-One function, `job_resources`, serves every rule, so the SLURM profile, the README's table and the tests
-agree. The estimates are deliberately simple and a little generous (a job killed for memory after an
+One function, `job_resources`, serves every rule, so the SLURM profile, the README's table
+(`python -m llmcal.resources_table config.yaml`) and the tests agree; a leaf module, it imports nothing of
+llmcal. The estimates are deliberately simple and a little generous (a job killed for memory after an
 hour in the queue costs more than a slightly larger request):
 
     weights       = P x bytes per parameter (bf16/fp16: 2, fp32: 4)                  P = parameters
@@ -70,38 +71,3 @@ def job_resources(kind: str, params: float, precision: str = "bfloat16", *, gpu_
         "cpus_per_task": 4 * gpus if gpus else 2,
         "runtime": int(math.ceil(runtime)),
     }
-
-
-def readme_table(study) -> str:
-    """The README's table: what the paper config's jobs ask for (a test keeps the two equal)."""
-    rows = ["| job | model | gpu | mem_mb | cpus_per_task | runtime (min) |", "| --- | --- | --- | --- | --- | --- |"]
-
-    def row(job, model, r):
-        rows.append(f"| {job} | {model} | {r['gpu']} | {r['mem_mb']} | {r['cpus_per_task']} | {r['runtime']} |")
-
-    seen = set()
-    for name, spec in study.models.items():
-        if spec.source != "hub" or (spec.family, spec.size) in seen:
-            continue
-        seen.add((spec.family, spec.size))
-        row("score (CLM, 100k)", name, study.job_resources("score", model=name, task="clm"))
-    if study.alignment:
-        base = study.alignment.base
-        for run in study.alignment.sft_runs:
-            if run.data == study.alignment.sft_runs[0].data:
-                row(f"sft {run.method}", base, study.job_resources("sft", run=run.name))
-        row("reward (LoRA)", base, study.job_resources("reward"))
-        if study.alignment.ppo:
-            row("ppo (LoRA)", base, study.job_resources("ppo"))
-    row("sampling, tables, figures", "-", study.job_resources("figure"))
-    return "\n".join(rows)
-
-
-if __name__ == "__main__":
-    import sys
-
-    import yaml
-
-    from llmcal.study import Study
-
-    print(readme_table(Study(yaml.safe_load(open(sys.argv[1] if len(sys.argv) > 1 else "config.yaml")))))

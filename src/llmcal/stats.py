@@ -1,6 +1,6 @@
 """The statistics every table and report of the study shares: one bootstrap, one interval, one rank correlation.
 
-The metrics table (llmcal.calibration.summarize), the findings (llmcal.findings) and the diversity numbers
+The metrics table (llmcal.metrics.summarize), the findings (llmcal.findings) and the diversity numbers
 (llmcal.diversity) all resample the same way: `resample_chunks` draws, per replicate, how often each sample is
 taken (a seeded numpy Generator, chunked so that memory does not grow with the number of replicates), and
 `percentile_interval` reads the interval off the replicates. Models scored on the same items are resampled

@@ -6,14 +6,20 @@ be checked by tests without Snakemake and every path has one definition.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 from llmcal import alignment as al
 from llmcal import figure_kinds
 from llmcal import resources as res
 from llmcal import tasks as task_registry
+from llmcal.data.miniworld import WorldConfig
 from llmcal.figure_kinds import Figure
-from llmcal.registry import ConfigError, ModelSpec, checkpoint_steps, expand_models, hub_dir, model_dir
+from llmcal.layout import Layout
+from llmcal.metrics import MetricsConfig
+from llmcal.models.pretrain import PretrainConfig
+from llmcal.registry import ConfigError, ModelSpec, checkpoint_steps, expand_models
+from llmcal.scoring.config import ScoringConfig
 
 FIGURE_KINDS = tuple(figure_kinds.KINDS)
 
@@ -22,7 +28,13 @@ class Study:
     def __init__(self, config: dict):
         self.config = config
         self.results = Path(config["results"])
+        self.layout = Layout(self.results)
         self.seed = int(config.get("seed", 1234))
+        # Every section is built here, so that each of their errors stops the workflow before any job runs.
+        self.scoring = ScoringConfig.from_dict(config.get("scoring"))
+        self.metrics = MetricsConfig.from_dict(config.get("metrics"))
+        self.pretrain = PretrainConfig.from_dict(config.get("pretrain"))
+        self.world = WorldConfig.from_dict(config.get("world"))
         # The tasks the config can name (built-in and its `task_modules`'), and those it runs.
         self.task_names = task_registry.available(config.get("task_modules"))
         self.tasks = tuple(config.get("tasks", task_registry.builtin()))
@@ -36,30 +48,36 @@ class Study:
         if any(m.source == "mini" for m in self.models.values()) and self.pretrain_steps is None:
             raise ConfigError("pretrain.steps: the config has mini-suite models but no pretrain section")
         self._check_mini_steps()
-        self.alignment: al.AlignmentPlan | None = None
+        self.alignment: al.AlignmentPlan | None = None  # builds each training stage's settings
         if config.get("alignment"):
             self.alignment = al.plan_alignment(config["alignment"], self.models)
             self.models.update(al.aligned_models(self.alignment, self.models[self.alignment.base]))
         self.figures = [self._figure(i, f) for i, f in enumerate(config.get("figures", []))]
         self._check_settings()
 
+    def results_config(self) -> dict:
+        """The config less its runtime-only fields: the `params:` of a job that reads the whole config (findings),
+        so that changing how jobs batch reruns nothing."""
+        out = copy.deepcopy(self.config)
+        for section in (ScoringConfig, MetricsConfig, PretrainConfig, WorldConfig):
+            for name in section.runtime_only_fields():
+                (out.get(section.section) or {}).pop(name, None)
+        return out
+
     # settings that only make sense together, checked while the DAG is built ---------------------------------
 
     def _check_settings(self) -> None:
         """Cross-field rules: a config that would fail (or run silently wrong) hours in fails here instead."""
-        scoring = self.config.get("scoring") or {}
-        max_length = int(scoring.get("max_length", 2048))
-        min_context = int(scoring.get("min_context", 32))
+        max_length, min_context = self.scoring.max_length, self.scoring.min_context
         if max_length <= min_context:
             raise ConfigError(f"scoring.max_length: {max_length} leaves no room for min_context {min_context} plus "
                               f"the prompt; raise scoring.max_length or lower scoring.min_context")
         self._check_context_windows(max_length)
-        world = self._world_config() if self._uses_world() else None
-        pre = self.config.get("pretrain") or {}
+        world = self.world if self._uses_world() else None
         for m in self.models.values():
             if m.source == "mini":
                 self._check_mini_arch(m)
-                seq_len = int(pre.get("seq_len", 256))
+                seq_len = self.pretrain.seq_len
                 if max_length > seq_len:
                     raise ConfigError(f"scoring.max_length: {max_length} exceeds the context window of mini model "
                                       f"{m.name} (pretrain.seq_len {seq_len} positions); set scoring.max_length <= "
@@ -95,7 +113,7 @@ class Study:
         plan = self.alignment
         if plan is None or self.models[plan.base].source != "mini":
             return
-        seq_len = int((self.config.get("pretrain") or {}).get("seq_len", 256))
+        seq_len = self.pretrain.seq_len
         stages = [(f"alignment.instruction_tuning.{r.method}", r.settings) for r in plan.sft_runs]
         stages.append(("alignment.reward", plan.reward))
         for key, settings in stages:
@@ -114,17 +132,6 @@ class Study:
     def _uses_world(self) -> bool:
         data = self.config.get("data") or {}
         return any((data.get(t) or {}).get("source") == "mini" for t in self.tasks) or bool(self.config.get("world"))
-
-    def _world_config(self):
-        from llmcal.config import check_keys
-        from llmcal.data.miniworld import WorldConfig
-
-        world = dict(self.config.get("world") or {})
-        check_keys(world, WorldConfig.__dataclass_fields__, "world")
-        try:
-            return WorldConfig(**world)
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"world: {e}") from None
 
     @staticmethod
     def _check_mini_arch(m: ModelSpec) -> None:
@@ -160,7 +167,7 @@ class Study:
         return out
 
     def model_dir(self, name: str) -> Path:
-        return model_dir(self.results, self.models[name])
+        return Path(self.layout.model_dir(self.models[name]))
 
     def resolve_models(self, names, key: str) -> tuple[str, ...]:
         """Model names, where a config entry's name stands for all of its checkpoints."""
@@ -196,14 +203,11 @@ class Study:
 
     # paths --------------------------------------------------------------------------------------------------
 
-    def path(self, *parts) -> str:
-        return str(self.results.joinpath(*map(str, parts)))
-
     def data_file(self, task: str) -> str:
-        return self.path("data", f"{task}.parquet")
+        return self.layout.data_file(task)
 
     def score_file(self, task: str, model: str) -> str:
-        return self.path("scores", task, f"{model}.parquet")
+        return self.layout.score_file(task, model)
 
     def all_scores(self) -> list[str]:
         return [self.score_file(t, m) for m in self.models for t in self.tasks]
@@ -233,10 +237,10 @@ class Study:
         return figure_kinds.KINDS[fig.kind].params(self, fig)
 
     def figure_file(self, name: str) -> str:
-        return self.path("figures", f"{name}.pdf")
+        return self.layout.figure_file(name)
 
     def metrics_file(self) -> str:
-        return self.path("metrics.csv")
+        return self.layout.metrics_file()
 
     # resources ----------------------------------------------------------------------------------------------
 
@@ -288,8 +292,8 @@ class Study:
     def raw_dir(self, task: str) -> str:
         """Where the data of a task lands before sampling (the mini world is shared by all tasks)."""
         if self.data_config(task)["source"] == "mini":
-            return self.path("raw", "world")
-        return self.path("raw", task)
+            return self.layout.world_dir()
+        return self.layout.raw_dir(task)
 
     def raw_files(self, task: str) -> dict:
         """What the reader of a task opens, by source: {"inputs": [...] for Snakemake, "read": {...}}."""
@@ -329,10 +333,10 @@ class Study:
     def download_targets(self) -> list[str]:
         """Everything that needs the internet: raw data of hub/url tasks and every hub checkpoint."""
         raw = [self.raw_dir(t) for t in self.downloaded_tasks()]
-        hub = [str(hub_dir(self.results, m)) for m in self.hub_models()]
+        hub = [self.layout.model_dir(m) for m in self.hub_models()]
         if self.alignment:
             plan = self.alignment
-            raw += [str(al.raw_dir(self.results, plan.data, n)) for n in al.DATA_SETS
+            raw += [str(al.raw_dir(self.layout, plan.data, n)) for n in al.DATA_SETS
                     if plan.data[n]["source"] in ("hub", "url")]
             hub += self.embedder_inputs()
         return raw + hub
@@ -346,7 +350,7 @@ class Study:
 
     def instruction_table(self, name: str) -> str:
         """alpaca, oasst (tuning sets), comparison (reward pairs) or ppo_prompts, canonical and seeded."""
-        return self.path("alignment", "data", f"{name}.parquet")
+        return self.layout.instruction_table(name)
 
     def instruction_tables(self) -> dict[str, str]:
         return {n: self.instruction_table(n) for n in al.INSTRUCTION_SETS + ("comparison", "ppo_prompts")}
@@ -354,29 +358,29 @@ class Study:
     def instruction_raw(self) -> dict[str, str]:
         """What each set's reader opens."""
         plan = self._plan()
-        return {n: str(al.raw_path(self.results, plan.data, n)) for n in al.DATA_SETS}
+        return {n: str(al.raw_path(self.layout, plan.data, n)) for n in al.DATA_SETS}
 
     def instruction_raw_inputs(self) -> list[str]:
         plan = self._plan()
-        return sorted({str(al.raw_dir(self.results, plan.data, n)) for n in al.DATA_SETS})
+        return sorted({str(al.raw_dir(self.layout, plan.data, n)) for n in al.DATA_SETS})
 
     def instruction_download_spec(self, name: str) -> dict:
         return al.download_spec(self._plan().data, name)
 
     def mini_instructions_dir(self) -> str:
-        return self.path("raw", "instructions", "mini")
+        return self.layout.raw_instructions_dir("mini")
 
     def run_epoch_dirs(self, run: str) -> list[str]:
         return [str(self.model_dir(m)) for m in self._plan().run(run).models]
 
     def run_state_dir(self, run: str) -> str:
-        return self.path("models", "aligned", ".state", run)
+        return self.layout.run_state_dir(run)
 
     def reward_dir(self) -> str:
-        return self.path("models", "aligned", "reward")
+        return self.layout.reward_dir()
 
     def reward_metrics_file(self) -> str:
-        return self.path("alignment", "reward.json")
+        return self.layout.reward_metrics_file()
 
     def ppo_policy_dir(self) -> str:
         return str(self.model_dir(self._plan().ppo_start_model()))
@@ -385,7 +389,7 @@ class Study:
         """The sentence encoder as llmcal.diversity.embedder_dir takes it: hub models come from their download."""
         emb = self._plan().embedder
         if emb.get("hub"):
-            return {"path": str(hub_dir(self.results, self._embedder_model()))}
+            return {"path": self.layout.model_dir(self._embedder_model())}
         return emb
 
     def _embedder_model(self) -> ModelSpec:
@@ -396,16 +400,16 @@ class Study:
         return [self.embedder_spec()["path"]] if self._plan().embedder.get("hub") else []
 
     def diversity_files(self) -> list[str]:
-        return [self.path("alignment", "diversity.json"), self.path("alignment", "diversity_points.parquet")]
+        return list(self.layout.diversity_outputs().values())
 
     def alignment_summary_files(self) -> list[str]:
         """The reward model's held-out accuracy and the diversity numbers, reported beside the findings."""
         if self.alignment is None:
             return []
-        return [self.reward_metrics_file(), self.diversity_files()[0]]
+        return [self.reward_metrics_file(), self.layout.diversity_outputs()["summary"]]
 
     def findings_files(self) -> list[str]:
-        return [self.path("report", name) for name in ("findings.md", "findings.html", "selective.pdf")]
+        return list(self.layout.findings_outputs().values())
 
     def all_targets(self) -> list[str]:
         extra = [self.reward_metrics_file()] + self.diversity_files() if self.alignment else []

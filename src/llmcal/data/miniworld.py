@@ -27,8 +27,10 @@ import random
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from llmcal.data.mmlu_prompt import LETTERS
+from llmcal.sections import Section, setting
 
 PILE_SETS = ("MiniWiki", "MiniNews", "MiniQA", "MiniExams")
 SUBJECTS = ("geography", "biography", "business", "science")
@@ -37,31 +39,36 @@ PROP_URI = "http://www.wikidata.org/prop/direct/"
 
 
 @dataclass(frozen=True)
-class WorldConfig:
-    seed: int = 1234
-    n_countries: int = 16
-    cities_per_country: int = 7
-    n_rivers: int = 24
-    n_people: int = 160
-    n_companies: int = 64
-    n_animals: int = 64
-    n_train_docs: int = 2400
-    n_val_docs: int = 1100
-    n_test_docs: int = 1100
-    n_trex_docs: int = 1200
-    trex_docs_per_file: int = 500
-    subjects: tuple[str, ...] = SUBJECTS
-    mmlu_test_per_subject: int = 100
-    mmlu_dev_per_subject: int = 5
-    mmlu_quiz_facts_per_subject: int = 40
-    min_doc_chars: int = 300
-    max_doc_chars: int = 1500
-    zipf_alpha: float = 1.0
+class WorldConfig(Section):
+    """The `world:` section: the knobs of the generated miniature world."""
+
+    section: ClassVar[str] = "world"
+
+    seed: int = setting(1234, "seed of every random stream of the world")
+    n_countries: int = setting(16, "invented countries")
+    cities_per_country: int = setting(7, "cities per country")
+    n_rivers: int = setting(24, "rivers")
+    n_people: int = setting(160, "people")
+    n_companies: int = setting(64, "companies")
+    n_animals: int = setting(64, "animal species")
+    n_train_docs: int = setting(2400, "pretraining documents (corpus/train.jsonl)")
+    n_val_docs: int = setting(1100, "held-out Pile-format documents of the val split")
+    n_test_docs: int = setting(1100, "held-out Pile-format documents of the test split")
+    n_trex_docs: int = setting(1200, "T-REx-schema documents")
+    trex_docs_per_file: int = setting(500, "T-REx documents per JSON file")
+    subjects: tuple[str, ...] = setting(SUBJECTS, f"MMLU subjects, a subset of {', '.join(SUBJECTS)}")
+    mmlu_test_per_subject: int = setting(100, "MMLU test questions per subject")
+    mmlu_dev_per_subject: int = setting(5, "MMLU dev examples per subject (the shots; at least 5)")
+    mmlu_quiz_facts_per_subject: int = setting(40, "facts per subject the MMLU questions are drawn from")
+    min_doc_chars: int = setting(300, "shortest document in characters")
+    max_doc_chars: int = setting(1500, "longest document in characters")
+    zipf_alpha: float = setting(1.0, "exponent of the Zipf skew of fact frequency by subject popularity")
     # Shifts ranks so the head is not a handful of facts eating most of the corpus.
-    zipf_offset: float = 10.0
-    min_mentions: int = 4
+    zipf_offset: float = setting(10.0, "rank offset of the Zipf skew")
+    min_mentions: int = setting(4, "fewest corpus mentions of any fact")
     # Pile-set mix of the corpus: (MiniWiki, MiniNews, MiniQA, MiniExams).
-    set_weights: tuple[float, ...] = (0.45, 0.35, 0.12, 0.08)
+    set_weights: tuple[float, ...] = setting((0.45, 0.35, 0.12, 0.08),
+                                             f"corpus mix of the Pile sets {', '.join(PILE_SETS)}")
 
     def __post_init__(self):
         if self.mmlu_dev_per_subject < 5:

@@ -9,34 +9,34 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from llmcal.fsio import atomic_dir
+from llmcal.sections import Section, setting
 
 PAD, EOS, UNK = "<|pad|>", "<|endoftext|>", "<|unk|>"
 
 
 @dataclass(frozen=True)
-class PretrainConfig:
-    vocab_size: int = 2048
-    seq_len: int = 256
-    batch_size: int = 8
-    steps: int = 512
-    lr: float = 3e-3
-    warmup: int = 32
-    weight_decay: float = 0.01
-    seed: int = 1234
-    threads: int = 1
+class PretrainConfig(Section):
+    """The `pretrain:` section: how the mini suite is pretrained on the world's corpus."""
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "PretrainConfig":
-        from llmcal.config import check_keys
+    section: ClassVar[str] = "pretrain"
 
-        check_keys(d, cls.__dataclass_fields__, "pretrain")
-        return cls(**d)
+    vocab_size: int = setting(2048, "BPE vocabulary size of the mini suite's tokenizer")
+    seq_len: int = setting(256, "training sequence length, also the mini models' context window")
+    batch_size: int = setting(8, "sequences per optimizer step (no accumulation: it changes the training)")
+    steps: int = setting(512, "optimizer steps of every scale; checkpoints at powers of two and the last")
+    lr: float = setting(3e-3, "peak learning rate (linear warm-up, cosine decay)")
+    warmup: int = setting(32, "linear warm-up steps")
+    weight_decay: float = setting(0.01, "AdamW weight decay")
+    seed: int = setting(1234, "seed of initialisation and of the token stream")
+    # Not runtime-only: torch splits its sums by thread, and 8 steps on 2 threads gave other weights than on 1.
+    threads: int = setting(1, "CPU threads of a pretraining job (also the rule's threads)")
 
 
 def read_corpus(path: str | Path) -> list[str]:
@@ -192,7 +192,7 @@ def pretrain(
         if step % 64 == 0 or step == cfg.steps:
             log(f"step {step}/{cfg.steps} loss {np.mean(losses[-64:]):.4f}")
         if step in to_save:
-            save_checkpoint(model, tokenizer, to_save[step], {"step": step, "arch": arch, "pretrain": asdict(cfg)})
+            save_checkpoint(model, tokenizer, to_save[step], {"step": step, "arch": arch, "pretrain": cfg.to_dict()})
     return losses
 
 

@@ -2,7 +2,7 @@
 
 Each task (llmcal.tasks: clm, facts, mmlu and any task module a config names) turns its samples into
 `Requests`, the one next-token question per sample in a model's own tokens, and scores them; this
-module holds the parts they share and the entry points that ask the registry for the task.
+module holds the parts they share (the entry points that ask the registry for a task are in llmcal.tasks).
 
 Instruction-tuned models (``instruct=True``) get the same questions inside the
 Stanford Alpaca template they were tuned with, with the task instructions of
@@ -18,26 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from llmcal import tasks as registry
+from llmcal.scoring.config import ScoringConfig  # noqa: F401  (tasks and tests import it from here)
 from llmcal.scoring.engine import score_contexts, top1_reducer
-
-
-@dataclass(frozen=True)
-class ScoringConfig:
-    max_length: int = 2048
-    min_context: int = 32
-    batch_tokens: int = 16384
-    max_batch: int = 64
-    mmlu_confidence: str = "renormalized"
-    dtype: str = "auto"
-    prefix_cache: bool = True
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ScoringConfig":
-        from llmcal.config import check_keys
-
-        check_keys(d, cls.__dataclass_fields__, "scoring")
-        return cls(**d)
 
 
 @dataclass
@@ -73,15 +55,10 @@ def wrap(ids: list[int], prefix: list[int], suffix: list[int], max_length: int) 
     return prefix + ids[max(0, len(ids) - budget) :] + suffix
 
 
-def instruction(task: str, subject: str | None = None) -> str:
-    """The Table 1 instruction of a task, as the tuned model sees it: in the Alpaca template."""
-    return registry.get(task).instruction_text(subject)
-
-
 class Instructions:
     """Encoded instruction prefixes of a task, one per distinct instruction (MMLU has one per subject)."""
 
-    def __init__(self, tokenizer, task: registry.Task, enabled: bool):
+    def __init__(self, tokenizer, task, enabled: bool):  # task: a llmcal.tasks.Task (which imports this module)
         self.tokenizer, self.task, self.enabled, self.cache = tokenizer, task, enabled, {}
 
     def __call__(self, subject: str | None = None) -> list[int]:
@@ -91,16 +68,6 @@ class Instructions:
             text = self.task.instruction_text(subject)
             self.cache[subject] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return self.cache[subject]
-
-
-def build_requests(task: str, df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig, seed: int,
-                   instruct: bool = False) -> Requests:
-    return registry.get(task).requests(df, tokenizer, arch, cfg, seed, instruct)
-
-
-def score_task(lm, task: str, df: pd.DataFrame, cfg: ScoringConfig, seed: int, instruct: bool = False) -> pd.DataFrame:
-    """Per-sample confidence and correctness of one model on one task's samples."""
-    return registry.get(task).score(lm, df, cfg, seed, instruct)
 
 
 def run_contexts(lm, contexts: list[list[int]], reduce, cfg: ScoringConfig) -> dict:

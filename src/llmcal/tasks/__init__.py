@@ -201,5 +201,24 @@ def available(modules: Iterable[str] | None) -> tuple[str, ...]:
     return builtin() + tuple(n for n in extra if n not in builtin())
 
 
+# entry points: what the scoring job and the tests call, by task name ------------------------------------------
+
+
+def instruction(task: str, subject: str | None = None) -> str:
+    """The Table 1 instruction of a task, as the tuned model sees it: in the Alpaca template."""
+    return get(task).instruction_text(subject)
+
+
+def build_requests(task: str, df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig, seed: int,
+                   instruct: bool = False) -> Requests:
+    """A task's samples as next-token questions in a model's own tokens."""
+    return get(task).requests(df, tokenizer, arch, cfg, seed, instruct)
+
+
+def score_task(lm, task: str, df: pd.DataFrame, cfg: ScoringConfig, seed: int, instruct: bool = False) -> pd.DataFrame:
+    """Per-sample confidence and correctness of one model on one task's samples."""
+    return get(task).score(lm, df, cfg, seed, instruct)
+
+
 for _m in BUILTIN_MODULES:
     importlib.import_module(_m)

@@ -1,15 +1,19 @@
 """Settings of the three alignment trainers, with the paper's hyper-parameters (Appendix A) as defaults.
 
-Each settings class is a frozen dataclass built from a config mapping by ``from_dict(d, key)``; ``key`` is
-where the mapping sits in the config (e.g. ``alignment.sft.lora``) so that every error names the key a
-user has to edit. Values are coerced to the field's type because YAML reads ``3e-4`` as a string.
+Each settings class is a config section (llmcal.sections.Section) built from a config mapping by
+``from_dict(d, key)``; ``key`` is where the mapping sits in the config (e.g. ``alignment.instruction_tuning.lora``)
+so that every error names the key a user has to edit. Values are coerced to the field's type because YAML
+reads ``3e-4`` as a string.
 """
 
 from __future__ import annotations
 
-import typing
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from llmcal.registry import ConfigError
+from llmcal.sections import Section, setting
 
 # LLaMA's attention projections, Alpaca-LoRA's targets; GPT-NeoX (the mini preset) fuses them into query_key_value.
 PAPER_LORA_TARGETS = ("q_proj", "v_proj")
@@ -17,32 +21,23 @@ SCHEDULERS = ("cosine", "linear")
 PPO_SCHEDULERS = ("constant", "cosine", "linear")
 
 
-class _Settings:
-    """from_dict, to_dict and error reporting shared by the settings dataclasses."""
+class _Settings(Section):
+    """Checks shared by the settings dataclasses; from_dict and to_dict come from llmcal.sections.Section.
+
+    No training field is runtime-only: with the global batch fixed, per_device_batch_size and
+    gradient_checkpointing still change the order of floating-point sums, and over many optimizer steps that
+    gives other weights (as threads do in pretraining); so each of them reruns the training it belongs to.
+    """
 
     config_key: str
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, key: str):
-        d = {} if d is None else d
-        if not isinstance(d, Mapping):
-            raise ValueError(f"{key}: expected a mapping of settings, got {type(d).__name__}")
-        hints = typing.get_type_hints(cls)
-        allowed = [f.name for f in fields(cls) if f.name != "config_key"]
-        from llmcal.config import unknown_keys
-
-        unknown = unknown_keys(d, allowed, key)
-        if unknown:
-            raise ValueError("\n".join(unknown))
-        return cls(**{k: _coerce(v, hints[k], f"{key}.{k}") for k, v in d.items()}, config_key=key)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("config_key")
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+        """The settings at config key `key`, which every later error (a batch that does not split) names too."""
+        return super().from_dict(d, key, config_key=key)
 
     def _fail(self, name: str, message: str):
-        raise ValueError(f"{self.config_key}.{name}: {message}")
+        raise ConfigError(f"{self.config_key}.{name}: {message}")
 
     def _require(self, condition: bool, name: str, message: str):
         if not condition:
@@ -93,36 +88,6 @@ class _TrainerSettings(_Settings):
         return self._warmup_value()
 
 
-def _coerce(value, hint, where: str):
-    """The value as the field's type, or a ValueError naming the config key."""
-    args = typing.get_args(hint)
-    if type(None) in args:
-        if value is None:
-            return None
-        hint = next(a for a in args if a is not type(None))
-    converted = _convert(value, hint)
-    if converted is None:
-        raise ValueError(f"{where}: expected {getattr(hint, '__name__', hint)}, got {value!r}")
-    return converted
-
-
-def _convert(value, hint):
-    if typing.get_origin(hint) is tuple:
-        items = [value] if isinstance(value, str) else value
-        return tuple(str(v) for v in items) if isinstance(items, (list, tuple)) else None
-    if isinstance(value, bool) or hint is bool:  # bool is an int in Python; neither may stand for the other
-        return value if hint is bool and isinstance(value, bool) else None
-    if hint is str:
-        return value if isinstance(value, str) else None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    if hint is int:
-        return int(number) if number.is_integer() else None
-    return number
-
-
 # The two instruction-tuning recipes of Table 2: Stanford-Alpaca (full) and Alpaca-LoRA (lora).
 _SFT_METHOD_DEFAULTS = {
     "full": {"learning_rate": 2e-5, "lr_scheduler": "cosine", "per_device_batch_size": 4,
@@ -140,23 +105,24 @@ class SFTSettings(_TrainerSettings):
     number of processes, as the paper's 4 GPUs x 4 (or 16) x 8 (or 2) = 128.
     """
 
-    method: str = "full"
-    learning_rate: float | None = None
-    lr_scheduler: str | None = None
-    warmup_ratio: float | None = None
-    warmup_steps: int | None = None
-    epochs: int = 3
-    batch_size: int = 128
-    per_device_batch_size: int | None = None
-    max_length: int = 2048
-    lora_r: int = 8
-    lora_alpha: int = 32
-    lora_dropout: float = 0.1
-    lora_target_modules: tuple[str, ...] = PAPER_LORA_TARGETS
-    weight_decay: float = 0.0
-    gradient_checkpointing: bool = True
-    seed: int = 1234
-    config_key: str = field(default="sft", compare=False, repr=False)
+    method: str = setting("full", "full fine-tuning or lora; set by the section's key (full: or lora:)")
+    learning_rate: float | None = setting(None, "peak learning rate (default: the method's, 2e-5 full, 3e-4 lora)")
+    lr_scheduler: str | None = setting(None, "learning-rate schedule, cosine or linear (default: the method's)")
+    warmup_ratio: float | None = setting(None, "warm-up as a fraction of the steps (default: 0.03 full)")
+    warmup_steps: int | None = setting(None, "warm-up in steps (default: 100 lora); set either this or warmup_ratio")
+    epochs: int = setting(3, "passes over the instruction set, one checkpoint each")
+    batch_size: int = setting(128, "global batch: per-device batch x processes x gradient accumulation")
+    per_device_batch_size: int | None = setting(None, "examples per device and step (default: 4 full, 16 lora)")
+    max_length: int = setting(2048, "longest prompt plus response in tokens; longer examples are cut")
+    lora_r: int = setting(8, "LoRA rank")
+    lora_alpha: int = setting(32, "LoRA scaling alpha")
+    lora_dropout: float = setting(0.1, "dropout on the LoRA adapters")
+    lora_target_modules: tuple[str, ...] = setting(PAPER_LORA_TARGETS, "modules LoRA adapts (mini: query_key_value)")
+    weight_decay: float = setting(0.0, "AdamW weight decay")
+    gradient_checkpointing: bool = setting(True, "recompute activations in the backward pass to save memory")
+    seed: int = setting(1234, "seed of initialisation, data order and dropout")
+    config_key: str = setting("sft", "the config key these settings were read from", internal=True, compare=False,
+                              repr=False)
 
     def __post_init__(self):
         self._require(self.method in _SFT_METHOD_DEFAULTS, "method",
@@ -180,23 +146,24 @@ class RewardSettings(_TrainerSettings):
     heldout_fraction of the pairs (a seeded split) is kept out of training to measure pairwise accuracy.
     """
 
-    learning_rate: float = 2e-5
-    lr_scheduler: str = "cosine"
-    warmup_ratio: float = 0.0
-    warmup_steps: int = 0
-    epochs: int = 2
-    batch_size: int = 32
-    per_device_batch_size: int = 8
-    max_length: int = 2048
-    lora_r: int = 8
-    lora_alpha: int = 32
-    lora_dropout: float = 0.1
-    lora_target_modules: tuple[str, ...] = PAPER_LORA_TARGETS
-    heldout_fraction: float = 0.1
-    weight_decay: float = 0.0
-    gradient_checkpointing: bool = True
-    seed: int = 1234
-    config_key: str = field(default="reward", compare=False, repr=False)
+    learning_rate: float = setting(2e-5, "peak learning rate")
+    lr_scheduler: str = setting("cosine", "learning-rate schedule, cosine or linear")
+    warmup_ratio: float = setting(0.0, "warm-up as a fraction of the steps")
+    warmup_steps: int = setting(0, "warm-up in steps; set either this or warmup_ratio")
+    epochs: int = setting(2, "passes over the training pairs")
+    batch_size: int = setting(32, "global batch of pairs: per-device batch x processes x gradient accumulation")
+    per_device_batch_size: int = setting(8, "pairs per device and step")
+    max_length: int = setting(2048, "longest prompt plus response in tokens; longer pairs are cut")
+    lora_r: int = setting(8, "LoRA rank")
+    lora_alpha: int = setting(32, "LoRA scaling alpha")
+    lora_dropout: float = setting(0.1, "dropout on the LoRA adapters")
+    lora_target_modules: tuple[str, ...] = setting(PAPER_LORA_TARGETS, "modules LoRA adapts (mini: query_key_value)")
+    heldout_fraction: float = setting(0.1, "share of the pairs (a seeded split) held out to measure accuracy")
+    weight_decay: float = setting(0.0, "AdamW weight decay")
+    gradient_checkpointing: bool = setting(True, "recompute activations in the backward pass to save memory")
+    seed: int = setting(1234, "seed of initialisation, the held-out split, data order and dropout")
+    config_key: str = setting("reward", "the config key these settings were read from", internal=True,
+                              compare=False, repr=False)
 
     def __post_init__(self):
         self._check_common()
@@ -217,31 +184,33 @@ class PPOSettings(_Settings):
     The value model starts from the reward model and, like the policy, trains a LoRA adapter.
     """
 
-    learning_rate: float = 1.4e-5
-    lr_scheduler: str = "constant"
-    warmup_steps: int = 0
-    epochs: int = 3
-    batch_size: int = 8
-    gradient_accumulation: int = 8
-    response_length: int = 128
-    max_prompt_length: int = 512
-    num_ppo_epochs: int = 4
-    kl_coef: float = 0.2
-    temperature: float = 1.0
-    cliprange: float = 0.2
-    cliprange_value: float = 0.2
-    vf_coef: float = 0.1
-    gamma: float = 1.0
-    lam: float = 0.95
-    whiten_rewards: bool = False
-    missing_eos_penalty: float | None = None
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    lora_target_modules: tuple[str, ...] = PAPER_LORA_TARGETS
-    weight_decay: float = 0.0
-    seed: int = 1234
-    config_key: str = field(default="ppo", compare=False, repr=False)
+    learning_rate: float = setting(1.4e-5, "learning rate of policy and value adapters")
+    lr_scheduler: str = setting("constant", "learning-rate schedule: constant, cosine or linear")
+    warmup_steps: int = setting(0, "warm-up in PPO updates")
+    epochs: int = setting(3, "passes over the prompts, one checkpoint each")
+    batch_size: int = setting(8, "prompts rolled out per PPO update on each process")
+    # In PPO this sets the micro-batch size, so the number of optimizer steps per update: it changes results.
+    gradient_accumulation: int = setting(8, "micro-batches per update (TRL 0.4's batch_size / mini_batch_size)")
+    response_length: int = setting(128, "tokens generated per response")
+    max_prompt_length: int = setting(512, "longest prompt in tokens; longer prompts are dropped")
+    num_ppo_epochs: int = setting(4, "optimisation passes over each rollout batch")
+    kl_coef: float = setting(0.2, "coefficient of the KL penalty to the reference policy")
+    temperature: float = setting(1.0, "sampling temperature of the rollouts")
+    cliprange: float = setting(0.2, "policy ratio clipping")
+    cliprange_value: float = setting(0.2, "value clipping")
+    vf_coef: float = setting(0.1, "weight of the value loss")
+    gamma: float = setting(1.0, "discount factor")
+    lam: float = setting(0.95, "GAE lambda")
+    whiten_rewards: bool = setting(False, "whiten rewards per batch (needs batch_size >= 8)")
+    missing_eos_penalty: float | None = setting(None, "reward penalty of a response without end of text (null: none)")
+    lora_r: int = setting(16, "LoRA rank")
+    lora_alpha: int = setting(32, "LoRA scaling alpha")
+    lora_dropout: float = setting(0.05, "dropout on the LoRA adapters")
+    lora_target_modules: tuple[str, ...] = setting(PAPER_LORA_TARGETS, "modules LoRA adapts (mini: query_key_value)")
+    weight_decay: float = setting(0.0, "AdamW weight decay")
+    seed: int = setting(1234, "seed of the rollouts' sampling and of training")
+    config_key: str = setting("ppo", "the config key these settings were read from", internal=True, compare=False,
+                              repr=False)
 
     def __post_init__(self):
         self._check_common()

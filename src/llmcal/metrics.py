@@ -1,0 +1,66 @@
+"""The metrics table: its `metrics:` section, and one row per (model, task) with bootstrap intervals.
+
+The metrics themselves are llmcal.calibration's; the resampling is llmcal.stats', the same as the findings'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from llmcal import stats
+from llmcal.calibration import _ace, _ece, _mce, _validate
+from llmcal.sections import Section, setting
+
+
+@dataclass(frozen=True)
+class MetricsConfig(Section):
+    section: ClassVar[str] = "metrics"
+
+    n_bins: int = setting(10, "equal-width confidence bins of ECE and the reliability diagrams (10 in the paper)")
+    n_boot: int = setting(1000, "bootstrap replicates of each 95% interval")
+
+    def __post_init__(self):
+        for name in ("n_bins", "n_boot"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+def _bootstrap(conf, corr, n_boot, seed, level, n_bins) -> dict:
+    level = stats.check_level(level)
+    ece, acc = stats.ece_accuracy_replicates(conf, corr, n_boot, seed, n_bins)
+    ece_lo, ece_hi = stats.percentile_interval(ece, level)
+    acc_lo, acc_hi = stats.percentile_interval(acc, level)
+    return {"ece_lo": ece_lo, "ece_hi": ece_hi, "accuracy_lo": acc_lo, "accuracy_hi": acc_hi}
+
+
+def bootstrap_interval(
+    confidence, correct, n_boot: int = 1000, seed: int = 0, level: float = 0.95, n_bins: int = 10
+) -> dict:
+    """Percentile bootstrap intervals for ECE and accuracy (llmcal.stats: the resampling of the findings too).
+
+    ECE is biased upwards under resampling, so for a nearly calibrated model the
+    interval can lie entirely above the point estimate.
+    """
+    conf, corr = _validate(confidence, correct, n_bins)
+    return _bootstrap(conf, corr, n_boot, seed, level, n_bins)
+
+
+def summarize(confidence, correct, n_bins: int = 10, n_boot: int = 1000, seed: int = 0) -> dict:
+    """All metrics for one (model, task), as plain Python numbers."""
+    conf, corr = _validate(confidence, correct, n_bins)
+    boot = _bootstrap(conf, corr, n_boot, seed, 0.95, n_bins)
+    return {
+        "n": len(conf),
+        "accuracy": float(corr.mean()),
+        "accuracy_lo": boot["accuracy_lo"],
+        "accuracy_hi": boot["accuracy_hi"],
+        "ece": _ece(conf, corr, n_bins),
+        "ece_lo": boot["ece_lo"],
+        "ece_hi": boot["ece_hi"],
+        "mce": _mce(conf, corr, n_bins),
+        "adaptive_ece": _ace(conf, corr, n_bins),
+        "brier": float(np.mean((conf - corr) ** 2)),
+    }

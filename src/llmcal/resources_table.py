@@ -1,0 +1,55 @@
+"""The README's resources table: what the jobs of a config ask a cluster for (a test keeps the README current).
+
+    python -m llmcal.resources_table config.yaml
+"""
+
+from __future__ import annotations
+
+import sys
+
+from llmcal.study import Study
+
+
+def readme_table(study: Study) -> str:
+    """One row per hub model size and training stage, then the CPU-only jobs (llmcal.resources.job_resources)."""
+    rows = ["| job | model | gpu | mem_mb | cpus_per_task | runtime (min) |", "| --- | --- | --- | --- | --- | --- |"]
+
+    def row(job, model, r):
+        rows.append(f"| {job} | {model} | {r['gpu']} | {r['mem_mb']} | {r['cpus_per_task']} | {r['runtime']} |")
+
+    seen = set()
+    for name, spec in study.models.items():
+        if spec.source != "hub" or (spec.family, spec.size) in seen:
+            continue
+        seen.add((spec.family, spec.size))
+        row("score (CLM, 100k)", name, study.job_resources("score", model=name, task="clm"))
+    if study.alignment:
+        base = study.alignment.base
+        for run in study.alignment.sft_runs:
+            if run.data == study.alignment.sft_runs[0].data:
+                row(f"sft {run.method}", base, study.job_resources("sft", run=run.name))
+        row("reward (LoRA)", base, study.job_resources("reward"))
+        if study.alignment.ppo:
+            row("ppo (LoRA)", base, study.job_resources("ppo"))
+    row("sampling, tables, figures", "-", study.job_resources("figure"))
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from llmcal.config import load_yaml, validate
+    from llmcal.registry import ConfigError
+
+    args = sys.argv[1:] if argv is None else argv
+    path = args[0] if args else "config.yaml"
+    try:
+        config = load_yaml(path)
+        validate(config)
+        print(readme_table(Study(config)))
+    except ConfigError as e:
+        print(f"{path}: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
