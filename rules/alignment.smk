@@ -73,6 +73,8 @@ if STUDY.alignment:
                 [directory(d) for d in STUDY.run_epoch_dirs(_run.name)],
             log:
                 LAYOUT.log("alignment", "sft", _run.name),
+            benchmark:
+                LAYOUT.benchmark("alignment", "sft", _run.name)
             conda:
                 ENV_TORCH
             threads: ALIGN_THREADS
@@ -94,6 +96,8 @@ if STUDY.alignment:
             metrics=STUDY.reward_metrics_file(),
         log:
             LAYOUT.log("alignment", "reward"),
+        benchmark:
+            LAYOUT.benchmark("alignment", "reward")
         conda:
             ENV_TORCH
         threads: ALIGN_THREADS
@@ -116,6 +120,8 @@ if STUDY.alignment:
                 [directory(d) for d in STUDY.run_epoch_dirs("ppo")],
             log:
                 LAYOUT.log("alignment", "ppo"),
+            benchmark:
+                LAYOUT.benchmark("alignment", "ppo")
             conda:
                 ENV_TORCH
             threads: ALIGN_THREADS

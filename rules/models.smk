@@ -45,6 +45,8 @@ rule pretrain_mini:
         [directory(LAYOUT.mini_dir("{entry}", s)) for s in STUDY.mini_save_steps()],
     log:
         LAYOUT.log("pretrain", "{entry}"),
+    benchmark:
+        LAYOUT.benchmark("pretrain", "{entry}")
     conda:
         ENV_TORCH
     threads: STUDY.pretrain.threads

@@ -9,6 +9,8 @@ rule score:
         LAYOUT.score_file("{task}", "{model}"),
     log:
         LAYOUT.log("score", "{task}", "{model}"),
+    benchmark:
+        LAYOUT.benchmark("score", "{task}", "{model}")
     conda:
         ENV_TORCH
     threads: 1

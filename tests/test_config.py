@@ -360,3 +360,20 @@ def test_a_local_model_is_checked_against_its_context_window_when_the_dag_is_bui
         Study(config)
     config["scoring"] = {"max_length": 256}
     Study(config)
+
+
+@pytest.mark.parametrize("name", ["score", "pretrain_mini", "sft_alpaca_full", "reward_model", "ppo"])
+def test_heavy_rules_measure_their_time_and_memory(tmp_path, name):
+    """benchmark: on scoring and training, so measured time and memory can be set beside llmcal.resources."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
+
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(_mini()))
+    with SnakemakeApi(OutputSettings()) as api:
+        workflow = api.workflow(resource_settings=ResourceSettings(cores=1),
+                                config_settings=ConfigSettings(configfiles=[path]),
+                                snakefile=ROOT / "Snakefile", workdir=tmp_path)
+        rule = workflow._workflow.get_rule(name)
+        assert rule.benchmark is not None
+        assert str(rule.benchmark).startswith("results/mini/benchmarks/") and str(rule.benchmark).endswith(".tsv")

@@ -65,6 +65,11 @@ def test_whole_mini_dag_produces_metrics_and_figures(mini_run):
     for fig in ("fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig12"):
         pdf = res / "figures" / f"{fig}.pdf"
         assert pdf.read_bytes()[:4] == b"%PDF"
+    # Heavy jobs are measured (benchmark:): wall time and peak memory, to set beside llmcal.resources' asks.
+    bench = pd.read_csv(res / "benchmarks" / "score" / "mmlu" / "t-xs.tsv", sep="\t")
+    assert {"s", "max_rss"} <= set(bench.columns) and bench["s"].iloc[0] > 0
+    for job in ("pretrain/t-s", "alignment/sft/alpaca-full", "alignment/reward", "alignment/ppo"):
+        assert (res / "benchmarks" / f"{job}.tsv").is_file(), job
     # Scores come from real models: the mmlu option probabilities sum to one, confidences differ by model.
     a = pd.read_parquet(res / "scores" / "mmlu" / "t-xs.parquet")
     b = pd.read_parquet(res / "scores" / "mmlu" / "t-s-step8.parquet")

@@ -23,6 +23,12 @@ class Layout:
         *folders, name = parts
         return self.path("logs", *folders, f"{name}.log")
 
+    def benchmark(self, *parts) -> str:
+        """A heavy job's measured wall time and peak memory (Snakemake's `benchmark:` table): benchmarks/<parts>.tsv,
+        to set beside what llmcal.resources asks a cluster for."""
+        *folders, name = parts
+        return self.path("benchmarks", *folders, f"{name}.tsv")
+
     # raw inputs ------------------------------------------------------------------------------------------------
 
     def world_dir(self) -> str:
