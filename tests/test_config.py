@@ -377,3 +377,14 @@ def test_heavy_rules_measure_their_time_and_memory(tmp_path, name):
         rule = workflow._workflow.get_rule(name)
         assert rule.benchmark is not None
         assert str(rule.benchmark).startswith("results/mini/benchmarks/") and str(rule.benchmark).endswith(".tsv")
+
+
+def test_every_file_the_readme_points_to_exists():
+    """The README's "Where things live" table stays true as the code moves."""
+    text = (ROOT / "README.md").read_text()
+    table = text.split("## Where things live", 1)[1].split("\n## ", 1)[0]
+    named = re.findall(r"`((?:src/llmcal/|schemas/|tasks/|data/|scoring/)?[\w/]+\.(?:py|yaml))`", table)
+    assert len(named) > 20
+    for name in named:
+        base = ROOT if name.startswith(("src/", "schemas/")) else ROOT / "src" / "llmcal"
+        assert (base / name).is_file(), name
