@@ -265,7 +265,7 @@ class Study:
         precision = cfg["precision"]
         if rule == "score":
             spec = self.models[model]
-            samples = sum(self._samples(t) for t in ([task] if task else self.tasks))
+            samples = self.score_samples(task)
             return res.job_resources("score", spec.params or 0.0, precision, samples=samples, **common)
         if rule in ("sft", "reward", "ppo"):
             plan = self._plan()
@@ -286,8 +286,9 @@ class Study:
                                      examples=plan.ppo_prompts or examples, **common)
         return res.job_resources("cpu", 0.0)
 
-    def _samples(self, task: str) -> int:
-        return self.task(task).expected_samples(self.data_config(task))
+    def score_samples(self, task: str | None = None) -> int:
+        """The samples a scoring job scores: those of every task of the run (or of `task` alone)."""
+        return sum(self.task(t).expected_samples(self.data_config(t)) for t in ([task] if task else self.tasks))
 
     # data ---------------------------------------------------------------------------------------------------
 
