@@ -307,3 +307,35 @@ def test_missing_model_directory_names_the_config_keys(tmp_path, monkeypatch):
     with pytest.raises(DownloadError) as err:
         download_model("EleutherAI/pythia-70m", "step1", tmp_path / "m")
     assert "`path: <directory>`" in str(err.value) and "source: local" not in str(err.value)
+
+
+def test_a_score_job_imports_only_what_scoring_uses(tiny_models, tmp_path):
+    """A fresh interpreter running scripts/score.py's imports and a whole score_model_job loads no plotting,
+    training, dataset or study code: each scoring job pays for torch, transformers and pandas only."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path, arch = tiny_models["neox"]
+    data = tmp_path / "mmlu.parquet"
+    _sample([2]).to_parquet(data)
+    src = Path(pipeline.__file__).resolve().parents[1]
+    code = f"""
+import sys
+from llmcal.env import prepare
+prepare(offline=True)
+from llmcal import pipeline
+from llmcal.scoring.config import ScoringConfig
+from llmcal.sections import job_settings
+pipeline.score_model_job({str(path)!r}, {{"name": "neox", "arch": {arch!r}}},
+                         {{"mmlu": ({str(data)!r}, {str(tmp_path / "s.parquet")!r})}}, {{"max_length": 256}}, 0)
+print(sorted(m for m in sys.modules if m.split(".")[0] in
+             ("matplotlib", "sklearn", "trl", "peft", "datasets", "seaborn")
+             or m in ("llmcal.study", "llmcal.figures", "llmcal.findings", "llmcal.stats", "llmcal.alignment",
+                      "llmcal.data.sources", "llmcal.models.pretrain")))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={"PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "s.parquet").is_file()
