@@ -1,16 +1,17 @@
-# One job per (model, task), then one metrics table over all of them.
+# One job per model: it loads the model once and scores every task, one score file per (task, model); then one
+# metrics table over all of them. Asking for one score file runs its model's job.
 
 
 rule score:
     input:
         model=model_input,
-        data=LAYOUT.data_file("{task}"),
+        data=STUDY.data_files(),
     output:
-        LAYOUT.score_file("{task}", "{model}"),
+        **STUDY.model_scores("{model}"),
     log:
-        LAYOUT.log("score", "{task}", "{model}"),
+        LAYOUT.log("score", "{model}"),
     benchmark:
-        LAYOUT.benchmark("score", "{task}", "{model}")
+        LAYOUT.benchmark("score", "{model}")
     conda:
         ENV_TORCH
     threads: 1
@@ -18,6 +19,7 @@ rule score:
         **resources_of("score"),
     params:
         model=lambda wc: STUDY.models[wc.model].as_params(),
+        tasks=list(STUDY.tasks),
         scoring=STUDY.scoring.results_params(),
         seed=STUDY.seed,
     script:

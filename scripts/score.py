@@ -1,4 +1,4 @@
-"""Snakemake entry point: per-sample confidence and correctness of one model on one task."""
+"""Snakemake entry point: per-sample confidence and correctness of one model on every task, one model load."""
 import sys
 from pathlib import Path
 
@@ -15,5 +15,7 @@ sm = snakemake  # noqa: F821
 pipeline.setup_logging(sm.log[0])
 # params hold the settings that change scores; batching (runtime-only) comes from the config.
 scoring = job_settings(ScoringConfig, sm.params.scoring, sm.config)
-pipeline.score_job(sm.input.model, dict(sm.params.model), sm.wildcards.task, sm.input.data, scoring,
-                   sm.params.seed, sm.output[0], threads=sm.threads, task_modules=sm.config["task_modules"])
+# Inputs and outputs both follow the config's `tasks` (Study.data_files, Study.model_scores).
+files = {t: (data, out) for t, data, out in zip(sm.params.tasks, sm.input.data, sm.output, strict=True)}
+pipeline.score_model_job(sm.input.model, dict(sm.params.model), files, scoring, sm.params.seed, threads=sm.threads,
+                         task_modules=sm.config["task_modules"])

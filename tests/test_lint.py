@@ -70,7 +70,7 @@ def test_paper_dry_run_under_the_slurm_profile_asks_for_the_readme_resources(tmp
         got = dict(kv.split("=", 1) for kv in resources.group(1).split(", "))
         if rule == "score":
             model = re.search(r"model=([\w.-]+)", wc).group(1)
-            want = study.job_resources("score", model=model, task="clm")
+            want = study.job_resources("score", model=model)  # one job per model: every task's samples
         elif rule == "sft_alpaca_full":
             want = study.job_resources("sft", run="alpaca-full")
         elif rule == "sample_data":

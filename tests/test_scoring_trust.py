@@ -225,6 +225,50 @@ def test_score_job_checks_the_window_and_the_output_before_loading(tiny_models, 
     assert pd.read_parquet(out).n_shots.tolist() == [5]
 
 
+def test_one_model_job_loads_once_and_writes_each_task_as_its_own_job_would(tiny_models, tmp_path, monkeypatch):
+    """score_model_job: one load for every task, each score file byte-identical to that task's job alone; an
+    output it cannot write, for any task, stops it before the load."""
+    path, arch = tiny_models["neox"]
+    model = {"name": "neox", "arch": arch}
+    text = " ".join(WORDS * 3)
+    samples = {"clm": pd.DataFrame({"id": [f"c{i}" for i in range(4)], "text": [text] * 4}), "mmlu": _sample([2, 5])}
+    data = {}
+    for task, df in samples.items():
+        data[task] = tmp_path / f"{task}.parquet"
+        df.to_parquet(data[task])
+    cfg = {"max_length": 256, "min_context": 2}
+    alone = {}
+    for task in samples:
+        alone[task] = tmp_path / "alone" / f"{task}.parquet"
+        pipeline.score_job(str(path), model, task, str(data[task]), cfg, 0, str(alone[task]))
+    loads = []
+
+    def counted(*args, **kwargs):
+        loads.append(args[0])
+        return load_model(*args, **kwargs)
+
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("")
+    monkeypatch.setattr(load_mod, "load_model", _refuse_load)
+    with pytest.raises(PermissionError, match="not_a_folder/mmlu.parquet: cannot create its folder"):
+        pipeline.score_model_job(str(path), model, {"clm": (str(data["clm"]), str(tmp_path / "x" / "clm.parquet")),
+                                                    "mmlu": (str(data["mmlu"]), str(blocker / "mmlu.parquet"))},
+                                 cfg, 0)
+    assert not (tmp_path / "x" / "clm.parquet").exists()
+    monkeypatch.setattr(load_mod, "load_model", counted)
+    together = {t: tmp_path / "together" / f"{t}.parquet" for t in samples}
+    pipeline.score_model_job(str(path), model, {t: (str(data[t]), str(together[t])) for t in samples}, cfg, 0)
+    assert loads == [str(path)]
+    for task in samples:
+        assert together[task].read_bytes() == alone[task].read_bytes(), task
+    empty = tmp_path / "empty.parquet"
+    samples["mmlu"].iloc[:0].to_parquet(empty)
+    monkeypatch.setattr(load_mod, "load_model", _refuse_load)
+    with pytest.raises(ValueError, match="empty.parquet: no samples to score"):
+        pipeline.score_model_job(str(path), model, {"clm": (str(data["clm"]), str(together["clm"])),
+                                                    "mmlu": (str(empty), str(together["mmlu"]))}, cfg, 0)
+
+
 # model directories ---------------------------------------------------------------------------------------------
 
 
@@ -263,3 +307,35 @@ def test_missing_model_directory_names_the_config_keys(tmp_path, monkeypatch):
     with pytest.raises(DownloadError) as err:
         download_model("EleutherAI/pythia-70m", "step1", tmp_path / "m")
     assert "`path: <directory>`" in str(err.value) and "source: local" not in str(err.value)
+
+
+def test_a_score_job_imports_only_what_scoring_uses(tiny_models, tmp_path):
+    """A fresh interpreter running scripts/score.py's imports and a whole score_model_job loads no plotting,
+    training, dataset or study code: each scoring job pays for torch, transformers and pandas only."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path, arch = tiny_models["neox"]
+    data = tmp_path / "mmlu.parquet"
+    _sample([2]).to_parquet(data)
+    src = Path(pipeline.__file__).resolve().parents[1]
+    code = f"""
+import sys
+from llmcal.env import prepare
+prepare(offline=True)
+from llmcal import pipeline
+from llmcal.scoring.config import ScoringConfig
+from llmcal.sections import job_settings
+pipeline.score_model_job({str(path)!r}, {{"name": "neox", "arch": {arch!r}}},
+                         {{"mmlu": ({str(data)!r}, {str(tmp_path / "s.parquet")!r})}}, {{"max_length": 256}}, 0)
+print(sorted(m for m in sys.modules if m.split(".")[0] in
+             ("matplotlib", "sklearn", "trl", "peft", "datasets", "seaborn")
+             or m in ("llmcal.study", "llmcal.figures", "llmcal.findings", "llmcal.stats", "llmcal.alignment",
+                      "llmcal.data.sources", "llmcal.models.pretrain")))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={"PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "s.parquet").is_file()

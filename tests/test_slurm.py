@@ -98,8 +98,10 @@ def _kill_first_pretraining_job(cluster: Cluster, work: Path, timeout: float = 6
 def test_jobs_went_through_sbatch_and_a_killed_job_was_retried(slurm_run, cluster):
     work, out, killed = slurm_run
     submitted = SUBMITTED.findall(out)
-    # mini_world, train_tokenizer, sample_data x2, pretrain_mini (twice: killed, then retried), score x2.
+    # mini_world, train_tokenizer, sample_data x3 (t-xs's one scoring job reads every task's sample), pretrain_mini
+    # (twice: killed, then retried), score x1: both targets, and the facts scores, from one job.
     assert len(submitted) == 8, out[-4000:]
+    assert (work / "results" / "scores" / "facts" / "t-xs.parquet").is_file()
     slurm_ids = [s for _, s in submitted]
     assert killed in slurm_ids and cluster.job_state(killed) == "CANCELLED"
     assert all(cluster.job_state(s) == "COMPLETED" for s in slurm_ids if s != killed)

@@ -111,3 +111,17 @@ def test_score_rows_follow_all_scores_and_figure_inputs():
                                                          "mini-l": "l"}
     paper = Study(_load("config.yaml"))
     assert len(paper.download_targets()) == 3 + 3 + len(paper.hub_models()) + 1  # + instruction sets, embedder
+
+
+def test_one_scoring_job_per_model_writes_every_task_and_asks_for_all_their_samples():
+    from llmcal import resources as res
+
+    study = Study(_load("config.yaml"))
+    assert study.model_scores("llama-65b") == {t: study.score_file(t, "llama-65b") for t in ("clm", "facts", "mmlu")}
+    assert study.data_files() == [study.data_file(t) for t in study.tasks]
+    total = study.score_samples()
+    assert total == sum(study.score_samples(t) for t in study.tasks) == 100_000 + 100_000 + 14_042
+    whole = study.job_resources("score", model="llama-65b")
+    clm = study.job_resources("score", model="llama-65b", task="clm")
+    assert whole == res.job_resources("score", study.models["llama-65b"].params, samples=total)
+    assert whole["runtime"] > clm["runtime"] and whole["mem_mb"] == clm["mem_mb"] and whole["gpu"] == clm["gpu"]

@@ -226,4 +226,4 @@ def test_snakemake_plans_a_plugin_task(tmp_path):
     for block in re.split(r"^(?=(?:local)?rule \w+:$)", out, flags=re.M)[1:]:
         wildcards = re.search(r"^    wildcards: (.*)$", block, flags=re.M)
         planned.append((re.match(r"(?:local)?rule (\w+):", block).group(1), wildcards.group(1) if wildcards else ""))
-    assert ("sample_data", "task=toy") in planned and ("score", "task=toy, model=mini-xs") in planned
+    assert ("sample_data", "task=toy") in planned and ("score", "model=mini-xs") in planned

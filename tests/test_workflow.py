@@ -66,7 +66,7 @@ def test_whole_mini_dag_produces_metrics_and_figures(mini_run):
         pdf = res / "figures" / f"{fig}.pdf"
         assert pdf.read_bytes()[:4] == b"%PDF"
     # Heavy jobs are measured (benchmark:): wall time and peak memory, to set beside llmcal.resources' asks.
-    bench = pd.read_csv(res / "benchmarks" / "score" / "mmlu" / "t-xs.tsv", sep="\t")
+    bench = pd.read_csv(res / "benchmarks" / "score" / "t-xs.tsv", sep="\t")
     assert {"s", "max_rss"} <= set(bench.columns) and bench["s"].iloc[0] > 0
     for job in ("pretrain/t-s", "alignment/sft/alpaca-full", "alignment/reward", "alignment/ppo"):
         assert (res / "benchmarks" / f"{job}.tsv").is_file(), job
@@ -157,8 +157,8 @@ def test_changing_one_model_reruns_only_what_depends_on_it(mini_run):
     assert {"pretrain_mini", "score", "aggregate"} <= rules
     assert not rules & {"mini_world", "train_tokenizer", "sample_data"}
     assert [w for r, w in jobs if r == "pretrain_mini"] == ["entry=t-xs"]
-    scored = {w for r, w in jobs if r == "score"}
-    assert scored == {f"task={t}, model=t-xs" for t in ("clm", "facts", "mmlu")}
+    # One scoring job per model: t-xs's, which rescores all of its tasks.
+    assert [w for r, w in jobs if r == "score"] == ["model=t-xs"]
 
 
 def test_paper_dry_run_lists_every_download_scoring_and_figure_job(tmp_path):
@@ -167,8 +167,9 @@ def test_paper_dry_run_lists_every_download_scoring_and_figure_job(tmp_path):
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, flags=re.M))
     # 7 Pythia + 11 Pythia-1.4B steps + 4 + 3 + 5 + 8, and the sentence encoder of Figure 6
     assert int(counts["download_model"]) == 38 + 1
-    # pythia-1.4b-step143000 serves both studies, scored once; 4 runs x 3 epochs + 3 PPO epochs are scored too
-    assert int(counts["score"]) == 38 * 3 + 15 * 3
+    # One scoring job per model (its 3 tasks' files): pythia-1.4b-step143000 serves both studies, scored once;
+    # 4 runs x 3 epochs + 3 PPO epochs are scored too
+    assert int(counts["score"]) == 38 + 15
     assert int(counts["download_data"]) == 3
     assert int(counts["download_instructions"]) == 3
     assert int(counts["figure"]) == 11
@@ -182,7 +183,7 @@ def test_paper_figure_5_lists_every_training_job_without_the_network(tmp_path):
     for rule in ("sft_alpaca_full", "sft_alpaca_lora", "sft_oasst_full", "sft_oasst_lora", "reward_model", "ppo",
                  "instruction_data", "aggregate", "figure"):
         assert counts[rule] == 1, rule
-    assert counts["download_instructions"] == 3 and counts["score"] == 38 * 3 + 15 * 3
+    assert counts["download_instructions"] == 3 and counts["score"] == 38 + 15
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -87,6 +87,19 @@ def download_model_job(repo: str, revision: str | None, out_dir: str) -> None:
 
 def score_job(model_dir: str, model: dict, task: str, data: str, scoring_cfg: dict, seed: int, out: str,
               threads: int = 1, task_modules: Sequence[str] = ()) -> None:
+    """One task's scores: score_model_job with that task alone."""
+    score_model_job(model_dir, model, {task: (data, out)}, scoring_cfg, seed, threads=threads,
+                    task_modules=task_modules)
+
+
+def score_model_job(model_dir: str, model: dict, files: Mapping[str, tuple[str, str]], scoring_cfg: dict, seed: int,
+                    threads: int = 1, task_modules: Sequence[str] = ()) -> None:
+    """Every task's scores with one model load: files maps each task to (its sample, its score file).
+
+    The tasks are scored in turn, each score file written whole as soon as its task is done, so a job that fails
+    on a later task leaves the finished files (Snakemake reruns the whole job all the same).
+    """
+    import pyarrow.parquet as pq
     import torch
 
     from llmcal import tasks
@@ -94,22 +107,27 @@ def score_job(model_dir: str, model: dict, task: str, data: str, scoring_cfg: di
     from llmcal.scoring.config import ScoringConfig
     from llmcal.tasks import score_task
 
+    if not files:
+        raise ValueError(f"{model['name']}: no task to score")
     tasks.load_modules(task_modules)
-    summary = tasks.get(task).log_summary
+    summaries = {task: tasks.get(task).log_summary for task in files}
     cfg = ScoringConfig.from_dict(scoring_cfg)
-    # Everything that can fail without the weights fails before they are loaded.
-    _check_writable(out)
+    # Everything that can fail without the weights fails before they are loaded, for every task.
+    for _, out in files.values():
+        _check_writable(out)
     check_max_length(model_dir, cfg.max_length)
     check_model_dir(model_dir)
-    df = pd.read_parquet(data)
-    if df.empty:
-        raise ValueError(f"{data}: no samples to score")
+    for data, _ in files.values():  # from the file's footer: each sample is read only when its task's turn comes
+        if pq.ParquetFile(data).metadata.num_rows == 0:
+            raise ValueError(f"{data}: no samples to score")
     torch.set_num_threads(threads)
     lm = load_model(model_dir, model["arch"], dtype=cfg.dtype)
-    result = score_task(lm, task, df, cfg, seed, instruct=model.get("prompt") == "instruct")
-    atomic_write(out, lambda tmp: result.to_parquet(tmp, index=False))
-    log.info("%s on %s: n=%d accuracy=%.4f mean confidence=%.4f%s", model["name"], task, len(result),
-             result["correct"].mean(), result["confidence"].mean(), summary(result))
+    instruct = model.get("prompt") == "instruct"
+    for task, (data, out) in files.items():
+        result = score_task(lm, task, pd.read_parquet(data), cfg, seed, instruct=instruct)
+        atomic_write(out, lambda tmp, r=result: r.to_parquet(tmp, index=False))
+        log.info("%s on %s: n=%d accuracy=%.4f mean confidence=%.4f%s", model["name"], task, len(result),
+                 result["correct"].mean(), result["confidence"].mean(), summaries[task](result))
 
 
 def _check_writable(out: str) -> None:

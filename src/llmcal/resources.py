@@ -15,7 +15,7 @@ hour in the queue costs more than a slightly larger request):
     gpus          = max(processes, ceil(GPU memory / gpu_mem_gb))          (0 on a CPU-only job)
     mem_mb        = 1.5 x weights + 8 GB (host memory: loading the checkpoint), per process
     cpus_per_task = 4 per GPU (data loading, tokenisation), 2 for CPU-only jobs
-    runtime (min) = scoring: 10 + 6 x P in billions x samples / 100k;
+    runtime (min) = scoring: 10 + 6 x P in billions x samples / 100k   (samples: every task of the model's job);
                     training: 30 + 40 x P in billions x epochs x examples / 10k (x 0.5 for LoRA)
 
 A job with no model (sampling, aggregation, figures) asks for no GPU, 4 GB and 30 minutes.

@@ -11,18 +11,19 @@ from llmcal.study import Study
 
 
 def readme_table(study: Study) -> str:
-    """One row per hub model size and training stage, then the CPU-only jobs (llmcal.resources.job_resources)."""
+    """One row per hub model size (its one scoring job: every task) and training stage, then the CPU-only jobs (llmcal.resources.job_resources)."""
     rows = ["| job | model | gpu | mem_mb | cpus_per_task | runtime (min) |", "| --- | --- | --- | --- | --- | --- |"]
 
     def row(job, model, r):
         rows.append(f"| {job} | {model} | {r['gpu']} | {r['mem_mb']} | {r['cpus_per_task']} | {r['runtime']} |")
 
     seen = set()
+    score = f"score ({len(study.tasks)} tasks, {study.score_samples():,} samples)"
     for name, spec in study.models.items():
         if spec.source != "hub" or (spec.family, spec.size) in seen:
             continue
         seen.add((spec.family, spec.size))
-        row("score (CLM, 100k)", name, study.job_resources("score", model=name, task="clm"))
+        row(score, name, study.job_resources("score", model=name))
     if study.alignment:
         base = study.alignment.base
         for run in study.alignment.sft_runs:

@@ -209,6 +209,15 @@ class Study:
     def score_file(self, task: str, model: str) -> str:
         return self.layout.score_file(task, model)
 
+    def model_scores(self, model: str) -> dict[str, str]:
+        """The score file of every task of the run for one model, by task: what the model's one scoring job
+        writes (`model` may be Snakemake's "{model}")."""
+        return {t: self.score_file(t, model) for t in self.tasks}
+
+    def data_files(self) -> list[str]:
+        """Every task's sample, in the order of `tasks` (the inputs of each scoring job)."""
+        return [self.data_file(t) for t in self.tasks]
+
     def all_scores(self) -> list[str]:
         return [self.score_file(t, m) for m in self.models for t in self.tasks]
 
@@ -246,13 +255,18 @@ class Study:
 
     def job_resources(self, rule: str, model: str | None = None, task: str | None = None,
                       run: str | None = None) -> dict:
-        """What one job asks a cluster for: {gpu, mem_mb, cpus_per_task, runtime}; see llmcal.resources."""
+        """What one job asks a cluster for: {gpu, mem_mb, cpus_per_task, runtime}; see llmcal.resources.
+
+        A scoring job scores every task of the run with one model load: its runtime counts the samples of all
+        of them (or of `task` alone, when given).
+        """
         cfg = {"gpu": True, "gpu_mem_gb": 80.0, "precision": "bfloat16", **(self.config.get("resources") or {})}
         common = {"gpu": bool(cfg["gpu"]), "gpu_mem_gb": float(cfg["gpu_mem_gb"])}
         precision = cfg["precision"]
         if rule == "score":
             spec = self.models[model]
-            return res.job_resources("score", spec.params or 0.0, precision, samples=self._samples(task), **common)
+            samples = self.score_samples(task)
+            return res.job_resources("score", spec.params or 0.0, precision, samples=samples, **common)
         if rule in ("sft", "reward", "ppo"):
             plan = self._plan()
             base = self.models[plan.base].params or 0.0
@@ -272,8 +286,9 @@ class Study:
                                      examples=plan.ppo_prompts or examples, **common)
         return res.job_resources("cpu", 0.0)
 
-    def _samples(self, task: str) -> int:
-        return self.task(task).expected_samples(self.data_config(task))
+    def score_samples(self, task: str | None = None) -> int:
+        """The samples a scoring job scores: those of every task of the run (or of `task` alone)."""
+        return sum(self.task(t).expected_samples(self.data_config(t)) for t in ([task] if task else self.tasks))
 
     # data ---------------------------------------------------------------------------------------------------
 
