@@ -11,7 +11,7 @@ def test_conda_env_pins_match_requirements():
     reqs = [l.strip() for l in (ROOT / "requirements.txt").read_text().splitlines() if l.strip() and not l.startswith("#")]
     env = yaml.safe_load((ROOT / "envs" / "llmcal.yaml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    dev_tools = {"pytest", "snakefmt==2.1.0"}
+    dev_tools = {"pytest", "snakefmt==2.1.0", "ruff==0.17.6", "codespell==2.4.3"}
     assert sorted(pip) == sorted(r for r in reqs if r not in dev_tools)
     assert "trl==1.12.0" in reqs and "torch==2.13.0" in reqs
 
