@@ -47,7 +47,8 @@ from llmcal.data.sources import build_mmlu, read_mmlu_csv  # noqa: E402
 from llmcal.models.load import load_model  # noqa: E402
 from llmcal.models.pretrain import train_tokenizer  # noqa: E402
 from llmcal.scoring.engine import group_by_prefix, reference_last_logits  # noqa: E402
-from llmcal.scoring.tasks import ScoringConfig, build_requests, letter_token_ids, score_task  # noqa: E402
+from llmcal.scoring.tasks import ScoringConfig, build_requests, score_task  # noqa: E402
+from llmcal.tasks.mmlu import letter_token_ids  # noqa: E402
 
 # GPT-NeoX shapes of the Pythia suite (hidden, layers, heads); "tiny" is for the test that the bench runs.
 SHAPES = {"tiny": (64, 2, 2), "70m": (512, 6, 8), "160m": (768, 12, 12), "410m": (1024, 24, 16)}
