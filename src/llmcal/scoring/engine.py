@@ -3,7 +3,8 @@
 Every task in the study asks the same question of a model: given a context,
 what is the distribution of the next token (for an encoder-decoder: of the
 decoder's first token)? The engine answers it for many contexts at once:
-length-sorted batches under a token budget, inference mode, and the LM head
+length-sorted batches under a token budget, cut where padding every row to the
+longest would cost more than another forward call (`plan_batches`), inference mode, and the LM head
 applied only at the scored position rather than at every position of every
 sequence (for a 50k vocabulary that head is most of the work of a small model).
 
