@@ -9,8 +9,9 @@ MMLU 5-shot, the same model and the same questions four ways:
 and asserts that the four give the same option probabilities (renormalised over A-D) to 1e-4. Then instructed
 CLM and facts (the Alpaca template and Table 1 instruction before each context), prefix reuse against plain,
 asserting the same confidences to 1e-6. Each llmcal row also reports the FLOP rate of its forward passes
-(2 x non-embedding parameters x tokens run, plus the LM head at each scored position) as a fraction of this
-machine's measured float32 matmul rate on the same thread count.
+(2 x non-embedding parameters x tokens run, plus the LM head at each scored position) per CPU second of scoring,
+as a fraction of this machine's measured float32 matmul rate per CPU second on the same thread count (CPU seconds,
+so that both hold where other jobs share the machine).
 
 The model is Pythia-shaped (GPT-NeoX, 50k vocabulary) with random weights, saved to a temporary folder with a
 byte-level BPE trained on the bench's own text: its predictions mean nothing, its speed does. The MMLU items are
@@ -19,6 +20,11 @@ real-format Hendrycks CSVs (dev/ and test/ folders) the bench writes, or a folde
     make bench                                     # .venv-bench, then this with the defaults
     .venv-bench/bin/python bench/scoring_speed.py --shape 160m --subjects 4 --questions 16
     .venv/bin/python bench/scoring_speed.py --no-lm-eval   # without lm-evaluation-harness
+    .venv/bin/python bench/scoring_speed.py --no-lm-eval --baseline /tmp/old/src   # beside an older checkout
+
+--baseline times another checkout's engine (its plain path, the only one every version has) in a subprocess on
+the same model and samples, e.g. `git archive 6852b9d src | tar -x -C /tmp/old` (the commit before prefix reuse),
+and checks its scores against llmcal's as the other scorers are checked.
 """
 
 from __future__ import annotations
@@ -127,16 +133,17 @@ def instructed_samples(task: str, n: int, seed: int = 0) -> pd.DataFrame:
 # --- measurement ------------------------------------------------------------------------------------------------
 
 def matmul_rate(hidden: int, seconds: float = 2.0) -> float:
-    """FLOP/s of this machine's float32 matmul at the model's MLP shape (512 tokens), best of three."""
+    """FLOP/s of this machine's float32 matmul at the model's MLP shape (512 tokens), best of three, per CPU second
+    (process time: at one thread that is the rate of the thread, whatever else shares the machine)."""
     a, b = torch.randn(512, hidden), torch.randn(hidden, 4 * hidden)
     best = 0.0
     for _ in range(3):
         a @ b
-        t0, n = time.perf_counter(), 0
-        while time.perf_counter() - t0 < seconds / 3:
+        t0, n = time.process_time(), 0
+        while time.process_time() - t0 < seconds / 3:
             a @ b
             n += 1
-        best = max(best, 2 * 512 * hidden * 4 * hidden * n / (time.perf_counter() - t0))
+        best = max(best, 2 * 512 * hidden * 4 * hidden * n / (time.process_time() - t0))
     return best
 
 
@@ -181,16 +188,17 @@ def warm_up(model_dir: Path) -> None:
 
 def llmcal_run(model_dir: Path, task: str, df: pd.DataFrame, cfg: ScoringConfig, instruct: bool) -> dict:
     def run():
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         lm = load_model(model_dir, "causal", device="cpu")
-        load_s = time.perf_counter() - t0
-        return lm, score_task(lm, task, df, cfg, seed=1234, instruct=instruct), load_s
+        load_s, load_cpu = time.perf_counter() - t0, time.process_time() - c0
+        return lm, score_task(lm, task, df, cfg, seed=1234, instruct=instruct), load_s, load_cpu
 
-    (lm, scores, load_s), (seconds, cpu_s) = timed(run)
+    (lm, scores, load_s, load_cpu), (seconds, cpu_s) = timed(run)
     score_s = seconds - load_s
     req = build_requests(task, df, lm.tokenizer, "causal", cfg, seed=1234, instruct=instruct)
     tokens, flops = forward_flops(lm.model, req.contexts, cfg.prefix_cache)
-    return {"scores": scores, "load_s": load_s, "score_s": score_s, "cpu_s": cpu_s, "tokens": tokens, "flops": flops,
+    return {"scores": scores, "load_s": load_s, "score_s": score_s, "cpu_s": cpu_s, "score_cpu_s": cpu_s - load_cpu,
+            "tokens": tokens, "flops": flops,
             "context_tokens": sum(len(c) for c in req.contexts), "contexts": req.contexts}
 
 
@@ -204,6 +212,49 @@ def plain_loop(model_dir: Path, df: pd.DataFrame, cfg: ScoringConfig) -> dict:
 
     probs, (seconds, cpu_s) = timed(run)
     return {"probs": probs, "load_s": 0.0, "score_s": seconds, "cpu_s": cpu_s}
+
+
+# Run in a subprocess on another checkout's src/ (--baseline): load the model and score the task there, timed the
+# way `llmcal_run` times it, after one warm-up score of a few samples. Only the API every llmcal engine has had.
+BASELINE = """
+import json, sys, time
+import pandas as pd, torch
+src, model_dir, task, df_path, cfg_json, instruct, threads, repeat, out = sys.argv[1:]
+torch.set_num_threads(int(threads)); torch.set_num_interop_threads(int(threads))
+from llmcal.models.load import load_model
+from llmcal.scoring.tasks import ScoringConfig, score_task
+assert __import__("llmcal").__file__.startswith(src), "the baseline is not the given checkout"
+df, cfg = pd.read_pickle(df_path), ScoringConfig(**json.loads(cfg_json))
+score_task(load_model(model_dir, "causal", device="cpu"), task, df.head(3), cfg, seed=1234, instruct=instruct == "1")
+best = None
+for _ in range(int(repeat)):
+    t0, c0 = time.perf_counter(), time.process_time()
+    lm = load_model(model_dir, "causal", device="cpu")
+    load_s = time.perf_counter() - t0
+    scores = score_task(lm, task, df, cfg, seed=1234, instruct=instruct == "1")
+    took = (time.perf_counter() - t0, time.process_time() - c0, load_s)
+    best = took if best is None or took[0] < best[0] else best
+scores.to_pickle(out + ".scores")
+json.dump({"load_s": best[2], "score_s": best[0] - best[2], "cpu_s": best[1]}, open(out, "w"))
+"""
+
+
+def baseline_run(src: Path, model_dir: Path, task: str, df: pd.DataFrame, cfg: dict, instruct: bool,
+                 tmp: Path) -> dict:
+    """Another llmcal checkout's engine (e.g. the commit before prefix reuse) on the same model and samples."""
+    import subprocess
+
+    df_path, out = tmp / f"baseline-{task}.pkl", tmp / f"baseline-{task}.json"
+    df.to_pickle(df_path)
+    env = dict(os.environ, PYTHONPATH=str(src.resolve()))
+    proc = subprocess.run([sys.executable, "-c", BASELINE, str(src.resolve()), str(model_dir), task, str(df_path),
+                           json.dumps(cfg), "1" if instruct else "0", str(torch.get_num_threads()), str(REPEAT[0]),
+                           str(out)], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"the baseline at {src} failed on {task}:\n{proc.stderr[-3000:]}")
+    run = json.loads(out.read_text())
+    run["scores"] = pd.read_pickle(str(out) + ".scores")
+    return run
 
 
 def write_lm_eval_tasks(mmlu_dir: Path, out: Path, subjects: list[str]) -> list[str]:
@@ -283,7 +334,7 @@ def lm_eval_run(model_dir: Path, mmlu_dir: Path, df: pd.DataFrame, tmp: Path, ba
 
 def _row(name, n, run, peak, base):
     total = run["load_s"] + run["score_s"]
-    rate = run["flops"] / run["score_s"] if "flops" in run else None
+    rate = run["flops"] / run["score_cpu_s"] if "flops" in run else None  # per CPU second, as the matmul rate
     return (f"{name:<16}{total:9.2f} {n / total:9.2f} {base[0] / total:8.2f}x {run['cpu_s']:8.2f} "
             f"{base[1] / run['cpu_s']:8.2f}x "
             + (f"{run['tokens']:8d} {rate / 1e9:8.2f} {rate / peak:6.1%}" if rate else ""))
@@ -306,6 +357,8 @@ def bench_mmlu(model_dir: Path, mmlu_dir: Path, tmp: Path, args, peak: float) ->
     runs = {"llmcal prefix": llmcal_run(model_dir, "mmlu", df, cfg, instruct=False),
             "llmcal plain": llmcal_run(model_dir, "mmlu", df, ScoringConfig(max_length=2048, prefix_cache=False),
                                        instruct=False)}
+    if args.baseline:
+        runs["baseline plain"] = baseline_run(args.baseline, model_dir, "mmlu", df, {"max_length": 2048}, False, tmp)
     if not args.no_plain_loop:
         runs["plain loop"] = plain_loop(model_dir, df, cfg)
     if not args.no_lm_eval:
@@ -329,26 +382,38 @@ def bench_mmlu(model_dir: Path, mmlu_dir: Path, tmp: Path, args, peak: float) ->
         prefix = _base(runs["llmcal prefix"])
         lines.append(f"llmcal prefix vs lm-eval: {lm['score_s'] / prefix[0]:.2f}x wall, {lm['cpu_s'] / prefix[1]:.2f}x "
                      f"cpu")
+    if args.baseline:
+        lines.append(_vs_baseline(runs, args.baseline))
     lines.append(f"max |dp| over the {len(names)} scorers: {worst[0]:.2e} ({worst[1]} vs {worst[2]})")
     if worst[0] > PROB_TOL:
         raise SystemExit("\n".join(lines) + f"\nFAILED: option probabilities differ by more than {PROB_TOL}")
     return lines
 
 
-def bench_instructed(model_dir: Path, task: str, n: int, peak: float) -> list[str]:
+def _vs_baseline(runs: dict, src: Path) -> str:
+    prefix, old = _base(runs["llmcal prefix"]), _base(runs["baseline plain"])
+    return (f"llmcal prefix vs baseline plain ({src}): {old[0] / prefix[0]:.2f}x wall, {old[1] / prefix[1]:.2f}x cpu")
+
+
+def bench_instructed(model_dir: Path, task: str, n: int, peak: float, tmp: Path, baseline: Path | None) -> list[str]:
     df = instructed_samples(task, n)
-    cfg = ScoringConfig(max_length=256, min_context=16)  # the mini preset's
-    runs = {"llmcal prefix": llmcal_run(model_dir, task, df, cfg, instruct=True),
-            "llmcal plain": llmcal_run(model_dir, task, df, ScoringConfig(max_length=256, min_context=16,
-                                                                           prefix_cache=False), instruct=True)}
-    a, b = runs["llmcal prefix"]["scores"], runs["llmcal plain"]["scores"]
-    dconf = float(np.abs(a["confidence"] - b["confidence"]).max())
+    mini = {"max_length": 256, "min_context": 16}  # the mini preset's
+    runs = {"llmcal prefix": llmcal_run(model_dir, task, df, ScoringConfig(**mini), instruct=True),
+            "llmcal plain": llmcal_run(model_dir, task, df, ScoringConfig(**mini, prefix_cache=False), instruct=True)}
+    if baseline:
+        runs["baseline plain"] = baseline_run(baseline, model_dir, task, df, mini, True, tmp)
+    a = runs["llmcal prefix"]["scores"]
+    others = [(name, run["scores"]) for name, run in runs.items() if name != "llmcal prefix"]
+    dconf = max(float(np.abs(a["confidence"] - b["confidence"]).max()) for _, b in others)
+    same = all((a["pred_id"] == b["pred_id"]).all() for _, b in others)
     ctx = runs["llmcal plain"]["context_tokens"]
     base = _base(runs["llmcal plain"])
     lines = [f"instructed {task}: {n} samples, {ctx} context tokens, {1 - runs['llmcal prefix']['tokens'] / ctx:.0%} "
              f"of them in shared prefixes", HEAD]
     lines += [_row(name, n, run, peak, base) for name, run in runs.items()]
-    lines.append(f"max |d confidence|: {dconf:.2e}; same predictions: {(a['pred_id'] == b['pred_id']).all()}")
+    if baseline:
+        lines.append(_vs_baseline(runs, baseline))
+    lines.append(f"max |d confidence| vs llmcal prefix: {dconf:.2e}; same predictions: {same}")
     if dconf > CONF_TOL:
         raise SystemExit("\n".join(lines) + f"\nFAILED: confidences differ by more than {CONF_TOL}")
     return lines
@@ -367,6 +432,8 @@ def main(argv=None) -> None:
     ap.add_argument("--no-lm-eval", action="store_true", help="leave lm-evaluation-harness out")
     ap.add_argument("--no-plain-loop", action="store_true", help="leave the per-sample loop out")
     ap.add_argument("--repeat", type=int, default=1, help="time each scorer this many times, keep the best")
+    ap.add_argument("--baseline", type=Path, help="the src/ folder of another llmcal checkout (e.g. the commit "
+                    "before prefix reuse): its engine's plain path timed and checked beside llmcal's")
     args = ap.parse_args(argv)
     REPEAT[0] = max(1, args.repeat)
     torch.set_num_threads(args.threads)
@@ -388,7 +455,7 @@ def main(argv=None) -> None:
         sys.stdout.flush()
         for task in ("clm", "facts") if args.instructed else ():
             print()
-            for line in bench_instructed(model_dir, task, args.instructed, peak):
+            for line in bench_instructed(model_dir, task, args.instructed, peak, tmp, args.baseline):
                 print(line)
             sys.stdout.flush()
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from llmcal.models.load import load_model
-from llmcal.scoring.engine import (choice_reducer, last_logits, plan_batches, reference_last_logits,
+from llmcal.scoring.engine import (BATCH_CALL_COST, choice_reducer, last_logits, plan_batches, reference_last_logits,
                                    score_contexts, top1_reducer)
 
 
@@ -44,6 +44,54 @@ def test_plan_batches_respects_budget_and_covers_all():
     # Longest first, so each batch pads to its own first row.
     firsts = [lengths[b[0]] for b in batches]
     assert firsts == sorted(firsts, reverse=True)
+
+
+def _plan_cost(lengths, batches) -> int:
+    return sum(len(b) * max(int(lengths[b].max()), 1) + BATCH_CALL_COST for b in batches)
+
+
+def _fits(lengths, b, batch_tokens, max_batch, offset=0) -> bool:
+    return len(b) <= max_batch and (len(b) == 1 or len(b) * (offset + int(lengths[b].max())) <= batch_tokens)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_plan_batches_is_the_cheapest_plan(seed):
+    """Against every way of cutting the length-sorted rows into runs (2^(n-1) of them): none that keeps the budget
+    costs less in padded tokens plus calls."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, 400, size=11)
+    lengths[rng.integers(0, 11)] = 900  # one row over the budget on its own: it still runs, alone
+    batch_tokens, max_batch, offset = 1200, 4, int(rng.integers(0, 60))
+    plan = plan_batches(lengths, batch_tokens, max_batch, offset)
+    assert sorted(np.concatenate(plan).tolist()) == list(range(len(lengths)))
+    assert all(_fits(lengths, b, batch_tokens, max_batch, offset) for b in plan)
+    order = np.argsort(-lengths, kind="stable")
+    best = None
+    for mask in range(2 ** (len(lengths) - 1)):
+        cuts = [0] + [k + 1 for k in range(len(lengths) - 1) if mask >> k & 1] + [len(lengths)]
+        batches = [order[a:b] for a, b in zip(cuts, cuts[1:])]
+        if all(_fits(lengths, b, batch_tokens, max_batch, offset) for b in batches):
+            cost = _plan_cost(lengths, batches)
+            best = cost if best is None else min(best, cost)
+    assert _plan_cost(lengths, plan) == best
+    assert [b.tolist() for b in plan_batches(lengths, batch_tokens, max_batch, offset)] == [b.tolist() for b in plan]
+
+
+def test_plan_batches_bounds_padding():
+    """Ragged rows under a budget that would take them all at once (the mini preset's 16384 tokens, 64 rows) are
+    cut where padding would cost more than a call; rows of one length stay one batch."""
+    lengths = np.random.default_rng(0).integers(50, 170, size=64)
+    plan = plan_batches(lengths, batch_tokens=16384, max_batch=64)
+    assert 1 < len(plan) < 64
+    padded = sum(len(b) * int(lengths[b].max()) for b in plan)
+    assert padded - lengths.sum() < 0.15 * lengths.sum()  # one batch would pad 64 x 169: 60% more than the rows
+    assert _plan_cost(lengths, plan) < _plan_cost(lengths, [np.arange(64)])
+    same = plan_batches(np.full(40, 100), batch_tokens=16384, max_batch=64)
+    assert [len(b) for b in same] == [40]
+    # The budget counts the prefix each suffix row attends to: 64 rows of 100 after 156 shared tokens fill 16384.
+    assert sorted(len(b) for b in plan_batches(np.full(70, 100), 16384, 64, offset=156)) == [6, 64]
+    with pytest.raises(ValueError, match="positive"):
+        plan_batches(lengths, batch_tokens=0, max_batch=8)
 
 
 def test_choice_reducer_modes():

@@ -192,3 +192,54 @@ def test_score_files_unchanged_by_prefix_reuse(tiny_models, task, monkeypatch):
     for c in probs:
         assert np.abs(reused[c] - whole[c]).max() <= 1e-6
     assert (reused["prediction"] == whole["prediction"]).all()
+
+
+def _one_batch_per_budget(lengths, batch_tokens, max_batch, offset=0):
+    """The engine's batch plan before padding was priced: longest first, as many rows as the budget takes."""
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    batches, start = [], 0
+    while start < len(order):
+        size = max(1, min(max_batch, batch_tokens // (offset + max(int(lengths[order[start]]), 1))))
+        batches.append(order[start : start + size])
+        start += size
+    return batches
+
+
+@pytest.mark.parametrize("task", ["clm", "facts"])
+def test_padding_priced_plans_keep_the_scores(tiny_models, task, monkeypatch):
+    """The mini preset's scoring settings on instructed CLM and facts: the planned batches (several, each padded
+    little) give the confidences of the one-big-batch plan the engine had before, on both paths, within 1e-6."""
+    lm = load_model(*tiny_models["neox"], device="cpu")
+    rng = np.random.default_rng(4)
+    words = "the river city of Valdoria lies north of Kenro and its people trade salt and iron".split()
+    n = 48
+    if task == "clm":
+        df = pd.DataFrame({"id": [f"c{i}" for i in range(n)],
+                           "text": [" ".join(rng.choice(words, size=int(rng.integers(15, 70)))) for _ in range(n)]})
+    else:
+        df = pd.DataFrame({"id": [f"f{i}" for i in range(n)],
+                           "context": [" ".join(rng.choice(words, size=int(rng.integers(5, 40)))) + " "
+                                       for _ in range(n)],
+                           "entity": [str(rng.choice(words)).capitalize() for _ in range(n)]})
+    planned = []
+    real = engine.plan_batches
+
+    def spy(*args, **kwargs):
+        if len(args[0]):
+            planned.append(len(real(*args, **kwargs)))
+        return real(*args, **kwargs)
+
+    results = {}
+    for prefix_cache in (True, False):
+        cfg = ScoringConfig(max_length=256, min_context=16, batch_tokens=16384, max_batch=64, prefix_cache=prefix_cache)
+        monkeypatch.setattr(engine, "plan_batches", spy)
+        results[prefix_cache, "new"] = score_task(lm, task, df, cfg, seed=0, instruct=True)
+        monkeypatch.setattr(engine, "plan_batches", _one_batch_per_budget)
+        results[prefix_cache, "old"] = score_task(lm, task, df, cfg, seed=0, instruct=True)
+    assert len(planned) == 2 and min(planned) > 1  # the new plan did cut the rows into several batches
+    for prefix_cache in (True, False):
+        new, old = results[prefix_cache, "new"], results[prefix_cache, "old"]
+        assert np.abs(new["confidence"] - old["confidence"]).max() <= 1e-6
+        assert np.abs(new["target_prob"] - old["target_prob"]).max() <= 1e-6
+        assert (new["prediction"] == old["prediction"]).all()
+    assert np.abs(results[True, "new"]["confidence"] - results[False, "old"]["confidence"]).max() <= 1e-6
