@@ -22,14 +22,24 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
+from scoring_speed import forward_flops  # one count of the tokens each path runs (bench/ is on sys.path)
 
 from llmcal.models.load import LoadedModel
-from llmcal.scoring.engine import group_by_prefix, score_contexts
+from llmcal.scoring.engine import score_contexts
 
 SHAPES = {"tiny": (64, 2, 2), "160m": (768, 12, 12), "1.4b": (2048, 24, 16), "6.9b": (4096, 32, 32)}
 # Dense bf16 tensor-core peaks (no sparsity), TFLOP/s, by a substring of torch.cuda.get_device_name().
-BF16_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "GH200": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0,
-                    "A10": 125.0, "V100": 125.0, "RTX 4090": 165.0}
+BF16_PEAK_TFLOPS = {
+    "H200": 989.0,
+    "H100": 989.0,
+    "GH200": 989.0,
+    "A100": 312.0,
+    "L40S": 362.0,
+    "L4": 121.0,
+    "A10": 125.0,
+    "V100": 125.0,
+    "RTX 4090": 165.0,
+}
 VOCAB = 50304
 
 
@@ -71,16 +81,30 @@ def random_model(shape: str, device: str, dtype, attn: str):
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
     hidden, layers, heads = SHAPES[shape]
-    cfg = GPTNeoXConfig(vocab_size=VOCAB, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                        intermediate_size=4 * hidden, max_position_embeddings=2048, rotary_pct=0.25,
-                        pad_token_id=1, eos_token_id=0, bos_token_id=0)
+    cfg = GPTNeoXConfig(
+        vocab_size=VOCAB,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=4 * hidden,
+        max_position_embeddings=2048,
+        rotary_pct=0.25,
+        pad_token_id=1,
+        eos_token_id=0,
+        bos_token_id=0,
+    )
     torch.manual_seed(0)
     with torch.device(device):
         model = GPTNeoXForCausalLM._from_config(cfg, dtype=dtype, attn_implementation=attn)
     model.eval()
     # The engine needs only a pad id from the tokenizer.
-    return LoadedModel(model=model, tokenizer=SimpleNamespace(pad_token_id=1, eos_token_id=0), arch="causal",
-                       device=device, dtype=dtype)
+    return LoadedModel(
+        model=model,
+        tokenizer=SimpleNamespace(pad_token_id=1, eos_token_id=0),
+        arch="causal",
+        device=device,
+        dtype=dtype,
+    )
 
 
 def workload(kind: str, groups: int, per_group: int, seed: int = 0) -> list[list[int]]:
@@ -98,18 +122,6 @@ def workload(kind: str, groups: int, per_group: int, seed: int = 0) -> list[list
         head = toks(40)
         contexts += [head + toks(int(rng.integers(16, 201))) for _ in range(groups * per_group)]
     return [contexts[i] for i in rng.permutation(len(contexts))]
-
-
-def flops_of(model, contexts: list[list[int]], prefix_cache: bool) -> tuple[int, float]:
-    if prefix_cache:
-        found, plain = group_by_prefix(contexts)
-        tokens = sum(len(contexts[i]) for i in plain) + sum(
-            g.prefix_len + sum(len(contexts[i]) - g.prefix_len for i in g.members) for g in found)
-    else:
-        tokens = sum(len(c) for c in contexts)
-    head = model.get_output_embeddings().weight.numel()
-    body = sum(p.numel() for p in model.parameters()) - head - model.get_input_embeddings().weight.numel()
-    return tokens, 2.0 * body * tokens + 2.0 * head * len(contexts)
 
 
 def run(lm, contexts, prefix_cache: bool, batch_tokens: int, max_batch: int):
@@ -144,10 +156,14 @@ def main(argv=None) -> None:
     peak = peak_tflops(device, args.peak_tflops)
     measured = matmul_rate(device, dtype, 256 if args.tiny else 8192)
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
-    print(f"{name}, {str(dtype).removeprefix('torch.')}, attention {attn}, torch {torch.__version__}; matmul "
-          f"{measured / 1e12:.1f} TFLOP/s measured" + (f", {peak:.0f} TFLOP/s nominal peak" if peak else ""))
-    print(f"{'shape':<6} {'workload':<10} {'path':<7} {'s':>7} {'tokens/s':>10} {'speed-up':>8} {'TFLOP/s':>8} "
-          f"{'of peak':>7} {'of mm':>6}")
+    print(
+        f"{name}, {str(dtype).removeprefix('torch.')}, attention {attn}, torch {torch.__version__}; matmul "
+        f"{measured / 1e12:.1f} TFLOP/s measured" + (f", {peak:.0f} TFLOP/s nominal peak" if peak else "")
+    )
+    print(
+        f"{'shape':<6} {'workload':<10} {'path':<7} {'s':>7} {'tokens/s':>10} {'speed-up':>8} {'TFLOP/s':>8} "
+        f"{'of peak':>7} {'of mm':>6}"
+    )
     for shape in shapes:
         lm = random_model(shape, device, dtype, attn)
         for kind in ("mmlu", "clm"):
@@ -156,14 +172,16 @@ def main(argv=None) -> None:
             results = {}
             for prefix_cache in (False, True):
                 pred, seconds = run(lm, contexts, prefix_cache, args.batch_tokens, args.max_batch)
-                _, flops = flops_of(lm.model, contexts, prefix_cache)
+                _, flops = forward_flops(lm.model, contexts, prefix_cache)
                 results[prefix_cache] = (pred, seconds, flops / seconds)
             base = results[False][1]
-            for prefix_cache, (pred, seconds, rate) in results.items():
+            for prefix_cache, (_pred, seconds, rate) in results.items():
                 frac = f"{rate / (peak * 1e12):7.1%}" if peak else f"{'-':>7}"
-                print(f"{shape:<6} {kind:<10} {'prefix' if prefix_cache else 'plain':<7} {seconds:7.2f} "
-                      f"{n_tokens / seconds:10.0f} {base / seconds:7.2f}x {rate / 1e12:8.2f} {frac} "
-                      f"{rate / measured:6.1%}")
+                print(
+                    f"{shape:<6} {kind:<10} {'prefix' if prefix_cache else 'plain':<7} {seconds:7.2f} "
+                    f"{n_tokens / seconds:10.0f} {base / seconds:7.2f}x {rate / 1e12:8.2f} {frac} "
+                    f"{rate / measured:6.1%}"
+                )
             same = float((results[True][0] == results[False][0]).mean())
             print(f"{'':<6} {kind:<10} same top-1 token on {same:.1%} of {len(contexts)} contexts")
         del lm

@@ -52,8 +52,8 @@ from llmcal.data.mmlu_prompt import LETTERS, format_subject  # noqa: E402
 from llmcal.data.sources import build_mmlu, read_mmlu_csv  # noqa: E402
 from llmcal.models.load import load_model  # noqa: E402
 from llmcal.models.pretrain import train_tokenizer  # noqa: E402
-from llmcal.scoring.engine import group_by_prefix, reference_last_logits  # noqa: E402
 from llmcal.scoring.config import ScoringConfig  # noqa: E402
+from llmcal.scoring.engine import group_by_prefix, reference_last_logits  # noqa: E402
 from llmcal.tasks import build_requests, score_task  # noqa: E402
 from llmcal.tasks.mmlu import letter_token_ids  # noqa: E402
 
@@ -61,14 +61,17 @@ from llmcal.tasks.mmlu import letter_token_ids  # noqa: E402
 SHAPES = {"tiny": (64, 2, 2), "70m": (512, 6, 8), "160m": (768, 12, 12), "410m": (1024, 24, 16)}
 PROB_TOL = 1e-4  # option probabilities, any two of the four MMLU scorers
 CONF_TOL = 1e-6  # confidences, prefix reuse against plain (the score files' promise)
-WORDS = ("the of and to in is was for on that with as by at from his her an were which are this be first "
-         "river city salt iron trade north south king council law court star planet orbit energy mass cell "
-         "gene acid market price tax war treaty army ship island mountain winter year century empire church "
-         "theory proof number function graph value matrix force wave light heat water stone bridge road "
-         "school book poem song voice people family village harbour valley forest desert field garden").split()
+WORDS = (
+    "the of and to in is was for on that with as by at from his her an were which are this be first "
+    "river city salt iron trade north south king council law court star planet orbit energy mass cell "
+    "gene acid market price tax war treaty army ship island mountain winter year century empire church "
+    "theory proof number function graph value matrix force wave light heat water stone bridge road "
+    "school book poem song voice people family village harbour valley forest desert field garden"
+).split()
 
 
 # --- inputs the bench writes ------------------------------------------------------------------------------------
+
 
 def _words(rng: random.Random, n: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(n))
@@ -77,8 +80,16 @@ def _words(rng: random.Random, n: int) -> str:
 def write_mmlu(root: Path, subjects: int, questions: int, seed: int = 0) -> Path:
     """Hendrycks' layout: dev/<subject>_dev.csv (5 rows) and test/<subject>_test.csv, no header row."""
     rng = random.Random(seed)
-    names = ["astronomy", "college_physics", "world_religions", "high_school_geography", "econometrics",
-             "virology", "philosophy", "anatomy"]
+    names = [
+        "astronomy",
+        "college_physics",
+        "world_religions",
+        "high_school_geography",
+        "econometrics",
+        "virology",
+        "philosophy",
+        "anatomy",
+    ]
     for split in ("dev", "test"):
         (root / split).mkdir(parents=True, exist_ok=True)
     for s in range(subjects):
@@ -87,8 +98,11 @@ def write_mmlu(root: Path, subjects: int, questions: int, seed: int = 0) -> Path
             with open(root / split / f"{subject}_{split}.csv", "w", newline="") as fh:
                 out = csv.writer(fh)
                 for _ in range(n):  # about MMLU's lengths: 5-shot prompts of 400-600 tokens
-                    out.writerow([_words(rng, rng.randint(35, 60)) + "?"] + [_words(rng, rng.randint(2, 7))
-                                                                            for _ in LETTERS] + [rng.choice(LETTERS)])
+                    out.writerow(
+                        [_words(rng, rng.randint(35, 60)) + "?"]
+                        + [_words(rng, rng.randint(2, 7)) for _ in LETTERS]
+                        + [rng.choice(LETTERS)]
+                    )
     return root
 
 
@@ -96,12 +110,18 @@ def write_corpus(path: Path, seed: int = 0) -> Path:
     rng = random.Random(seed)
     lines = [json.dumps({"text": _words(rng, 200)}) for _ in range(300)]
     # The template's and the prompts' own words, so that the tokenizer knows them.
-    lines += [json.dumps({"text": t}) for t in ("Below is an instruction that describes a task. Write a response "
-                                                "that appropriately completes the request. ### Instruction: "
-                                                "### Response: Finish this sentence: Finish this Wikipedia "
-                                                "description: The following are multiple choice questions (with "
-                                                "answers) about A. B. C. D. Answer: A Answer: B Answer: C "
-                                                "Answer: D",) * 20]
+    lines += [
+        json.dumps({"text": t})
+        for t in (
+            "Below is an instruction that describes a task. Write a response "
+            "that appropriately completes the request. ### Instruction: "
+            "### Response: Finish this sentence: Finish this Wikipedia "
+            "description: The following are multiple choice questions (with "
+            "answers) about A. B. C. D. Answer: A Answer: B Answer: C "
+            "Answer: D",
+        )
+        * 20
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -112,9 +132,18 @@ def save_pythia_shape(shape: str, tokenizer_dir: Path, out: Path) -> Path:
     hidden, layers, heads = SHAPES[shape]
     torch.manual_seed(0)
     tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    cfg = GPTNeoXConfig(vocab_size=50304, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                        intermediate_size=4 * hidden, max_position_embeddings=2048, rotary_pct=0.25,
-                        eos_token_id=tok.eos_token_id, bos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    cfg = GPTNeoXConfig(
+        vocab_size=50304,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=4 * hidden,
+        max_position_embeddings=2048,
+        rotary_pct=0.25,
+        eos_token_id=tok.eos_token_id,
+        bos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
     GPTNeoXForCausalLM(cfg).save_pretrained(out)
     tok.save_pretrained(out)
     return out
@@ -126,11 +155,17 @@ def instructed_samples(task: str, n: int, seed: int = 0) -> pd.DataFrame:
     ids = [f"{task}-{i}" for i in range(n)]
     if task == "clm":
         return pd.DataFrame({"id": ids, "text": [_words(rng, rng.randint(40, 160)) for _ in range(n)]})
-    return pd.DataFrame({"id": ids, "context": [_words(rng, rng.randint(10, 80)) + " " for _ in range(n)],
-                         "entity": [rng.choice(WORDS).capitalize() for _ in range(n)]})
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "context": [_words(rng, rng.randint(10, 80)) + " " for _ in range(n)],
+            "entity": [rng.choice(WORDS).capitalize() for _ in range(n)],
+        }
+    )
 
 
 # --- measurement ------------------------------------------------------------------------------------------------
+
 
 def matmul_rate(hidden: int, seconds: float = 2.0) -> float:
     """FLOP/s of this machine's float32 matmul at the model's MLP shape (512 tokens), best of three, per CPU second
@@ -152,7 +187,8 @@ def forward_flops(model, contexts: list[list[int]], prefix_cache: bool) -> tuple
     if prefix_cache:
         groups, plain = group_by_prefix(contexts)
         tokens = sum(len(contexts[i]) for i in plain) + sum(
-            g.prefix_len + sum(len(contexts[i]) - g.prefix_len for i in g.members) for g in groups)
+            g.prefix_len + sum(len(contexts[i]) - g.prefix_len for i in g.members) for g in groups
+        )
     else:
         tokens = sum(len(c) for c in contexts)
     head = model.get_output_embeddings().weight.numel()
@@ -197,9 +233,17 @@ def llmcal_run(model_dir: Path, task: str, df: pd.DataFrame, cfg: ScoringConfig,
     score_s = seconds - load_s
     req = build_requests(task, df, lm.tokenizer, "causal", cfg, seed=1234, instruct=instruct)
     tokens, flops = forward_flops(lm.model, req.contexts, cfg.prefix_cache)
-    return {"scores": scores, "load_s": load_s, "score_s": score_s, "cpu_s": cpu_s, "score_cpu_s": cpu_s - load_cpu,
-            "tokens": tokens, "flops": flops,
-            "context_tokens": sum(len(c) for c in req.contexts), "contexts": req.contexts}
+    return {
+        "scores": scores,
+        "load_s": load_s,
+        "score_s": score_s,
+        "cpu_s": cpu_s,
+        "score_cpu_s": cpu_s - load_cpu,
+        "tokens": tokens,
+        "flops": flops,
+        "context_tokens": sum(len(c) for c in req.contexts),
+        "contexts": req.contexts,
+    }
 
 
 def plain_loop(model_dir: Path, df: pd.DataFrame, cfg: ScoringConfig) -> dict:
@@ -207,8 +251,9 @@ def plain_loop(model_dir: Path, df: pd.DataFrame, cfg: ScoringConfig) -> dict:
         lm = load_model(model_dir, "causal", device="cpu")
         req = build_requests("mmlu", df, lm.tokenizer, "causal", cfg, seed=1234)
         letters = letter_token_ids(lm.tokenizer)
-        return np.stack([torch.softmax(reference_last_logits(lm, c)[letters], -1).double().numpy()
-                         for c in req.contexts])
+        return np.stack(
+            [torch.softmax(reference_last_logits(lm, c)[letters], -1).double().numpy() for c in req.contexts]
+        )
 
     probs, (seconds, cpu_s) = timed(run)
     return {"probs": probs, "load_s": 0.0, "score_s": seconds, "cpu_s": cpu_s}
@@ -239,17 +284,32 @@ json.dump({"load_s": best[2], "score_s": best[0] - best[2], "cpu_s": best[1]}, o
 """
 
 
-def baseline_run(src: Path, model_dir: Path, task: str, df: pd.DataFrame, cfg: dict, instruct: bool,
-                 tmp: Path) -> dict:
+def baseline_run(src: Path, model_dir: Path, task: str, df: pd.DataFrame, cfg: dict, instruct: bool, tmp: Path) -> dict:
     """Another llmcal checkout's engine (e.g. the commit before prefix reuse) on the same model and samples."""
     import subprocess
 
     df_path, out = tmp / f"baseline-{task}.pkl", tmp / f"baseline-{task}.json"
     df.to_pickle(df_path)
     env = dict(os.environ, PYTHONPATH=str(src.resolve()))
-    proc = subprocess.run([sys.executable, "-c", BASELINE, str(src.resolve()), str(model_dir), task, str(df_path),
-                           json.dumps(cfg), "1" if instruct else "0", str(torch.get_num_threads()), str(REPEAT[0]),
-                           str(out)], env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            BASELINE,
+            str(src.resolve()),
+            str(model_dir),
+            task,
+            str(df_path),
+            json.dumps(cfg),
+            "1" if instruct else "0",
+            str(torch.get_num_threads()),
+            str(REPEAT[0]),
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"the baseline at {src} failed on {task}:\n{proc.stderr[-3000:]}")
     run = json.loads(out.read_text())
@@ -268,16 +328,20 @@ def write_lm_eval_tasks(mmlu_dir: Path, out: Path, subjects: list[str]) -> list[
         task = {
             "task": name,
             "dataset_path": "csv",
-            "dataset_kwargs": {"data_files": {"test": str(mmlu_dir / "test" / f"{subject}_test.csv"),
-                                              "dev": str(mmlu_dir / "dev" / f"{subject}_dev.csv")},
-                               "column_names": ["question", *LETTERS, "answer"]},
+            "dataset_kwargs": {
+                "data_files": {
+                    "test": str(mmlu_dir / "test" / f"{subject}_test.csv"),
+                    "dev": str(mmlu_dir / "dev" / f"{subject}_dev.csv"),
+                },
+                "column_names": ["question", *LETTERS, "answer"],
+            },
             "test_split": "test",
             "fewshot_split": "dev",
             "fewshot_config": {"sampler": "first_n"},
             "num_fewshot": 5,
             "output_type": "multiple_choice",
             "description": f"The following are multiple choice questions (with answers) about "
-                           f"{format_subject(subject)}.\n\n",
+            f"{format_subject(subject)}.\n\n",
             "doc_to_text": "{{question.strip()}}\nA. {{A}}\nB. {{B}}\nC. {{C}}\nD. {{D}}\nAnswer:",
             "doc_to_choice": list(LETTERS),
             "doc_to_target": "answer",
@@ -306,10 +370,10 @@ def lm_eval_run(model_dir: Path, mmlu_dir: Path, df: pd.DataFrame, tmp: Path, ba
     manager, (index_s, _) = timed(lambda: TaskManager(include_path=str(tmp / "lm_eval_tasks")))
 
     def run():
-        model = HFLM(pretrained=str(model_dir), backend="causal", device="cpu", dtype="float32",
-                     batch_size=batch_size)
-        return lm_eval.simple_evaluate(model=model, tasks=names, task_manager=manager, log_samples=True,
-                                       bootstrap_iters=0)
+        model = HFLM(pretrained=str(model_dir), backend="causal", device="cpu", dtype="float32", batch_size=batch_size)
+        return lm_eval.simple_evaluate(
+            model=model, tasks=names, task_manager=manager, log_samples=True, bootstrap_iters=0
+        )
 
     result, (seconds, cpu_s) = timed(run)
     probs, prompts = {}, {}
@@ -324,28 +388,40 @@ def lm_eval_run(model_dir: Path, mmlu_dir: Path, df: pd.DataFrame, tmp: Path, ba
         raise SystemExit(f"lm-eval did not score {len(missing)} of the questions (first {missing[0]})")
     differ = [i for i, p in zip(df["id"], df["prompt"]) if prompts[i] != p]
     if differ:
-        raise SystemExit(f"lm-eval's prompt for {differ[0]} is not llmcal's:\n{prompts[differ[0]]!r}\n"
-                         f"{df.set_index('id').loc[differ[0], 'prompt']!r}")
-    return {"probs": np.stack([probs[i] for i in df["id"]]), "load_s": 0.0, "score_s": seconds, "cpu_s": cpu_s,
-            "index_s": index_s}
+        raise SystemExit(
+            f"lm-eval's prompt for {differ[0]} is not llmcal's:\n{prompts[differ[0]]!r}\n"
+            f"{df.set_index('id').loc[differ[0], 'prompt']!r}"
+        )
+    return {
+        "probs": np.stack([probs[i] for i in df["id"]]),
+        "load_s": 0.0,
+        "score_s": seconds,
+        "cpu_s": cpu_s,
+        "index_s": index_s,
+    }
 
 
 # --- the bench --------------------------------------------------------------------------------------------------
 
+
 def _row(name, n, run, peak, base):
     total = run["load_s"] + run["score_s"]
     rate = run["flops"] / run["score_cpu_s"] if "flops" in run else None  # per CPU second, as the matmul rate
-    return (f"{name:<16}{total:9.2f} {n / total:9.2f} {base[0] / total:8.2f}x {run['cpu_s']:8.2f} "
-            f"{base[1] / run['cpu_s']:8.2f}x "
-            + (f"{run['tokens']:8d} {rate / 1e9:8.2f} {rate / peak:6.1%}" if rate else ""))
+    return (
+        f"{name:<16}{total:9.2f} {n / total:9.2f} {base[0] / total:8.2f}x {run['cpu_s']:8.2f} "
+        f"{base[1] / run['cpu_s']:8.2f}x "
+        + (f"{run['tokens']:8d} {rate / 1e9:8.2f} {rate / peak:6.1%}" if rate else "")
+    )
 
 
 def _base(run) -> tuple[float, float]:
     return run["load_s"] + run["score_s"], run["cpu_s"]
 
 
-HEAD = (f"{'':<16}{'wall s':>9} {'items/s':>9} {'vs plain':>9} {'cpu s':>8} {'vs plain':>9} {'tokens':>8} "
-        f"{'GFLOP/s':>8} {'of mm':>6}")
+HEAD = (
+    f"{'':<16}{'wall s':>9} {'items/s':>9} {'vs plain':>9} {'cpu s':>8} {'vs plain':>9} {'tokens':>8} "
+    f"{'GFLOP/s':>8} {'of mm':>6}"
+)
 
 
 def bench_mmlu(model_dir: Path, mmlu_dir: Path, tmp: Path, args, peak: float) -> list[str]:
@@ -354,9 +430,12 @@ def bench_mmlu(model_dir: Path, mmlu_dir: Path, tmp: Path, args, peak: float) ->
     if args.questions_max:
         df = df.groupby("subject", sort=False).head(args.questions_max).reset_index(drop=True)
     cfg = ScoringConfig(max_length=2048)
-    runs = {"llmcal prefix": llmcal_run(model_dir, "mmlu", df, cfg, instruct=False),
-            "llmcal plain": llmcal_run(model_dir, "mmlu", df, ScoringConfig(max_length=2048, prefix_cache=False),
-                                       instruct=False)}
+    runs = {
+        "llmcal prefix": llmcal_run(model_dir, "mmlu", df, cfg, instruct=False),
+        "llmcal plain": llmcal_run(
+            model_dir, "mmlu", df, ScoringConfig(max_length=2048, prefix_cache=False), instruct=False
+        ),
+    }
     if args.baseline:
         runs["baseline plain"] = baseline_run(args.baseline, model_dir, "mmlu", df, {"max_length": 2048}, False, tmp)
     if not args.no_plain_loop:
@@ -371,17 +450,23 @@ def bench_mmlu(model_dir: Path, mmlu_dir: Path, tmp: Path, args, peak: float) ->
     ctx = runs["llmcal plain"]["context_tokens"]
     groups, _ = group_by_prefix(runs["llmcal prefix"]["contexts"])
     base = _base(runs["llmcal plain"])
-    lines = [f"MMLU 5-shot: {len(df)} questions, {df['subject'].nunique()} subjects, {ctx} context tokens "
-             f"({ctx / len(df):.0f} per question); {len(groups)} prefix groups sharing "
-             f"{1 - runs['llmcal prefix']['tokens'] / ctx:.0%} of the tokens", HEAD]
+    lines = [
+        f"MMLU 5-shot: {len(df)} questions, {df['subject'].nunique()} subjects, {ctx} context tokens "
+        f"({ctx / len(df):.0f} per question); {len(groups)} prefix groups sharing "
+        f"{1 - runs['llmcal prefix']['tokens'] / ctx:.0%} of the tokens",
+        HEAD,
+    ]
     lines += [_row(name, len(df), run, peak, base) for name, run in runs.items()]
     if "lm-eval 0.4.13" in runs:
         lm = runs["lm-eval 0.4.13"]
-        lines.append(f"(lm-eval's task index, built once before its timing: {lm['index_s']:.1f} s; batch size "
-                     f"{args.lm_eval_batch_size})")
+        lines.append(
+            f"(lm-eval's task index, built once before its timing: {lm['index_s']:.1f} s; batch size "
+            f"{args.lm_eval_batch_size})"
+        )
         prefix = _base(runs["llmcal prefix"])
-        lines.append(f"llmcal prefix vs lm-eval: {lm['score_s'] / prefix[0]:.2f}x wall, {lm['cpu_s'] / prefix[1]:.2f}x "
-                     f"cpu")
+        lines.append(
+            f"llmcal prefix vs lm-eval: {lm['score_s'] / prefix[0]:.2f}x wall, {lm['cpu_s'] / prefix[1]:.2f}x cpu"
+        )
     if args.baseline:
         lines.append(_vs_baseline(runs, args.baseline))
     lines.append(f"max |dp| over the {len(names)} scorers: {worst[0]:.2e} ({worst[1]} vs {worst[2]})")
@@ -392,14 +477,16 @@ def bench_mmlu(model_dir: Path, mmlu_dir: Path, tmp: Path, args, peak: float) ->
 
 def _vs_baseline(runs: dict, src: Path) -> str:
     prefix, old = _base(runs["llmcal prefix"]), _base(runs["baseline plain"])
-    return (f"llmcal prefix vs baseline plain ({src}): {old[0] / prefix[0]:.2f}x wall, {old[1] / prefix[1]:.2f}x cpu")
+    return f"llmcal prefix vs baseline plain ({src}): {old[0] / prefix[0]:.2f}x wall, {old[1] / prefix[1]:.2f}x cpu"
 
 
 def bench_instructed(model_dir: Path, task: str, n: int, peak: float, tmp: Path, baseline: Path | None) -> list[str]:
     df = instructed_samples(task, n)
     mini = {"max_length": 256, "min_context": 16}  # the mini preset's
-    runs = {"llmcal prefix": llmcal_run(model_dir, task, df, ScoringConfig(**mini), instruct=True),
-            "llmcal plain": llmcal_run(model_dir, task, df, ScoringConfig(**mini, prefix_cache=False), instruct=True)}
+    runs = {
+        "llmcal prefix": llmcal_run(model_dir, task, df, ScoringConfig(**mini), instruct=True),
+        "llmcal plain": llmcal_run(model_dir, task, df, ScoringConfig(**mini, prefix_cache=False), instruct=True),
+    }
     if baseline:
         runs["baseline plain"] = baseline_run(baseline, model_dir, task, df, mini, True, tmp)
     a = runs["llmcal prefix"]["scores"]
@@ -408,8 +495,11 @@ def bench_instructed(model_dir: Path, task: str, n: int, peak: float, tmp: Path,
     same = all((a["pred_id"] == b["pred_id"]).all() for _, b in others)
     ctx = runs["llmcal plain"]["context_tokens"]
     base = _base(runs["llmcal plain"])
-    lines = [f"instructed {task}: {n} samples, {ctx} context tokens, {1 - runs['llmcal prefix']['tokens'] / ctx:.0%} "
-             f"of them in shared prefixes", HEAD]
+    lines = [
+        f"instructed {task}: {n} samples, {ctx} context tokens, {1 - runs['llmcal prefix']['tokens'] / ctx:.0%} "
+        f"of them in shared prefixes",
+        HEAD,
+    ]
     lines += [_row(name, n, run, peak, base) for name, run in runs.items()]
     if baseline:
         lines.append(_vs_baseline(runs, baseline))
@@ -432,8 +522,12 @@ def main(argv=None) -> None:
     ap.add_argument("--no-lm-eval", action="store_true", help="leave lm-evaluation-harness out")
     ap.add_argument("--no-plain-loop", action="store_true", help="leave the per-sample loop out")
     ap.add_argument("--repeat", type=int, default=1, help="time each scorer this many times, keep the best")
-    ap.add_argument("--baseline", type=Path, help="the src/ folder of another llmcal checkout (e.g. the commit "
-                    "before prefix reuse): its engine's plain path timed and checked beside llmcal's")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        help="the src/ folder of another llmcal checkout (e.g. the commit "
+        "before prefix reuse): its engine's plain path timed and checked beside llmcal's",
+    )
     args = ap.parse_args(argv)
     REPEAT[0] = max(1, args.repeat)
     torch.set_num_threads(args.threads)
@@ -446,9 +540,11 @@ def main(argv=None) -> None:
         hidden = SHAPES[args.shape][0]
         peak = matmul_rate(hidden)
         warm_up(model_dir)
-        print(f"random Pythia-{args.shape} shape (GPT-NeoX, hidden {hidden}, {SHAPES[args.shape][1]} layers, "
-              f"vocabulary 50304), float32, {args.threads} thread(s), torch {torch.__version__}; "
-              f"matmul {peak / 1e9:.1f} GFLOP/s (512x{hidden} @ {hidden}x{4 * hidden}); times include model load")
+        print(
+            f"random Pythia-{args.shape} shape (GPT-NeoX, hidden {hidden}, {SHAPES[args.shape][1]} layers, "
+            f"vocabulary 50304), float32, {args.threads} thread(s), torch {torch.__version__}; "
+            f"matmul {peak / 1e9:.1f} GFLOP/s (512x{hidden} @ {hidden}x{4 * hidden}); times include model load"
+        )
         sys.stdout.flush()
         for line in bench_mmlu(model_dir, mmlu_dir, tmp, args, peak):
             print(line)

@@ -1,4 +1,5 @@
 """Snakemake entry point: the metrics table over every (model, task)."""
+
 import sys
 from pathlib import Path
 

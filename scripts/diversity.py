@@ -1,4 +1,5 @@
 """Snakemake entry point: Figure 6's data (response embeddings, diversity, t-SNE)."""
+
 import sys
 from pathlib import Path
 
@@ -11,5 +12,11 @@ from llmcal import pipeline  # noqa: E402
 
 sm = snakemake  # noqa: F821
 pipeline.setup_logging(sm.log[0])
-pipeline.diversity_job({"alpaca": sm.input.alpaca, "oasst": sm.input.oasst}, dict(sm.params.embedder),
-                       dict(sm.params.cfg), sm.params.seed, sm.output.summary, sm.output.points)
+pipeline.diversity_job(
+    {"alpaca": sm.input.alpaca, "oasst": sm.input.oasst},
+    dict(sm.params.embedder),
+    dict(sm.params.cfg),
+    sm.params.seed,
+    sm.output.summary,
+    sm.output.points,
+)

@@ -1,4 +1,5 @@
 """Snakemake entry point: fetch one task's raw data (login node, with internet)."""
+
 import sys
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Snakemake entry point: fetch one hub checkpoint (login node, with internet)."""
+
 import sys
 from pathlib import Path
 

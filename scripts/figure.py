@@ -1,4 +1,5 @@
 """Snakemake entry point: draw one figure of the paper."""
+
 import sys
 from pathlib import Path
 
@@ -11,5 +12,11 @@ from llmcal import pipeline  # noqa: E402
 
 sm = snakemake  # noqa: F821
 pipeline.setup_logging(sm.log[0])
-pipeline.figure_job(dict(sm.params.figure), {k: sm.input[k] for k in sm.input.keys()}, dict(sm.params.data),
-                    dict(sm.params.task_labels), sm.params.n_bins, sm.output[0])
+pipeline.figure_job(
+    dict(sm.params.figure),
+    {k: sm.input[k] for k in sm.input.keys()},
+    dict(sm.params.data),
+    dict(sm.params.task_labels),
+    sm.params.n_bins,
+    sm.output[0],
+)

@@ -1,4 +1,5 @@
 """Snakemake entry point: the findings report (markdown and HTML)."""
+
 import sys
 from pathlib import Path
 
@@ -11,6 +12,14 @@ from llmcal import pipeline  # noqa: E402
 
 sm = snakemake  # noqa: F821
 pipeline.setup_logging(sm.log[0])
-pipeline.findings_job(dict(sm.params.config), sm.input.metrics, dict(sm.params.figures), sm.params.n_boot,
-                      sm.params.seed, sm.output.md, sm.output.html,
-                      sm.output.selective, alignment_files=list(sm.input.alignment))
+pipeline.findings_job(
+    dict(sm.params.config),
+    sm.input.metrics,
+    dict(sm.params.figures),
+    sm.params.n_boot,
+    sm.params.seed,
+    sm.output.md,
+    sm.output.html,
+    sm.output.selective,
+    alignment_files=list(sm.input.alignment),
+)

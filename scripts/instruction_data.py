@@ -1,4 +1,5 @@
 """Snakemake entry point: instruction sets of equal size, reward pairs and PPO prompts as canonical tables."""
+
 import sys
 from pathlib import Path
 
@@ -11,5 +12,11 @@ from llmcal import pipeline  # noqa: E402
 
 sm = snakemake  # noqa: F821
 pipeline.setup_logging(sm.log[0])
-pipeline.instruction_data_job(dict(sm.params.raw), sm.params.n, sm.params.n_prompts, sm.params.seed,
-                              {k: sm.output[k] for k in sm.output.keys()}, sm.params.allow_fewer)
+pipeline.instruction_data_job(
+    dict(sm.params.raw),
+    sm.params.n,
+    sm.params.n_prompts,
+    sm.params.seed,
+    {k: sm.output[k] for k in sm.output.keys()},
+    sm.params.allow_fewer,
+)

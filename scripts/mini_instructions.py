@@ -1,4 +1,5 @@
 """Snakemake entry point: the mini world's Alpaca, OpenAssistant and comparison stand-ins."""
+
 import sys
 from pathlib import Path
 

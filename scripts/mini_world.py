@@ -1,4 +1,5 @@
 """Snakemake entry point: generate the mini world (stand-in datasets and pretraining corpus)."""
+
 import sys
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Snakemake entry point: pretrain one mini-suite scale, saving every checkpoint."""
+
 import sys
 from pathlib import Path
 
@@ -11,5 +12,11 @@ from llmcal import pipeline  # noqa: E402
 
 sm = snakemake  # noqa: F821
 pipeline.setup_logging(sm.log[0])
-pipeline.pretrain_job(sm.input.tokenizer, sm.input.world, dict(sm.params.arch), dict(sm.params.train),
-                      list(sm.params.steps), list(sm.output))
+pipeline.pretrain_job(
+    sm.input.tokenizer,
+    sm.input.world,
+    dict(sm.params.arch),
+    dict(sm.params.train),
+    list(sm.params.steps),
+    list(sm.output),
+)

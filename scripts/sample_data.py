@@ -1,4 +1,5 @@
 """Snakemake entry point: draw one task's seeded canonical sample."""
+
 import sys
 from pathlib import Path
 
@@ -11,5 +12,11 @@ from llmcal import pipeline  # noqa: E402
 
 sm = snakemake  # noqa: F821
 pipeline.setup_logging(sm.log[0])
-pipeline.sample_job(sm.wildcards.task, dict(sm.params.read), dict(sm.params.data), sm.params.seed, sm.output[0],
-                    task_modules=sm.config["task_modules"])
+pipeline.sample_job(
+    sm.wildcards.task,
+    dict(sm.params.read),
+    dict(sm.params.data),
+    sm.params.seed,
+    sm.output[0],
+    task_modules=sm.config["task_modules"],
+)

@@ -1,4 +1,5 @@
 """Snakemake entry point: per-sample confidence and correctness of one model on every task, one model load."""
+
 import sys
 from pathlib import Path
 
@@ -17,5 +18,12 @@ pipeline.setup_logging(sm.log[0])
 scoring = job_settings(ScoringConfig, sm.params.scoring, sm.config)
 # Inputs and outputs both follow the config's `tasks` (Study.data_files, Study.model_scores).
 files = {t: (data, out) for t, data, out in zip(sm.params.tasks, sm.input.data, sm.output, strict=True)}
-pipeline.score_model_job(sm.input.model, dict(sm.params.model), files, scoring, sm.params.seed, threads=sm.threads,
-                         task_modules=sm.config["task_modules"])
+pipeline.score_model_job(
+    sm.input.model,
+    dict(sm.params.model),
+    files,
+    scoring,
+    sm.params.seed,
+    threads=sm.threads,
+    task_modules=sm.config["task_modules"],
+)

@@ -1,4 +1,5 @@
 """Snakemake entry point: the mini suite's byte-level BPE tokenizer."""
+
 import sys
 from pathlib import Path
 

@@ -31,12 +31,18 @@ def unavailable() -> str | None:
     if not shutil.which("apt-get"):
         return "SLURM is not installed and there is no apt-get to install it with"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    proc = subprocess.run(["apt-get", "install", "-y", "-q", "slurm-wlm", "munge"], capture_output=True, text=True,
-                          env=env, timeout=900)
+    proc = subprocess.run(
+        ["apt-get", "install", "-y", "-q", "slurm-wlm", "munge"], capture_output=True, text=True, env=env, timeout=900
+    )
     if proc.returncode != 0:
         update = subprocess.run(["apt-get", "update", "-q"], capture_output=True, text=True, timeout=600)
-        proc = subprocess.run(["apt-get", "install", "-y", "-q", "slurm-wlm", "munge"], capture_output=True,
-                              text=True, env=env, timeout=900)
+        proc = subprocess.run(
+            ["apt-get", "install", "-y", "-q", "slurm-wlm", "munge"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=900,
+        )
         if proc.returncode != 0:
             return f"apt-get could not install slurm-wlm and munge: {(update.stderr + proc.stderr)[-500:]}"
     return None
@@ -50,33 +56,35 @@ def _memory_mb() -> int:
 
 
 def slurm_conf(state: Path, host: str, cpus: int, memory_mb: int) -> str:
-    return "\n".join([
-        "ClusterName=llmcaltest",
-        f"SlurmctldHost={host}",
-        "SlurmUser=root",
-        "AuthType=auth/munge",
-        "ProctrackType=proctrack/linuxproc",
-        "TaskPlugin=task/none",
-        "SchedulerType=sched/backfill",
-        "SelectType=select/cons_tres",
-        "SelectTypeParameters=CR_Core",
-        f"StateSaveLocation={state / 'ctld'}",
-        f"SlurmdSpoolDir={state / 'spool'}",
-        f"SlurmctldPidFile={state / 'slurmctld.pid'}",
-        f"SlurmdPidFile={state / 'slurmd.pid'}",
-        f"SlurmctldLogFile={state / 'slurmctld.log'}",
-        f"SlurmdLogFile={state / 'slurmd.log'}",
-        "AccountingStorageType=accounting_storage/none",
-        "JobAcctGatherType=jobacct_gather/none",
-        "MpiDefault=none",
-        # squeue must still see a job some minutes after it ended, or the executor loses its status.
-        "MinJobAge=3600",
-        "ReturnToService=2",
-        "SlurmctldTimeout=30",
-        f"NodeName={host} CPUs={cpus} RealMemory={memory_mb} State=UNKNOWN",
-        f"PartitionName={PARTITION} Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
-        "",
-    ])
+    return "\n".join(
+        [
+            "ClusterName=llmcaltest",
+            f"SlurmctldHost={host}",
+            "SlurmUser=root",
+            "AuthType=auth/munge",
+            "ProctrackType=proctrack/linuxproc",
+            "TaskPlugin=task/none",
+            "SchedulerType=sched/backfill",
+            "SelectType=select/cons_tres",
+            "SelectTypeParameters=CR_Core",
+            f"StateSaveLocation={state / 'ctld'}",
+            f"SlurmdSpoolDir={state / 'spool'}",
+            f"SlurmctldPidFile={state / 'slurmctld.pid'}",
+            f"SlurmdPidFile={state / 'slurmd.pid'}",
+            f"SlurmctldLogFile={state / 'slurmctld.log'}",
+            f"SlurmdLogFile={state / 'slurmd.log'}",
+            "AccountingStorageType=accounting_storage/none",
+            "JobAcctGatherType=jobacct_gather/none",
+            "MpiDefault=none",
+            # squeue must still see a job some minutes after it ended, or the executor loses its status.
+            "MinJobAge=3600",
+            "ReturnToService=2",
+            "SlurmctldTimeout=30",
+            f"NodeName={host} CPUs={cpus} RealMemory={memory_mb} State=UNKNOWN",
+            f"PartitionName={PARTITION} Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
+            "",
+        ]
+    )
 
 
 class Cluster:
@@ -127,8 +135,10 @@ class Cluster:
             if out and out[0] in ("idle", "mix", "alloc"):
                 return
             if out and out[0].startswith(("down", "drain")):
-                subprocess.run(["scontrol", "update", f"nodename={socket.gethostname().split('.')[0]}",
-                                "state=resume"], capture_output=True)
+                subprocess.run(
+                    ["scontrol", "update", f"nodename={socket.gethostname().split('.')[0]}", "state=resume"],
+                    capture_output=True,
+                )
             time.sleep(0.5)
         raise RuntimeError(f"the SLURM node never became idle (sinfo: {out}); see {self.state}")
 

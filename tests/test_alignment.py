@@ -32,15 +32,33 @@ def test_paper_plan_has_every_setting_of_section_6(paper):
         assert run.models == tuple(f"llama-7b-{run.name}-e{k}" for k in (1, 2, 3))
     full, lora = plan.run("alpaca-full").settings, plan.run("alpaca-lora").settings
     # Table 2.
-    assert (full["learning_rate"], full["lr_scheduler"], full["warmup_ratio"], full["batch_size"],
-            full["max_length"]) == (2e-5, "cosine", 0.03, 128, 2048)
-    assert (lora["learning_rate"], lora["lr_scheduler"], lora["warmup_steps"], lora["lora_r"], lora["lora_alpha"],
-            lora["lora_dropout"], lora["lora_target_modules"]) == (3e-4, "linear", 100, 8, 32, 0.1, ["q_proj", "v_proj"])
+    assert (
+        full["learning_rate"],
+        full["lr_scheduler"],
+        full["warmup_ratio"],
+        full["batch_size"],
+        full["max_length"],
+    ) == (2e-5, "cosine", 0.03, 128, 2048)
+    assert (
+        lora["learning_rate"],
+        lora["lr_scheduler"],
+        lora["warmup_steps"],
+        lora["lora_r"],
+        lora["lora_alpha"],
+        lora["lora_dropout"],
+        lora["lora_target_modules"],
+    ) == (3e-4, "linear", 100, 8, 32, 0.1, ["q_proj", "v_proj"])
     # Table 3.
     assert (plan.reward["epochs"], plan.reward["learning_rate"], plan.reward["batch_size"]) == (2, 2e-5, 32)
     ppo = plan.ppo.settings
-    assert (ppo["lora_r"], ppo["learning_rate"], ppo["batch_size"], ppo["gradient_accumulation"],
-            ppo["response_length"], ppo["epochs"]) == (16, 1.4e-5, 8, 8, 128, 3)
+    assert (
+        ppo["lora_r"],
+        ppo["learning_rate"],
+        ppo["batch_size"],
+        ppo["gradient_accumulation"],
+        ppo["response_length"],
+        ppo["epochs"],
+    ) == (16, 1.4e-5, 8, 8, 128, 3)
     assert plan.ppo_start_model() == "llama-7b-alpaca-full-e3"
     assert plan.ppo.models == ("llama-7b-ppo-e1", "llama-7b-ppo-e2", "llama-7b-ppo-e3")
     assert plan.launch["num_processes"] == 4
@@ -62,8 +80,9 @@ def test_paper_downloads_include_instruction_data_and_embedder(paper):
     targets = paper.download_targets()
     for name in ("alpaca", "oasst", "comparison"):
         assert str(paper.results / "raw" / "instructions" / name) in targets
-    assert paper.embedder_spec() == {"path": str(paper.results / "models" / "hub" /
-                                             "sentence-transformers--all-mpnet-base-v2" / "main")}
+    assert paper.embedder_spec() == {
+        "path": str(paper.results / "models" / "hub" / "sentence-transformers--all-mpnet-base-v2" / "main")
+    }
     assert paper.embedder_inputs()[0] in targets
     spec = paper.instruction_download_spec("alpaca")
     assert spec["source"] == "hub" and spec["repo"] == "tatsu-lab/alpaca" and "data/*.parquet" in spec["allow_patterns"]
@@ -77,8 +96,14 @@ def test_alignment_figures_show_base_every_run_and_ppo(paper):
     assert (fig5.metric, fig12.metric) == ("ece", "accuracy")
     assert fig5.models[0] == "llama-7b" and len(fig5.models) == 16
     groups = paper.figure_params("fig5")["groups"]
-    assert [g["label"] for g in groups] == ["Base (llama-7b)", "Alpaca full", "Alpaca lora", "OpenAssistant full",
-                                            "OpenAssistant lora", "PPO"]
+    assert [g["label"] for g in groups] == [
+        "Base (llama-7b)",
+        "Alpaca full",
+        "Alpaca lora",
+        "OpenAssistant full",
+        "OpenAssistant lora",
+        "PPO",
+    ]
     assert groups[-1]["models"] == list(paper.alignment.ppo.models)
     assert paper.figure_inputs("fig5") == {"metrics": paper.metrics_file(), "scores": []}
     assert paper.figure_inputs("fig6") == {"diversity": paper.diversity_files()}
@@ -111,7 +136,10 @@ def _paper_with(mutate):
         (lambda a: a.update(base="flan-t5-xl"), r"alignment\.base: 'flan-t5-xl' is seq2seq"),
         (lambda a: a["rlhf"].update({"from": "oasst-dpo"}), r"alignment\.rlhf\.from: 'oasst-dpo'"),
         (lambda a: a["rlhf"].update(epoch=4), r"alignment\.rlhf\.epoch: 4 is outside"),
-        (lambda a: a["instruction_tuning"]["full"].update(lr=1e-5), r"alignment\.instruction_tuning\.full\.lr`: unknown key"),
+        (
+            lambda a: a["instruction_tuning"]["full"].update(lr=1e-5),
+            r"alignment\.instruction_tuning\.full\.lr`: unknown key",
+        ),
         (lambda a: a["reward"].update(batch_size=30), r"alignment\.reward\.batch_size: 30 is not a multiple"),
         (lambda a: a["rlhf"]["ppo"].update(gradient_accumulation=3), r"alignment\.rlhf\.ppo\.batch_size"),
         (lambda a: a["instruction_tuning"]["runs"].append({"data": "alpaca", "method": "full"}), "listed twice"),

@@ -27,8 +27,18 @@ def _run(*args: str) -> str:
 
 
 def test_cpu_bench_runs_and_checks_agreement():
-    out = _run("bench/scoring_speed.py", "--shape", "tiny", "--no-lm-eval", "--subjects", "2", "--questions", "3",
-               "--instructed", "8")
+    out = _run(
+        "bench/scoring_speed.py",
+        "--shape",
+        "tiny",
+        "--no-lm-eval",
+        "--subjects",
+        "2",
+        "--questions",
+        "3",
+        "--instructed",
+        "8",
+    )
     assert "MMLU 5-shot: 6 questions, 2 subjects" in out
     for row in ("llmcal prefix", "llmcal plain", "plain loop"):
         assert row in out
@@ -58,10 +68,16 @@ def test_lm_eval_task_is_llmcal_prompt(tmp_path):
     for name, subject in zip(names, ["astronomy", "college_physics"]):
         task = yaml.safe_load((tmp_path / "tasks" / f"{name}.yaml").read_text())
         text = jinja2.Template(task["doc_to_text"], keep_trailing_newline=True)
-        rows = {split: [r for r in (dev if split == "dev" else test).to_dict("records") if r["subject"] == subject]
-                for split in ("dev", "test")}
+        rows = {
+            split: [r for r in (dev if split == "dev" else test).to_dict("records") if r["subject"] == subject]
+            for split in ("dev", "test")
+        }
         shots = [text.render(**r) + task["target_delimiter"] + r[task["doc_to_target"]] for r in rows["dev"][:5]]
         for i, row in enumerate(rows["test"]):
-            prompt = task["description"] + task["fewshot_delimiter"].join(shots) + task["fewshot_delimiter"] \
+            prompt = (
+                task["description"]
+                + task["fewshot_delimiter"].join(shots)
+                + task["fewshot_delimiter"]
                 + text.render(**row)
+            )
             assert prompt == df.loc[f"{subject}-{i}", "prompt"]

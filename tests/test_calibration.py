@@ -114,9 +114,7 @@ def test_overconfident_data_has_ece_near_the_gap():
     # Claims 0.9 but is right 60% of the time: ECE -> |0.6 - 0.9| = 0.3.
     rng = np.random.default_rng(7)
     correct = rng.uniform(size=100_000) < 0.6
-    assert expected_calibration_error(np.full(correct.size, 0.9), correct) == pytest.approx(
-        0.3, abs=0.01
-    )
+    assert expected_calibration_error(np.full(correct.size, 0.9), correct) == pytest.approx(0.3, abs=0.01)
 
 
 def test_mce_hand_example():
@@ -131,9 +129,7 @@ def test_adaptive_ece_hand_example():
     #   0.95, 0.98       (2 correct): |2 - 1.93| = 0.07
     #   ACE = (1.05 + 0.58 + 0.07) / 7 = 1.70 / 7
     shuffled = np.random.default_rng(0).permutation(7)
-    assert adaptive_calibration_error(CONF[shuffled], CORRECT[shuffled], n_bins=3) == pytest.approx(
-        1.70 / 7
-    )
+    assert adaptive_calibration_error(CONF[shuffled], CORRECT[shuffled], n_bins=3) == pytest.approx(1.70 / 7)
 
 
 def test_adaptive_ece_with_fewer_samples_than_bins():
@@ -195,8 +191,16 @@ def test_bootstrap_narrower_at_lower_level():
 def test_summarize_matches_individual_metrics():
     out = summarize(CONF, CORRECT, n_boot=200, seed=3)
     assert set(out) == {
-        "n", "accuracy", "accuracy_lo", "accuracy_hi", "ece", "ece_lo", "ece_hi",
-        "mce", "adaptive_ece", "brier",
+        "n",
+        "accuracy",
+        "accuracy_lo",
+        "accuracy_hi",
+        "ece",
+        "ece_lo",
+        "ece_hi",
+        "mce",
+        "adaptive_ece",
+        "brier",
     }
     assert type(out["n"]) is int and out["n"] == 7
     assert all(type(v) is float for k, v in out.items() if k != "n")
@@ -247,7 +251,7 @@ def test_bad_inputs_raise(metric, confidence, correct, words):
         maximum_calibration_error,
         adaptive_calibration_error,
         reliability_table,
-            ],
+    ],
 )
 @pytest.mark.parametrize("n_bins", [0, -3, 2.5])
 def test_bad_n_bins_raises(metric, n_bins):

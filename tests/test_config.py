@@ -40,27 +40,55 @@ def test_the_test_preset_is_a_config_a_person_can_run():
     check_file(ROOT / ".test" / "config.yaml")  # everything the workflow checks when it builds the DAG
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda c: c.update(modles=c.pop("models")), "`modles`: unknown key; did you mean `models`?"),
-    (lambda c: c.update(figure=c.pop("figures")), "`figure`: unknown key; did you mean `figures`?"),
-    (lambda c: c["data"]["clm"].update(samples=5), "`data.clm.samples`: unknown key; valid keys here: allow_fewer,"),
-    (lambda c: c["scoring"].update(max_lenght=512), "`scoring.max_lenght`: unknown key; did you mean `max_length`?"),
-    (lambda c: c["metrics"].update(n_bin=15), "`metrics.n_bin`: unknown key; did you mean `n_bins`?"),
-    (lambda c: c["pretrain"].update(step=5), "`pretrain.step`: unknown key; did you mean `steps`?"),
-    (lambda c: c["models"][1].update(szie="s"), "`models[1] (mini-s).szie`: unknown key; did you mean `size`?"),
-    (lambda c: c["models"][0]["mini"].update(num_head=2),
-     "`models[0] (mini-xs).mini.num_head`: unknown key; did you mean `num_heads`?"),
-    (lambda c: c["figures"][0].update(model=["mini-xs"]), "`figures[0] (fig2).model`: unknown key; did you mean `models`?"),
-    (lambda c: c["alignment"]["rlhf"].update(epochs=3), "`alignment.rlhf.epochs`: unknown key; did you mean `epoch`?"),
-    (lambda c: c["task_labels"].update(fact="Facts"), "`task_labels.fact`: unknown key; did you mean `facts`?"),
-    (lambda c: c["data"]["clm"].update(source="minii"), "`data.clm.source`: 'minii' is not one of hub, url, local, mini"),
-    (lambda c: c["metrics"].update(n_boot=0), "`metrics.n_boot`: 0 is less than the minimum of 1"),
-    (lambda c: c.pop("results"), "`results`: required key is missing"),
-    (lambda c: c["alignment"]["instruction_tuning"]["full"].update(learning_rat=1e-4),
-     "`alignment.instruction_tuning.full.learning_rat`: unknown key; did you mean `learning_rate`?"),
-    (lambda c: c["alignment"]["reward"].update(lora_rr=8), "`alignment.reward.lora_rr`: unknown key; did you mean `lora_r`?"),
-    (lambda c: c.update(world={"seed": 7, "n_countrys": 20}), "`world.n_countrys`: unknown key; did you mean `n_countries`?"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c.update(modles=c.pop("models")), "`modles`: unknown key; did you mean `models`?"),
+        (lambda c: c.update(figure=c.pop("figures")), "`figure`: unknown key; did you mean `figures`?"),
+        (
+            lambda c: c["data"]["clm"].update(samples=5),
+            "`data.clm.samples`: unknown key; valid keys here: allow_fewer,",
+        ),
+        (
+            lambda c: c["scoring"].update(max_lenght=512),
+            "`scoring.max_lenght`: unknown key; did you mean `max_length`?",
+        ),
+        (lambda c: c["metrics"].update(n_bin=15), "`metrics.n_bin`: unknown key; did you mean `n_bins`?"),
+        (lambda c: c["pretrain"].update(step=5), "`pretrain.step`: unknown key; did you mean `steps`?"),
+        (lambda c: c["models"][1].update(szie="s"), "`models[1] (mini-s).szie`: unknown key; did you mean `size`?"),
+        (
+            lambda c: c["models"][0]["mini"].update(num_head=2),
+            "`models[0] (mini-xs).mini.num_head`: unknown key; did you mean `num_heads`?",
+        ),
+        (
+            lambda c: c["figures"][0].update(model=["mini-xs"]),
+            "`figures[0] (fig2).model`: unknown key; did you mean `models`?",
+        ),
+        (
+            lambda c: c["alignment"]["rlhf"].update(epochs=3),
+            "`alignment.rlhf.epochs`: unknown key; did you mean `epoch`?",
+        ),
+        (lambda c: c["task_labels"].update(fact="Facts"), "`task_labels.fact`: unknown key; did you mean `facts`?"),
+        (
+            lambda c: c["data"]["clm"].update(source="minii"),
+            "`data.clm.source`: 'minii' is not one of hub, url, local, mini",
+        ),
+        (lambda c: c["metrics"].update(n_boot=0), "`metrics.n_boot`: 0 is less than the minimum of 1"),
+        (lambda c: c.pop("results"), "`results`: required key is missing"),
+        (
+            lambda c: c["alignment"]["instruction_tuning"]["full"].update(learning_rat=1e-4),
+            "`alignment.instruction_tuning.full.learning_rat`: unknown key; did you mean `learning_rate`?",
+        ),
+        (
+            lambda c: c["alignment"]["reward"].update(lora_rr=8),
+            "`alignment.reward.lora_rr`: unknown key; did you mean `lora_r`?",
+        ),
+        (
+            lambda c: c.update(world={"seed": 7, "n_countrys": 20}),
+            "`world.n_countrys`: unknown key; did you mean `n_countries`?",
+        ),
+    ],
+)
 def test_a_typo_is_an_error_naming_the_key(edit, message):
     config = _mini()
     edit(config)
@@ -76,26 +104,43 @@ def test_every_problem_is_listed_once_per_line():
     with pytest.raises(ConfigError) as info:
         validate(config)
     lines = str(info.value).splitlines()
-    assert lines == ["`data.facts.nn`: unknown key; did you mean `n`?",
-                     "`scoring.max_lenght`: unknown key; did you mean `max_length`?"]
+    assert lines == [
+        "`data.facts.nn`: unknown key; did you mean `n`?",
+        "`scoring.max_lenght`: unknown key; did you mean `max_length`?",
+    ]
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda c: c["scoring"].update(max_length=512),
-     "scoring.max_length: 512 exceeds the context window of mini model mini-xs (pretrain.seq_len 256 positions)"),
-    (lambda c: c["scoring"].update(max_length=16, min_context=16),
-     "scoring.max_length: 16 leaves no room for min_context 16 plus the prompt"),
-    (lambda c: c["models"][1]["mini"].update(num_heads=3),
-     "models (mini-s).mini.hidden_size: 64 is not divisible by num_heads 3"),
-    (lambda c: c["data"]["mmlu"].update(n_shots=6),
-     "data.mmlu.n_shots: 6 shots asked but the mini world writes world.mmlu_dev_per_subject = 5"),
-    (lambda c: c.update(world={"mmlu_dev_per_subject": 3}), "world: mmlu_dev_per_subject must be >= 5"),
-    (lambda c: c["alignment"]["instruction_tuning"]["lora"].update(max_length=512),
-     "alignment.instruction_tuning.lora.max_length: 512 exceeds the context window of the base mini-l "
-     "(pretrain.seq_len 256 positions)"),
-    (lambda c: c["alignment"]["rlhf"]["ppo"].update(max_prompt_length=240),
-     "alignment.rlhf.ppo.max_prompt_length: 240 plus response_length 32 exceeds the context window"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            lambda c: c["scoring"].update(max_length=512),
+            "scoring.max_length: 512 exceeds the context window of mini model mini-xs (pretrain.seq_len 256 positions)",
+        ),
+        (
+            lambda c: c["scoring"].update(max_length=16, min_context=16),
+            "scoring.max_length: 16 leaves no room for min_context 16 plus the prompt",
+        ),
+        (
+            lambda c: c["models"][1]["mini"].update(num_heads=3),
+            "models (mini-s).mini.hidden_size: 64 is not divisible by num_heads 3",
+        ),
+        (
+            lambda c: c["data"]["mmlu"].update(n_shots=6),
+            "data.mmlu.n_shots: 6 shots asked but the mini world writes world.mmlu_dev_per_subject = 5",
+        ),
+        (lambda c: c.update(world={"mmlu_dev_per_subject": 3}), "world: mmlu_dev_per_subject must be >= 5"),
+        (
+            lambda c: c["alignment"]["instruction_tuning"]["lora"].update(max_length=512),
+            "alignment.instruction_tuning.lora.max_length: 512 exceeds the context window of the base mini-l "
+            "(pretrain.seq_len 256 positions)",
+        ),
+        (
+            lambda c: c["alignment"]["rlhf"]["ppo"].update(max_prompt_length=240),
+            "alignment.rlhf.ppo.max_prompt_length: 240 plus response_length 32 exceeds the context window",
+        ),
+    ],
+)
 def test_settings_that_fail_later_fail_when_the_dag_is_built(edit, message):
     config = _mini()
     edit(config)
@@ -160,7 +205,8 @@ def test_the_schema_and_each_section_name_the_same_keys_with_help_and_types(key,
         hint = next((a for a in args if a is not type(None)), hint) if args and type(None) in args else hint
         if typing.get_origin(hint) is tuple:
             assert "array" in _schema_types(prop) and _schema_types(prop["items"]) == {
-                {str: "string", float: "number"}[typing.get_args(hint)[0]]}, f"{key}.{name}"
+                {str: "string", float: "number"}[typing.get_args(hint)[0]]
+            }, f"{key}.{name}"
         else:
             types = _schema_types(prop) - ({"string"} if hint is float else set())  # "3e-4": converted
             assert types == SCHEMA_TYPES[hint] | want, f"{key}.{name}: schema {prop}, field {hint}"
@@ -220,9 +266,12 @@ def _rule(config: dict, tmp_path, name: str):
     path = tmp_path / f"config-{len(list(tmp_path.iterdir()))}.yaml"
     path.write_text(yaml.safe_dump(config))
     with SnakemakeApi(OutputSettings()) as api:
-        workflow = api.workflow(resource_settings=ResourceSettings(cores=1),
-                                config_settings=ConfigSettings(configfiles=[path]),
-                                snakefile=ROOT / "Snakefile", workdir=tmp_path)
+        workflow = api.workflow(
+            resource_settings=ResourceSettings(cores=1),
+            config_settings=ConfigSettings(configfiles=[path]),
+            snakefile=ROOT / "Snakefile",
+            workdir=tmp_path,
+        )
         rule = workflow._workflow.get_rule(name)
         return {k: v for k, v in rule.params.items() if not callable(v)}, rule.resources["_cores"]
 
@@ -282,9 +331,24 @@ def test_snakemake_shows_one_clear_line_for_a_typo(tmp_path):
     config["scoring"]["max_lenght"] = 512
     path = tmp_path / "typo.yaml"
     path.write_text(yaml.safe_dump(config))
-    proc = subprocess.run([str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "-n",
-                           "--configfile", str(path), "--", "all"],
-                          capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    proc = subprocess.run(
+        [
+            str(SNAKEMAKE),
+            "-s",
+            str(ROOT / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "-n",
+            "--configfile",
+            str(path),
+            "--",
+            "all",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        timeout=300,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "config: `scoring.max_lenght`: unknown key; did you mean `max_length`?" in out
@@ -327,8 +391,12 @@ def test_the_config_check_command_reports_each_file(tmp_path):
     bad["figure"] = bad.pop("figures")
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(bad))
-    proc = subprocess.run([sys.executable, "-m", "llmcal.config", str(ROOT / "config" / "mini.yaml"), str(path)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "llmcal.config", str(ROOT / "config" / "mini.yaml"), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert proc.stdout.strip() == f"{ROOT / 'config' / 'mini.yaml'}: ok"
     assert proc.stderr.strip() == f"{path}: `figure`: unknown key; did you mean `figures`?"
@@ -338,8 +406,14 @@ def test_the_default_config_yaml_syntax_error_is_named_by_the_workflow(tmp_path)
     for name in ("Snakefile", "rules", "scripts", "schemas", "src", "report", "envs"):
         (tmp_path / name).symlink_to(ROOT / name)
     (tmp_path / "config.yaml").write_text("results: x\ndata: [1,\n")
-    proc = subprocess.run([str(SNAKEMAKE), "-n"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    proc = subprocess.run(
+        [str(SNAKEMAKE), "-n"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     assert proc.returncode != 0
     assert "config.yaml, line 3, column 1: YAML syntax error" in proc.stdout + proc.stderr
 
@@ -355,8 +429,11 @@ def test_a_local_model_is_checked_against_its_context_window_when_the_dag_is_bui
     config["figures"], config["alignment"] = [], None
     config.pop("alignment")
     validate(config)
-    with pytest.raises(ConfigError, match=rf"{model}/config.json: max_position_embeddings is 256 but "
-                                          r"scoring.max_length is 2048; set scoring.max_length <= 256 \(model mine\)"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"{model}/config.json: max_position_embeddings is 256 but "
+        r"scoring.max_length is 2048; set scoring.max_length <= 256 \(model mine\)",
+    ):
         Study(config)
     config["scoring"] = {"max_length": 256}
     Study(config)
@@ -371,9 +448,12 @@ def test_heavy_rules_measure_their_time_and_memory(tmp_path, name):
     path = tmp_path / "mini.yaml"
     path.write_text(yaml.safe_dump(_mini()))
     with SnakemakeApi(OutputSettings()) as api:
-        workflow = api.workflow(resource_settings=ResourceSettings(cores=1),
-                                config_settings=ConfigSettings(configfiles=[path]),
-                                snakefile=ROOT / "Snakefile", workdir=tmp_path)
+        workflow = api.workflow(
+            resource_settings=ResourceSettings(cores=1),
+            config_settings=ConfigSettings(configfiles=[path]),
+            snakefile=ROOT / "Snakefile",
+            workdir=tmp_path,
+        )
         rule = workflow._workflow.get_rule(name)
         assert rule.benchmark is not None
         assert str(rule.benchmark).startswith("results/mini/benchmarks/") and str(rule.benchmark).endswith(".tsv")

@@ -77,7 +77,10 @@ def test_false_offline_values_allow_hub_download(monkeypatch, tmp_path, value):
     paths = hub_files("cais/mmlu", ["all/dev.parquet", "all/test.parquet"], tmp_path, revision="abc")
 
     assert paths == [tmp_path / "all" / "dev.parquet", tmp_path / "all" / "test.parquet"]
-    assert calls == [("cais/mmlu", "all/dev.parquet", "dataset", "abc"), ("cais/mmlu", "all/test.parquet", "dataset", "abc")]
+    assert calls == [
+        ("cais/mmlu", "all/dev.parquet", "dataset", "abc"),
+        ("cais/mmlu", "all/test.parquet", "dataset", "abc"),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,9 @@ from llmcal.data.sources import SampleError, SampleShortfallWarning, sample_info
 
 
 def pile_lines(n: int, prefix: str = "document") -> bytes:
-    return "".join(json.dumps({"text": f"{prefix} {i} " * 20, "meta": {"pile_set_name": "Pile-CC"}}) + "\n"
-                   for i in range(n)).encode()
+    return "".join(
+        json.dumps({"text": f"{prefix} {i} " * 20, "meta": {"pile_set_name": "Pile-CC"}}) + "\n" for i in range(n)
+    ).encode()
 
 
 # --------------------------------------------------------------------------
@@ -40,8 +41,11 @@ def test_truncated_pile_zst_is_an_error_naming_file_and_byte(tmp_path):
     path = tmp_path / "val.jsonl.zst"
     path.write_bytes(data[: len(data) // 2])
 
-    with pytest.raises(SampleError, match=rf"{path}: truncated or corrupt zstd data: the file ends inside a frame "
-                                          rf"\(at compressed byte {len(data) // 2}\); download it again"):
+    with pytest.raises(
+        SampleError,
+        match=rf"{path}: truncated or corrupt zstd data: the file ends inside a frame "
+        rf"\(at compressed byte {len(data) // 2}\); download it again",
+    ):
         sources.sample_clm({"val": path}, n=5, seed=0)
 
 
@@ -74,8 +78,11 @@ def test_truncated_pile_gz_names_file_and_line(tmp_path):
     data = gzip.compress(pile_lines(200), mtime=0)
     path = tmp_path / "val.jsonl.gz"
     path.write_bytes(data[: len(data) - 20])
-    with pytest.raises(SampleError, match=rf"{path}: truncated or corrupt gzip data after line \d+ "
-                                          r"\(decompressed byte \d+\): .*download it again"):
+    with pytest.raises(
+        SampleError,
+        match=rf"{path}: truncated or corrupt gzip data after line \d+ "
+        r"\(decompressed byte \d+\): .*download it again",
+    ):
         sources.sample_clm({"val": path}, n=5, seed=0)
 
 
@@ -86,8 +93,11 @@ def test_truncated_trex_zip_download_is_an_error(tmp_path):
     data = archive.read_bytes()
     archive.write_bytes(data[: len(data) // 2])
 
-    with pytest.raises(DownloadError, match=r"trex\.zip: the downloaded archive is truncated or corrupt "
-                                            r"\(BadZipFile: a zip file without its central directory"):
+    with pytest.raises(
+        DownloadError,
+        match=r"trex\.zip: the downloaded archive is truncated or corrupt "
+        r"\(BadZipFile: a zip file without its central directory",
+    ):
         url_file(archive.as_uri(), tmp_path / "out", unzip=True)
 
 
@@ -111,8 +121,11 @@ def test_truncated_tar_download_is_an_error(tmp_path):
         tf.addfile(info, io.BytesIO(payload))
     data = archive.read_bytes()
     archive.write_bytes(data[:30000])
-    with pytest.raises(DownloadError, match=r"data\.tar: the downloaded archive is truncated or corrupt "
-                                            r"\(ReadError: unexpected end of data\)"):
+    with pytest.raises(
+        DownloadError,
+        match=r"data\.tar: the downloaded archive is truncated or corrupt "
+        r"\(ReadError: unexpected end of data\)",
+    ):
         url_file(archive.as_uri(), tmp_path / "out", unzip=True)
 
 
@@ -196,8 +209,11 @@ def test_an_archive_is_not_read_as_data(tmp_path):
 def test_pile_sample_with_no_eligible_document_fails(tmp_path):
     path = tmp_path / "val.jsonl"
     path.write_text('{"text": "short"}\n{"text": ""}\n')
-    with pytest.raises(SampleError, match=rf"Pile sample: no eligible items in {path} \(\d+ B\) "
-                                          r"\(2 records read, 2 shorter than min_chars=200 characters dropped\)"):
+    with pytest.raises(
+        SampleError,
+        match=rf"Pile sample: no eligible items in {path} \(\d+ B\) "
+        r"\(2 records read, 2 shorter than min_chars=200 characters dropped\)",
+    ):
         sources.sample_clm({"val": path}, n=5, seed=0, min_chars=200)
 
 
@@ -211,9 +227,12 @@ def test_empty_pile_file_fails(tmp_path):
 def test_pile_shortfall_needs_allow_fewer(tmp_path, caplog):
     path = tmp_path / "val.jsonl"
     path.write_bytes(pile_lines(3) + b'{"text": "tiny"}\n')
-    with pytest.raises(SampleError, match=r"Pile sample: asked for 10 items but only 3 are eligible in .*val\.jsonl "
-                                          r"\(\d+ B\) \(4 records read, 1 shorter than min_chars=100 characters "
-                                          r"dropped\); set data\.clm\.allow_fewer: true to accept a sample of 3"):
+    with pytest.raises(
+        SampleError,
+        match=r"Pile sample: asked for 10 items but only 3 are eligible in .*val\.jsonl "
+        r"\(\d+ B\) \(4 records read, 1 shorter than min_chars=100 characters "
+        r"dropped\); set data\.clm\.allow_fewer: true to accept a sample of 3",
+    ):
         sources.sample_clm({"val": path}, n=10, seed=0, min_chars=100)
 
     with caplog.at_level(logging.WARNING), pytest.warns(SampleShortfallWarning):
@@ -248,8 +267,11 @@ def mmlu_csv(root: Path, n_test: int = 2) -> Path:
 def test_mmlu_sample_job_shortfall_names_its_key(tmp_path):
     root = mmlu_csv(tmp_path / "mmlu")
     out = tmp_path / "mmlu.parquet"
-    with pytest.raises(SampleError, match=r"MMLU sample: asked for 5 items but only 2 are eligible .*anatomy_test\.csv"
-                                          r".*set data\.mmlu\.allow_fewer: true"):
+    with pytest.raises(
+        SampleError,
+        match=r"MMLU sample: asked for 5 items but only 2 are eligible .*anatomy_test\.csv"
+        r".*set data\.mmlu\.allow_fewer: true",
+    ):
         pipeline.sample_job("mmlu", {"root": str(root), "layout": "auto"}, {"n": 5}, 0, str(out))
     with pytest.warns(SampleShortfallWarning):
         pipeline.sample_job("mmlu", {"root": str(root), "layout": "auto"}, {"n": 5, "allow_fewer": True}, 0, str(out))
@@ -264,9 +286,14 @@ def test_mmlu_sample_job_shortfall_names_its_key(tmp_path):
 def mmlu_hub(root: Path) -> Path:
     (root / "all").mkdir(parents=True)
     for split, rows in (("dev", 5), ("test", 2)):
-        frame = pd.DataFrame({"question": [f"Q{split}{i}?" for i in range(rows)], "subject": "anatomy",
-                              "choices": [[f"a{i}", f"b{i}", f"c{i}", f"d{i}"] for i in range(rows)],
-                              "answer": [i % 4 for i in range(rows)]})
+        frame = pd.DataFrame(
+            {
+                "question": [f"Q{split}{i}?" for i in range(rows)],
+                "subject": "anatomy",
+                "choices": [[f"a{i}", f"b{i}", f"c{i}", f"d{i}"] for i in range(rows)],
+                "answer": [i % 4 for i in range(rows)],
+            }
+        )
         frame.to_parquet(root / "all" / f"{split}-00000-of-00001.parquet", index=False)
     return root
 
@@ -286,8 +313,11 @@ def test_mmlu_layout_is_detected_and_both_give_the_same_questions(tmp_path):
 
 def test_mmlu_folder_of_neither_layout_lists_the_supported_ones(tmp_path):
     (tmp_path / "anatomy_test.csv").write_text("q,a,b,c,d,A\n")
-    with pytest.raises(SampleError, match=rf"{tmp_path}: no MMLU files found; supported layouts: csv: Hendrycks' "
-                                          r"data\.tar.*; hub: the cais/mmlu parquet"):
+    with pytest.raises(
+        SampleError,
+        match=rf"{tmp_path}: no MMLU files found; supported layouts: csv: Hendrycks' "
+        r"data\.tar.*; hub: the cais/mmlu parquet",
+    ):
         sources.read_mmlu(tmp_path)
 
 
@@ -300,10 +330,19 @@ def trex_doc(docid: str, text: str, entities: list[tuple[str, str, str]]) -> dic
     ents = []
     for surface, annotator, uri in entities:
         start = text.index(surface)
-        ents.append({"uri": uri, "boundaries": [start, start + len(surface)], "surfaceform": surface,
-                     "annotator": annotator})
-    return {"docid": docid, "uri": f"http://www.wikidata.org/entity/{docid}", "title": docid, "text": text,
-            "sentences_boundaries": [[0, len(text)]], "words_boundaries": [], "entities": ents, "triples": []}
+        ents.append(
+            {"uri": uri, "boundaries": [start, start + len(surface)], "surfaceform": surface, "annotator": annotator}
+        )
+    return {
+        "docid": docid,
+        "uri": f"http://www.wikidata.org/entity/{docid}",
+        "title": docid,
+        "text": text,
+        "sentences_boundaries": [[0, len(text)]],
+        "words_boundaries": [],
+        "entities": ents,
+        "triples": [],
+    }
 
 
 Q = "http://www.wikidata.org/entity/"
@@ -311,16 +350,20 @@ AUSTEN = "Jane Austen was born in Steventon in 1775. She wrote Emma. It was publ
 
 
 def austen_file(tmp_path: Path, extra: list | None = None) -> Path:
-    doc = trex_doc("Q36322", AUSTEN, [
-        ("Jane Austen", "Wikidata_Spotlight_Entity_Linker", Q + "Q36322"),
-        ("Steventon", "Wikidata_Spotlight_Entity_Linker", Q + "Q1330364"),
-        ("1775", "Date_Linker", '"1775-00-00T00:00:00Z"^^xsd:dateTime'),
-        ("She", "Simple_Coreference", Q + "Q36322"),
-        ("Emma", "Wikidata_Spotlight_Entity_Linker", Q + "Q217406"),
-        ("It", "Simple_Coreference", Q + "Q217406"),
-        ("born", "Wikidata_Property_Linker", "http://www.wikidata.org/prop/direct/P19"),
-        *(extra or []),
-    ])
+    doc = trex_doc(
+        "Q36322",
+        AUSTEN,
+        [
+            ("Jane Austen", "Wikidata_Spotlight_Entity_Linker", Q + "Q36322"),
+            ("Steventon", "Wikidata_Spotlight_Entity_Linker", Q + "Q1330364"),
+            ("1775", "Date_Linker", '"1775-00-00T00:00:00Z"^^xsd:dateTime'),
+            ("She", "Simple_Coreference", Q + "Q36322"),
+            ("Emma", "Wikidata_Spotlight_Entity_Linker", Q + "Q217406"),
+            ("It", "Simple_Coreference", Q + "Q217406"),
+            ("born", "Wikidata_Property_Linker", "http://www.wikidata.org/prop/direct/P19"),
+            *(extra or []),
+        ],
+    )
     path = tmp_path / "re-nlg_0-10000.json"
     path.write_text(json.dumps([doc]))
     return path
@@ -343,29 +386,37 @@ def test_coreference_pronouns_are_not_targets_and_are_counted(tmp_path, caplog):
 
 
 def test_annotators_are_configurable(tmp_path):
-    table = sources.sample_facts(austen_file(tmp_path), n=2, seed=0,
-                                 annotators=["Simple_Coreference"], allow_fewer=True)
+    table = sources.sample_facts(
+        austen_file(tmp_path), n=2, seed=0, annotators=["Simple_Coreference"], allow_fewer=True
+    )
     assert [r["entity"] for r in table.to_pylist()] == ["She", "It"]
 
 
 def test_unknown_annotator_is_an_error_unless_listed(tmp_path):
     path = austen_file(tmp_path, [("Emma", "My_Linker", Q + "Q217406")])
-    with pytest.raises(SampleError, match=rf"{path}: document 'Q36322', entity 7: annotator 'My_Linker' is not a "
-                                          r"known T-REx entity annotator .*list it in data\.facts\.annotators"):
+    with pytest.raises(
+        SampleError,
+        match=rf"{path}: document 'Q36322', entity 7: annotator 'My_Linker' is not a "
+        r"known T-REx entity annotator .*list it in data\.facts\.annotators",
+    ):
         sources.sample_facts(path, n=1, seed=0)
-    table = sources.sample_facts(path, n=3, seed=0,
-                                 annotators=["Wikidata_Spotlight_Entity_Linker", "Date_Linker", "My_Linker"])
+    table = sources.sample_facts(
+        path, n=3, seed=0, annotators=["Wikidata_Spotlight_Entity_Linker", "Date_Linker", "My_Linker"]
+    )
     # My_Linker's Emma repeats a span already kept: it counts once.
     assert [r["entity"] for r in table.to_pylist()] == ["Steventon", "1775", "Emma"]
     assert json.loads(sample_info(table)["annotators.kept"])["My_Linker"] == 1
 
 
 def test_facts_shortfall_says_what_was_dropped(tmp_path):
-    with pytest.raises(SampleError, match=r"T-REx sample: asked for 10 items but only 3 are eligible .*re-nlg_0-10000"
-                                          r"\.json \([\d.]+ k?B\) \(1 documents; entity annotations kept by annotator "
-                                          r"\{'Date_Linker': 1, 'Wikidata_Spotlight_Entity_Linker': 3\}, dropped "
-                                          r"\{'Simple_Coreference': 2, 'Wikidata_Property_Linker': 1\}.*set "
-                                          r"data\.facts\.allow_fewer: true"):
+    with pytest.raises(
+        SampleError,
+        match=r"T-REx sample: asked for 10 items but only 3 are eligible .*re-nlg_0-10000"
+        r"\.json \([\d.]+ k?B\) \(1 documents; entity annotations kept by annotator "
+        r"\{'Date_Linker': 1, 'Wikidata_Spotlight_Entity_Linker': 3\}, dropped "
+        r"\{'Simple_Coreference': 2, 'Wikidata_Property_Linker': 1\}.*set "
+        r"data\.facts\.allow_fewer: true",
+    ):
         sources.sample_facts(austen_file(tmp_path), n=10, seed=0)
 
 
@@ -375,45 +426,77 @@ def test_facts_shortfall_says_what_was_dropped(tmp_path):
 
 def lama_line(uuid: str, sub: str, obj: str, sentences: list[str], obj_uri: str = "Q1") -> str:
     evidences = [{"sub_surface": sub, "obj_surface": obj, "masked_sentence": s} for s in sentences]
-    return json.dumps({"uuid": uuid, "obj_uri": obj_uri, "obj_label": obj, "sub_uri": "Q2", "sub_label": sub,
-                       "predicate_id": "P19", "evidences": evidences})
+    return json.dumps(
+        {
+            "uuid": uuid,
+            "obj_uri": obj_uri,
+            "obj_label": obj,
+            "sub_uri": "Q2",
+            "sub_label": sub,
+            "predicate_id": "P19",
+            "evidences": evidences,
+        }
+    )
 
 
 def test_lama_trex_context_is_the_text_before_mask(tmp_path):
     folder = tmp_path / "TREx"
     folder.mkdir()
-    (folder / "P19.jsonl").write_text("\n".join([
-        lama_line("u1", "Jane Austen", "Steventon", ["Jane Austen was born in [MASK] , Hampshire ."], "Q1330364"),
-        lama_line("u2", "Emma", "London", ["[MASK] is where Emma appeared .", "Emma was printed in [MASK] ."]),
-        lama_line("u3", "X", "Paris", ["[MASK] only ."]),
-    ]) + "\n")
+    (folder / "P19.jsonl").write_text(
+        "\n".join(
+            [
+                lama_line(
+                    "u1", "Jane Austen", "Steventon", ["Jane Austen was born in [MASK] , Hampshire ."], "Q1330364"
+                ),
+                lama_line("u2", "Emma", "London", ["[MASK] is where Emma appeared .", "Emma was printed in [MASK] ."]),
+                lama_line("u3", "X", "Paris", ["[MASK] only ."]),
+            ]
+        )
+        + "\n"
+    )
 
     table = sources.sample_facts(folder, n=2, seed=0, format="lama_trex")
 
     assert table.schema.names == sources.FACTS_SCHEMA.names
     assert table.to_pylist() == [
-        {"id": "u1", "docid": "P19", "uri": "Q1330364", "context": "Jane Austen was born in ", "entity": "Steventon",
-         "start": 24},
+        {
+            "id": "u1",
+            "docid": "P19",
+            "uri": "Q1330364",
+            "context": "Jane Austen was born in ",
+            "entity": "Steventon",
+            "start": 24,
+        },
         {"id": "u2", "docid": "P19", "uri": "Q1", "context": "Emma was printed in ", "entity": "London", "start": 20},
     ]
     info = sample_info(table)
     assert (info["format"], info["facts"], info["eligible"], info["skipped.no_left_context"]) == (
-        "lama_trex", "3", "2", "1")
+        "lama_trex",
+        "3",
+        "2",
+        "1",
+    )
 
 
 def test_lama_file_read_as_trex_says_which_format_to_set(tmp_path):
     path = tmp_path / "P19.json"
     path.write_text(lama_line("u1", "A", "B", ["A in [MASK] ."]) + "\n" + lama_line("u2", "A", "C", ["A [MASK]"]))
-    with pytest.raises(SampleError, match=rf"{path}: not valid JSON at line 2.*looks like the LAMA T-REx probe: set "
-                                          r"data\.facts\.format: lama_trex; supported formats"):
+    with pytest.raises(
+        SampleError,
+        match=rf"{path}: not valid JSON at line 2.*looks like the LAMA T-REx probe: set "
+        r"data\.facts\.format: lama_trex; supported formats",
+    ):
         sources.sample_facts(path, n=1, seed=0)
 
 
 def test_facts_file_of_neither_format_lists_the_formats(tmp_path):
     path = tmp_path / "facts.jsonl"
     path.write_text(json.dumps({"subject": "A", "object": "B"}) + "\n")
-    with pytest.raises(SampleError, match=rf"{path}: line 1: expected a LAMA T-REx fact with \['obj_label', "
-                                          r"'evidences'\]; supported formats \(data\.facts\.format\): trex"):
+    with pytest.raises(
+        SampleError,
+        match=rf"{path}: line 1: expected a LAMA T-REx fact with \['obj_label', "
+        r"'evidences'\]; supported formats \(data\.facts\.format\): trex",
+    ):
         sources.sample_facts(path, n=1, seed=0, format="lama_trex")
     with pytest.raises(SampleError, match=r"data\.facts\.format: 'lama' is not supported; supported formats"):
         sources.sample_facts(path, n=1, seed=0, format="lama")
@@ -432,18 +515,46 @@ def test_sample_job_passes_facts_format_and_annotators(tmp_path):
 
 
 def node(message_id, text, role, replies=(), *, parent_id=None, lang="en", rank=None):
-    return {"message_id": message_id, "parent_id": parent_id, "user_id": "u", "created_date": "2023-02-05T00:00:00",
-            "text": text, "role": role, "lang": lang, "review_count": 3, "review_result": True, "deleted": False,
-            "rank": rank, "synthetic": False, "model_name": None, "emojis": {"+1": 2}, "labels": None,
-            "replies": list(replies)}
+    return {
+        "message_id": message_id,
+        "parent_id": parent_id,
+        "user_id": "u",
+        "created_date": "2023-02-05T00:00:00",
+        "text": text,
+        "role": role,
+        "lang": lang,
+        "review_count": 3,
+        "review_result": True,
+        "deleted": False,
+        "rank": rank,
+        "synthetic": False,
+        "model_name": None,
+        "emojis": {"+1": 2},
+        "labels": None,
+        "replies": list(replies),
+    }
 
 
 def oasst_tree() -> dict:
-    return node("r1", "What is tea?", "prompter", [
-        node("a1", "A drink, I guess.", "assistant", rank=1),
-        node("a2", "Tea is a drink brewed from leaves.", "assistant", rank=0, replies=[
-            node("p1", "Where does it grow?", "prompter", replies=[node("a3", "In hills.", "assistant", rank=0)])]),
-    ])
+    return node(
+        "r1",
+        "What is tea?",
+        "prompter",
+        [
+            node("a1", "A drink, I guess.", "assistant", rank=1),
+            node(
+                "a2",
+                "Tea is a drink brewed from leaves.",
+                "assistant",
+                rank=0,
+                replies=[
+                    node(
+                        "p1", "Where does it grow?", "prompter", replies=[node("a3", "In hills.", "assistant", rank=0)]
+                    )
+                ],
+            ),
+        ],
+    )
 
 
 def flat(tree: dict, parent_id=None, tree_id="t1") -> list[dict]:
@@ -452,7 +563,9 @@ def flat(tree: dict, parent_id=None, tree_id="t1") -> list[dict]:
     return [me] + [m for reply in tree["replies"] for m in flat(reply, tree["message_id"], tree_id)]
 
 
-EXPECTED = [{"id": "oasst-a2", "instruction": "What is tea?", "input": "", "output": "Tea is a drink brewed from leaves."}]
+EXPECTED = [
+    {"id": "oasst-a2", "instruction": "What is tea?", "input": "", "output": "Tea is a drink brewed from leaves."}
+]
 
 
 def test_oasst_trees_export_lines(tmp_path):
@@ -488,8 +601,11 @@ def test_oasst_nested_parent_id_must_match_the_nesting(tmp_path):
     tree["replies"][0]["parent_id"] = "elsewhere"
     path = tmp_path / "trees.jsonl"
     path.write_text(json.dumps({"message_tree_id": "t1", "prompt": tree}) + "\n")
-    with pytest.raises(SampleError, match=rf"{path}: line 1, message 1: parent_id 'elsewhere' is not the id of the "
-                                          r"message it is nested under \('r1'\)"):
+    with pytest.raises(
+        SampleError,
+        match=rf"{path}: line 1, message 1: parent_id 'elsewhere' is not the id of the "
+        r"message it is nested under \('r1'\)",
+    ):
         ins.read_oasst(path)
 
 
@@ -497,8 +613,11 @@ def test_oasst_zero_pairs_from_a_non_empty_file_says_why(tmp_path):
     path = tmp_path / "messages.jsonl"
     rows = flat(node("r1", "Was ist Tee?", "prompter", [node("a1", "Ein Getränk.", "assistant", lang="de")], lang="de"))
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    with pytest.raises(SampleError, match=r"OpenAssistant: no English single-turn pair in 1 conversation trees "
-                                          r"\(left out by reason: \{'non_english': 1\}\)"):
+    with pytest.raises(
+        SampleError,
+        match=r"OpenAssistant: no English single-turn pair in 1 conversation trees "
+        r"\(left out by reason: \{'non_english': 1\}\)",
+    ):
         ins.oasst_single_turn(ins.read_oasst(path))
 
 
@@ -507,8 +626,10 @@ def test_oasst_zero_pairs_from_a_non_empty_file_says_why(tmp_path):
 
 
 def test_alpaca_single_parquet_and_jsonl_match_the_json(tmp_path):
-    rows = [{"instruction": "Add 2 and 3.", "input": "", "output": "5"},
-            {"instruction": "Translate.", "input": "chat", "output": "cat"}]
+    rows = [
+        {"instruction": "Add 2 and 3.", "input": "", "output": "5"},
+        {"instruction": "Translate.", "input": "chat", "output": "cat"},
+    ]
     json_path = tmp_path / "alpaca_data.json"
     json_path.write_text(json.dumps(rows))
     parquet = tmp_path / "train-00000-of-00001-a09b74b3ef9c3b56.parquet"

@@ -114,8 +114,16 @@ def test_sample_clm_takes_all_eligible_with_source_ids(pile_files):
         {"id": "test-1-2", "split": "test", "source": "Books3", "text": "third long text"},
         {"id": "val-0-1", "split": "val", "source": "Pile-CC", "text": "a long enough text"},
     ]
-    assert sample_info(table) == {"requested": "10", "eligible": "3", "n": "3", "seed": "0", "min_chars": "10",
-                                  "records": "5", "short": "2", "allow_fewer": "True"}
+    assert sample_info(table) == {
+        "requested": "10",
+        "eligible": "3",
+        "n": "3",
+        "seed": "0",
+        "min_chars": "10",
+        "records": "5",
+        "short": "2",
+        "allow_fewer": "True",
+    }
 
 
 def test_sample_clm_default_min_chars_drops_only_empty_texts(pile_files):
@@ -128,7 +136,10 @@ def test_sample_clm_default_min_chars_drops_only_empty_texts(pile_files):
 @pytest.fixture
 def big_pile(tmp_path):
     records = [pile_record(f"text number {i}") for i in range(60)]
-    return {"val": write_pile(tmp_path / "val.jsonl", records[:30]), "test": write_pile(tmp_path / "test.jsonl", records[30:])}
+    return {
+        "val": write_pile(tmp_path / "val.jsonl", records[:30]),
+        "test": write_pile(tmp_path / "test.jsonl", records[30:]),
+    }
 
 
 def test_sample_clm_is_seeded_and_keeps_source_order(big_pile):
@@ -206,7 +217,12 @@ def test_write_table_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
 
 
 def entity(start: int, end: int, surfaceform: str, uri: str = "http://www.wikidata.org/entity/Q1") -> dict:
-    return {"uri": uri, "boundaries": [start, end], "surfaceform": surfaceform, "annotator": "Wikidata_Spotlight_Entity_Linker"}
+    return {
+        "uri": uri,
+        "boundaries": [start, end],
+        "surfaceform": surfaceform,
+        "annotator": "Wikidata_Spotlight_Entity_Linker",
+    }
 
 
 def trex_doc(docid: str, text: str, entities: list[dict]) -> dict:
@@ -247,7 +263,10 @@ def trex_dir(tmp_path):
     berlin = trex_doc(
         "Q64",
         "  Berlin is in Germany.",
-        [entity(2, 8, "Berlin", "http://www.wikidata.org/entity/Q64"), entity(15, 22, "Germany", "http://www.wikidata.org/entity/Q183")],
+        [
+            entity(2, 8, "Berlin", "http://www.wikidata.org/entity/Q64"),
+            entity(15, 22, "Germany", "http://www.wikidata.org/entity/Q183"),
+        ],
     )
     # Written out of name order: a folder is read in sorted order.
     write_trex(folder / "re-nlg_1.json", [berlin])
@@ -351,7 +370,14 @@ def test_sample_facts_is_seeded_and_byte_identical(many_facts, tmp_path):
 
 def mmlu_rows(subject: str, count: int, answer_cycle: str = "ABCD") -> list[list[str]]:
     return [
-        [f'{subject} question {i}, with "quotes", commas', f"alpha, {i}", "beta", 'say "gamma"', "delta", answer_cycle[i % 4]]
+        [
+            f'{subject} question {i}, with "quotes", commas',
+            f"alpha, {i}",
+            "beta",
+            'say "gamma"',
+            "delta",
+            answer_cycle[i % 4],
+        ]
         for i in range(count)
     ]
 
@@ -378,8 +404,13 @@ def test_read_mmlu_csv_keeps_quoted_fields_and_builds_ids(tmp_path):
 
     assert list(test.columns) == ["id", "subject", "question", "A", "B", "C", "D", "answer"]
     assert test["id"].tolist() == [
-        "abstract_algebra-0", "abstract_algebra-1", "abstract_algebra-2",
-        "world_religions-0", "world_religions-1", "world_religions-2", "world_religions-3",
+        "abstract_algebra-0",
+        "abstract_algebra-1",
+        "abstract_algebra-2",
+        "world_religions-0",
+        "world_religions-1",
+        "world_religions-2",
+        "world_religions-3",
     ]
     assert test.iloc[0].to_dict() == {
         "id": "abstract_algebra-0",
@@ -434,7 +465,12 @@ def test_read_mmlu_csv_refuses_missing_layout(tmp_path):
 def write_hub_split(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     schema = pa.schema(
-        [("question", pa.string()), ("subject", pa.string()), ("choices", pa.list_(pa.string())), ("answer", pa.int64())]
+        [
+            ("question", pa.string()),
+            ("subject", pa.string()),
+            ("choices", pa.list_(pa.string())),
+            ("answer", pa.int64()),
+        ]
     )
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
     return path
@@ -475,7 +511,12 @@ def test_read_mmlu_hub_counts_rows_within_subject_across_shards(tmp_path):
 
     _, test = read_mmlu_hub(tmp_path)
 
-    assert test["id"].tolist()[:4] == ["abstract_algebra-0", "abstract_algebra-1", "abstract_algebra-2", "world_religions-0"]
+    assert test["id"].tolist()[:4] == [
+        "abstract_algebra-0",
+        "abstract_algebra-1",
+        "abstract_algebra-2",
+        "world_religions-0",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -505,7 +546,14 @@ def test_read_mmlu_hub_refuses_empty_file(tmp_path):
 
 
 SHOT_1 = {"question": "What is 1 + 1?", "A": "1", "B": "2", "C": "3", "D": "4", "answer": "B"}
-SHOT_2 = {"question": 'Which, of "these", moves?', "A": "a rock", "B": "a car", "C": "a wall", "D": "a hill", "answer": "B"}
+SHOT_2 = {
+    "question": 'Which, of "these", moves?',
+    "A": "a rock",
+    "B": "a car",
+    "C": "a wall",
+    "D": "a hill",
+    "answer": "B",
+}
 QUESTION = {"question": "Which is heavier?", "A": "a feather", "B": "a brick", "C": "air", "D": "light", "answer": "B"}
 EXPECTED_PROMPT = (
     "The following are multiple choice questions (with answers) about high school physics.\n\n"
@@ -536,9 +584,15 @@ def test_build_mmlu_writes_the_exact_prompt():
     table = build_mmlu(dev, test, n_shots=2)
 
     assert table.schema.names == ["id", "subject", "question", "A", "B", "C", "D", "answer", "prompt", "shots"]
-    assert table.to_pylist() == [{"id": "high_school_physics-0", "subject": "high_school_physics", **QUESTION,
-                                  "prompt": EXPECTED_PROMPT,
-                                  "shots": json.dumps([format_example(SHOT_1), format_example(SHOT_2)])}]
+    assert table.to_pylist() == [
+        {
+            "id": "high_school_physics-0",
+            "subject": "high_school_physics",
+            **QUESTION,
+            "prompt": EXPECTED_PROMPT,
+            "shots": json.dumps([format_example(SHOT_1), format_example(SHOT_2)]),
+        }
+    ]
 
 
 def test_build_mmlu_uses_first_dev_rows_of_the_same_subject(tmp_path):
@@ -552,8 +606,13 @@ def test_build_mmlu_uses_first_dev_rows_of_the_same_subject(tmp_path):
     assert row["prompt"] == build_prompt("world_religions", shots, row)
     assert row["prompt"].count("world_religions question") == 6
     assert "abstract_algebra question" not in row["prompt"]
-    assert sample_info(table) == {"requested": "all", "eligible": "7", "seed": "0", "n_shots": "5",
-                                  "prompt": "hendrycks"}
+    assert sample_info(table) == {
+        "requested": "all",
+        "eligible": "7",
+        "seed": "0",
+        "n_shots": "5",
+        "prompt": "hendrycks",
+    }
 
 
 def test_build_mmlu_refuses_subject_with_too_few_dev_examples(tmp_path):

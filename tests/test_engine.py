@@ -7,8 +7,15 @@ import pytest
 import torch
 
 from llmcal.models.load import load_model
-from llmcal.scoring.engine import (BATCH_CALL_COST, choice_reducer, last_logits, plan_batches, reference_last_logits,
-                                   score_contexts, top1_reducer)
+from llmcal.scoring.engine import (
+    BATCH_CALL_COST,
+    choice_reducer,
+    last_logits,
+    plan_batches,
+    reference_last_logits,
+    score_contexts,
+    top1_reducer,
+)
 
 
 def _contexts(n, vocab, seed=0):

@@ -12,9 +12,16 @@ import pytest
 from matplotlib.text import Text
 
 from llmcal.calibration import expected_calibration_error
+from llmcal.figures import (
+    RELIABILITY_PREFIX,
+    TREND_ACC_PREFIX,
+    TREND_ECE_PREFIX,
+    figure_confidence_hist,
+    figure_reliability,
+    figure_trend,
+    reliability_diagram,
+)
 from llmcal.metrics import summarize
-from llmcal.figures import (RELIABILITY_PREFIX, TREND_ACC_PREFIX, TREND_ECE_PREFIX, figure_confidence_hist,
-                            figure_reliability, figure_trend, reliability_diagram)
 
 TASKS = ("clm", "facts", "mmlu")
 SIZES = ("70m", "160m", "410m", "1b", "1b4", "2b8", "6b9", "12b", "13b", "30b", "65b")
@@ -36,9 +43,16 @@ def _synthetic(n_models: int, steps: bool = False, n: int = 300):
         for task in TASKS:
             df = _samples(rng, n, skill=i / max(1, n_models - 1), spread=1 - 0.6 * i / max(1, n_models))
             scores[(model, task)] = df
-            rows.append({"model": model, "family": "pythia", "size": "1b4" if steps else SIZES[i],
-                         "step": STEPS[i] if steps else np.nan, "task": task,
-                         **summarize(df["confidence"], df["correct"], n_boot=50)})
+            rows.append(
+                {
+                    "model": model,
+                    "family": "pythia",
+                    "size": "1b4" if steps else SIZES[i],
+                    "step": STEPS[i] if steps else np.nan,
+                    "task": task,
+                    **summarize(df["confidence"], df["correct"], n_boot=50),
+                }
+            )
     return models, pd.DataFrame(rows), scores
 
 
@@ -86,7 +100,18 @@ def test_reliability_diagram_bars_and_title():
         assert ax.get_xlabel() == "confidence" and ax.get_ylabel() == "accuracy"
         assert ax.get_legend() is not None
         (counts_axis,) = ax.child_axes
-        assert [t.get_text() for t in counts_axis.get_xticklabels()] == ["1", "2", "0", "0", "0", "0", "0", "0", "0", "4"]
+        assert [t.get_text() for t in counts_axis.get_xticklabels()] == [
+            "1",
+            "2",
+            "0",
+            "0",
+            "0",
+            "0",
+            "0",
+            "0",
+            "0",
+            "4",
+        ]
     finally:
         plt.close(fig)
 
@@ -183,8 +208,15 @@ def test_figure_trend_steps_uses_log2_axis(tmp_path):
 
 def test_figure_trend_task_labels_and_subset(tmp_path):
     models, metrics, scores = _synthetic(4)
-    fig = figure_trend(metrics, scores, models[:2], "scale", tmp_path / "f.pdf",
-                       task_labels={"facts": "Facts (stand-in)"}, tasks=["facts"])
+    fig = figure_trend(
+        metrics,
+        scores,
+        models[:2],
+        "scale",
+        tmp_path / "f.pdf",
+        task_labels={"facts": "Facts (stand-in)"},
+        tasks=["facts"],
+    )
     assert [ax.get_title() for ax in _axes(fig, TREND_ECE_PREFIX)] == ["Facts (stand-in)"]
     assert len(_axes(fig, RELIABILITY_PREFIX)) == 2
 
@@ -242,8 +274,11 @@ def test_figure_confidence_hist_constant_confidence_and_errors(tmp_path):
 def test_figure_selective_one_panel_per_task(tmp_path):
     from llmcal.figures import figure_selective
 
-    curves = {(m, t): pd.DataFrame({"coverage": [0.25, 0.5, 1.0], "accuracy": [1.0, 0.8, 0.5 + i / 10]})
-              for i, m in enumerate(["a", "b"]) for t in ("clm", "mmlu")}
+    curves = {
+        (m, t): pd.DataFrame({"coverage": [0.25, 0.5, 1.0], "accuracy": [1.0, 0.8, 0.5 + i / 10]})
+        for i, m in enumerate(["a", "b"])
+        for t in ("clm", "mmlu")
+    }
     out = tmp_path / "sel.pdf"
     fig = figure_selective(curves, ["a", "b"], out)
     assert out.read_bytes()[:4] == b"%PDF"
@@ -257,10 +292,12 @@ def test_figure_selective_one_panel_per_task(tmp_path):
 # --------------------------------------------------------------------------
 # figure_alignment (Figures 5 and 12) and figure_diversity (Figure 6)
 
-ALIGN_GROUPS = [{"label": "Base", "models": ["base"]},
-                {"label": "Alpaca full", "models": ["af-e1", "af-e2", "af-e3"]},
-                {"label": "OA LoRA", "models": ["ol-e1", "ol-e2", "ol-e3"]},
-                {"label": "PPO", "models": ["ppo-e1", "ppo-e2", "ppo-e3"]}]
+ALIGN_GROUPS = [
+    {"label": "Base", "models": ["base"]},
+    {"label": "Alpaca full", "models": ["af-e1", "af-e2", "af-e3"]},
+    {"label": "OA LoRA", "models": ["ol-e1", "ol-e2", "ol-e3"]},
+    {"label": "PPO", "models": ["ppo-e1", "ppo-e2", "ppo-e3"]},
+]
 ALIGN_MODELS = [m for g in ALIGN_GROUPS for m in g["models"]]
 
 
@@ -270,10 +307,25 @@ def _alignment_metrics(tasks=("mmlu", "clm", "facts")) -> pd.DataFrame:
     for model in ALIGN_MODELS:
         for task in tasks:
             ece, acc = rng.uniform(0.02, 0.2), rng.uniform(0.2, 0.7)
-            rows.append({"model": model, "family": "mini", "size": "l", "step": np.nan, "task": task, "n": 300,
-                         "accuracy": acc, "accuracy_lo": acc - 0.04, "accuracy_hi": acc + 0.03,
-                         "ece": ece, "ece_lo": ece - 0.01, "ece_hi": ece + 0.03, "mce": 0.3,
-                         "adaptive_ece": ece, "brier": 0.2})
+            rows.append(
+                {
+                    "model": model,
+                    "family": "mini",
+                    "size": "l",
+                    "step": np.nan,
+                    "task": task,
+                    "n": 300,
+                    "accuracy": acc,
+                    "accuracy_lo": acc - 0.04,
+                    "accuracy_hi": acc + 0.03,
+                    "ece": ece,
+                    "ece_lo": ece - 0.01,
+                    "ece_hi": ece + 0.03,
+                    "mce": 0.3,
+                    "adaptive_ece": ece,
+                    "brier": 0.2,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -321,8 +373,14 @@ def test_figure_alignment_bars_match_metrics(tmp_path, metric, ylabel):
 def test_figure_alignment_only_tasks_present(tmp_path):
     from llmcal.figures import ALIGNMENT_PREFIX, figure_alignment
 
-    fig = figure_alignment(_alignment_metrics(tasks=("mmlu",)), ALIGN_GROUPS, "ece", tmp_path / "f.pdf",
-                           task_labels={"mmlu": "MMLU (stand-in)"}, title="Figure 5")
+    fig = figure_alignment(
+        _alignment_metrics(tasks=("mmlu",)),
+        ALIGN_GROUPS,
+        "ece",
+        tmp_path / "f.pdf",
+        task_labels={"mmlu": "MMLU (stand-in)"},
+        title="Figure 5",
+    )
     (ax,) = _axes(fig, f"{ALIGNMENT_PREFIX}-ece")
     assert ax.get_title() == "MMLU (stand-in)" and fig._suptitle.get_text() == "Figure 5"
 
@@ -347,8 +405,10 @@ def test_figure_alignment_rejects_bad_input(tmp_path):
 def _diversity_inputs():
     rng = np.random.default_rng(6)
     points = {"Alpaca": rng.normal(size=(40, 2)), "OA": rng.normal(size=(30, 2)) * 3}
-    stats = {"Alpaca": {"n": 40, "diversity": 0.5234, "diversity_lo": 0.5012, "diversity_hi": 0.5399},
-             "OA": {"n": 30, "diversity": 0.7, "diversity_lo": 0.68, "diversity_hi": 0.72}}
+    stats = {
+        "Alpaca": {"n": 40, "diversity": 0.5234, "diversity_lo": 0.5012, "diversity_hi": 0.5399},
+        "OA": {"n": 30, "diversity": 0.7, "diversity_lo": 0.68, "diversity_hi": 0.72},
+    }
     return points, stats
 
 
@@ -456,8 +516,14 @@ def test_a_new_figure_kind_is_one_table_entry(tmp_path, monkeypatch):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         df.to_parquet(path)
     out = tmp_path / "figp.pdf"
-    pipeline.figure_job({"name": "figp", "kind": "pairs", "models": list(fig.models)}, study.figure_inputs("figp"),
-                        params, {}, 10, str(out))
+    pipeline.figure_job(
+        {"name": "figp", "kind": "pairs", "models": list(fig.models)},
+        study.figure_inputs("figp"),
+        params,
+        {},
+        10,
+        str(out),
+    )
     assert drawn == [[("mini-s", "facts"), ("mini-xs", "facts")]] and out.read_text() == "figp"
 
 
@@ -473,6 +539,7 @@ def test_figure_job_draws_a_reliability_figure_from_its_score_files(tmp_path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         _samples(rng, 200, 0.5, 0.8).to_parquet(path)
     out = tmp_path / "fig2.pdf"
-    pipeline.figure_job(asdict(study.figure("fig2")), study.figure_inputs("fig2"), study.figure_params("fig2"),
-                        {}, 10, str(out))
+    pipeline.figure_job(
+        asdict(study.figure("fig2")), study.figure_inputs("fig2"), study.figure_params("fig2"), {}, 10, str(out)
+    )
     assert out.read_bytes().startswith(b"%PDF") and out.stat().st_size > MIN_PDF_BYTES

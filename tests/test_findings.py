@@ -8,15 +8,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from llmcal.registry import ConfigError
-
 from llmcal.calibration import expected_calibration_error
-from llmcal.metrics import summarize
 from llmcal.findings import FINDING_IDS, VERDICTS, align, align_many, evaluate_findings, judge
 from llmcal.fsio import atomic_text
+from llmcal.metrics import summarize
+from llmcal.registry import ConfigError
 from llmcal.report import render_markdown
-from llmcal.selective import (calibration_extras, fit_temperature, fit_temperature_choices, fit_temperature_grid,
-                              holdout_mask, selective_auc, selective_curve)
+from llmcal.selective import (
+    calibration_extras,
+    fit_temperature,
+    fit_temperature_choices,
+    fit_temperature_grid,
+    holdout_mask,
+    selective_auc,
+    selective_curve,
+)
 from llmcal.stats import bootstrap_eces, paired_bootstrap_ece_diff, spearman, trend_test
 
 TASKS = ("clm", "facts", "mmlu")
@@ -73,8 +79,10 @@ def test_clearly_better_calibrated_model_is_supported():
     ids = np.arange(N)
     good, bad = _model_scores(rng, ids, 0.0), _model_scores(rng, ids, 0.2)
     res = paired_bootstrap_ece_diff(good.confidence, good.correct, bad.confidence, bad.correct, n_boot=N_BOOT, seed=0)
-    assert res["diff"] == pytest.approx(expected_calibration_error(bad.confidence, bad.correct)
-                                        - expected_calibration_error(good.confidence, good.correct))
+    assert res["diff"] == pytest.approx(
+        expected_calibration_error(bad.confidence, bad.correct)
+        - expected_calibration_error(good.confidence, good.correct)
+    )
     assert 0 < res["lo"] <= res["diff"] <= res["hi"]
     assert judge(res["lo"], res["hi"], +1) == "supported"
     assert judge(res["lo"], res["hi"], -1) == "contradicted"
@@ -126,13 +134,13 @@ def test_monotonic_series_gives_rho_of_exactly_minus_one():
     rng = np.random.default_rng(5)
     ids = np.arange(N)
     frames = [_model_scores(rng, ids, b) for b in (0.3, 0.2, 0.1, 0.0)]
-    res = trend_test([0, 1, 2, 3], [f.confidence for f in frames], [f.correct for f in frames],
-                     n_boot=N_BOOT, seed=0)
+    res = trend_test([0, 1, 2, 3], [f.confidence for f in frames], [f.correct for f in frames], n_boot=N_BOOT, seed=0)
     assert res["rho"] == -1.0
     assert res["lo"] == -1.0 and res["hi"] < 0
     assert judge(res["lo"], res["hi"], -1) == "supported"
-    increasing = trend_test([0, 1, 2, 3], [f.confidence for f in frames[::-1]],
-                            [f.correct for f in frames[::-1]], n_boot=N_BOOT, seed=0)
+    increasing = trend_test(
+        [0, 1, 2, 3], [f.confidence for f in frames[::-1]], [f.correct for f in frames[::-1]], n_boot=N_BOOT, seed=0
+    )
     assert increasing["rho"] == 1.0
 
 
@@ -184,13 +192,15 @@ def test_temperature_grid_recovers_true_t_and_reduces_ece():
     logits, labels = _overconfident_logits(rng, n, 20, true_t)
     per_t = np.stack([_softmax(logits / t) for t in GRID], axis=1)  # (n, G, V)
     pred = logits.argmax(axis=1)
-    scores = pd.DataFrame({
-        "id": [f"s{i}" for i in range(n)],
-        "confidence": per_t[:, 12].max(axis=1),  # GRID[12] == 1
-        "correct": pred == labels,
-        "conf_t": list(per_t.max(axis=2)),
-        "target_prob_t": list(per_t[np.arange(n), :, labels]),
-    })
+    scores = pd.DataFrame(
+        {
+            "id": [f"s{i}" for i in range(n)],
+            "confidence": per_t[:, 12].max(axis=1),  # GRID[12] == 1
+            "correct": pred == labels,
+            "conf_t": list(per_t.max(axis=2)),
+            "target_prob_t": list(per_t[np.arange(n), :, labels]),
+        }
+    )
     assert GRID[12] == pytest.approx(1.0)
     t, _, nll = fit_temperature_grid(np.stack(scores["target_prob_t"]), GRID)
     assert t == pytest.approx(true_t)
@@ -207,9 +217,15 @@ def test_temperature_exact_for_multiple_choice():
     logits, labels = _overconfident_logits(rng, n, 4, true_t)
     probs = _softmax(logits)
     letters = np.array(list("ABCD"))
-    scores = pd.DataFrame({"id": np.arange(n), "confidence": probs.max(axis=1),
-                           "correct": probs.argmax(axis=1) == labels, "target": letters[labels],
-                           **{f"p_{x}": probs[:, j] for j, x in enumerate("ABCD")}})
+    scores = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "confidence": probs.max(axis=1),
+            "correct": probs.argmax(axis=1) == labels,
+            "target": letters[labels],
+            **{f"p_{x}": probs[:, j] for j, x in enumerate("ABCD")},
+        }
+    )
     assert fit_temperature_choices(probs, labels) == pytest.approx(true_t, rel=0.08)
     res = fit_temperature(scores, seed=2)
     assert res["temperature"] == pytest.approx(true_t, rel=0.1)
@@ -237,12 +253,20 @@ SCALE_BIAS = {"clm": (0.16, 0.12, 0.08, 0.04), "facts": (0.4, 0.3, 0.2, 0.1), "m
 
 def _config(tmp_path, alignment=None):
     models = [{"name": f"s{i}", "family": "syn", "size": f"{i}", "path": "/nowhere"} for i in range(4)]
-    models.append({"name": "d", "family": "syn", "size": "d", "hub": "org/d", "revision": "step{step}",
-                   "steps": [1, 2, 4, 8]})
-    cfg = {"results": str(tmp_path), "seed": 1, "tasks": list(TASKS), "metrics": {"n_bins": 10},
-           "models": models,
-           "figures": [{"name": "fig3", "kind": "scale", "models": ["s0", "s1", "s2", "s3"]},
-                       {"name": "fig4", "kind": "steps", "models": ["d"]}]}
+    models.append(
+        {"name": "d", "family": "syn", "size": "d", "hub": "org/d", "revision": "step{step}", "steps": [1, 2, 4, 8]}
+    )
+    cfg = {
+        "results": str(tmp_path),
+        "seed": 1,
+        "tasks": list(TASKS),
+        "metrics": {"n_bins": 10},
+        "models": models,
+        "figures": [
+            {"name": "fig3", "kind": "scale", "models": ["s0", "s1", "s2", "s3"]},
+            {"name": "fig4", "kind": "steps", "models": ["d"]},
+        ],
+    }
     if alignment is not None:
         cfg["models"].append({"name": "base", "family": "syn", "size": "7b", "path": "/nowhere"})
         cfg["alignment"] = alignment
@@ -257,8 +281,16 @@ def _study_data(biases: dict[str, dict[str, float]], n=N):
         for task, bias in per_task.items():
             df = _model_scores(rng, [f"{task}-{i}" for i in range(n)], bias)
             scores[(model, task)] = df
-            rows.append({"model": model, "family": "syn", "size": "x", "step": np.nan, "task": task,
-                         **summarize(df.confidence, df.correct, n_boot=50, seed=0)})
+            rows.append(
+                {
+                    "model": model,
+                    "family": "syn",
+                    "size": "x",
+                    "step": np.nan,
+                    "task": task,
+                    **summarize(df.confidence, df.correct, n_boot=50, seed=0),
+                }
+            )
     return pd.DataFrame(rows), scores
 
 
@@ -314,8 +346,12 @@ def test_flat_series_is_not_supported(tmp_path):
 
 
 def test_worse_with_scale_is_contradicted(tmp_path):
-    reverse = {m: {t: SCALE_BIAS[t][3 - int(m[-1] if m.startswith("s") else math.log2(int(m.split("step")[1])))]
-                   for t in TASKS} for m in _pretraining_biases()}
+    reverse = {
+        m: {
+            t: SCALE_BIAS[t][3 - int(m[-1] if m.startswith("s") else math.log2(int(m.split("step")[1])))] for t in TASKS
+        }
+        for m in _pretraining_biases()
+    }
     metrics, scores = _study_data(reverse)
     by_id = {f.id: f for f in evaluate_findings(_config(tmp_path), metrics, _loader(scores), n_boot=N_BOOT, seed=0)}
     assert by_id["F1"].verdict == "contradicted"
@@ -340,17 +376,30 @@ def test_missing_scores_or_metrics_are_not_evaluated(tmp_path, pretraining):
 
 
 # Instruction tuning adds overconfidence, Alpaca more than OA, full more than LoRA; PPO changes nothing.
-ALIGN_BIAS = {"base": 0.02, "alp-full-e1": 0.12, "alp-full-e2": 0.2, "oa-full-e1": 0.08, "oa-full-e2": 0.12,
-              "alp-lora-e1": 0.06, "alp-lora-e2": 0.1, "oa-lora-e1": 0.03, "oa-lora-e2": 0.04,
-              "ppo-e1": 0.2, "ppo-e2": 0.2}
+ALIGN_BIAS = {
+    "base": 0.02,
+    "alp-full-e1": 0.12,
+    "alp-full-e2": 0.2,
+    "oa-full-e1": 0.08,
+    "oa-full-e2": 0.12,
+    "alp-lora-e1": 0.06,
+    "alp-lora-e2": 0.1,
+    "oa-lora-e1": 0.03,
+    "oa-lora-e2": 0.04,
+    "ppo-e1": 0.2,
+    "ppo-e2": 0.2,
+}
 
 
 def _alignment_section():
     two = {"epochs": 2}
     return {
         "base": "base",
-        "instruction_tuning": {"runs": [{"data": d, "method": m} for d in ("alpaca", "oasst") for m in ("full", "lora")],
-                               "full": two, "lora": two},
+        "instruction_tuning": {
+            "runs": [{"data": d, "method": m} for d in ("alpaca", "oasst") for m in ("full", "lora")],
+            "full": two,
+            "lora": two,
+        },
         "rlhf": {"from": "alpaca-full", "epoch": 2, "ppo": two},
     }
 
@@ -371,7 +420,8 @@ def test_alignment_findings(tmp_path):
         for m in ("base-ppo-e1", "base-ppo-e2"):
             scores[(m, t)] = scores[(start, t)]
             metrics.loc[(metrics.model == m) & (metrics.task == t), "ece"] = float(
-                metrics.loc[(metrics.model == start) & (metrics.task == t), "ece"].iloc[0])
+                metrics.loc[(metrics.model == start) & (metrics.task == t), "ece"].iloc[0]
+            )
     cfg = _config(tmp_path, _alignment_section())
     by_id = {f.id: f for f in evaluate_findings(cfg, metrics, _loader(scores), n_boot=N_BOOT, seed=0)}
     for fid in ("F3", "F4", "F5", "F6", "F8"):
@@ -408,14 +458,20 @@ def test_calibration_extras(pretraining):
     rng = np.random.default_rng(12)
     logits, labels = _overconfident_logits(rng, 800, 4, 2.0)
     probs = _softmax(logits)
-    mc = pd.DataFrame({"id": [f"q{i}" for i in range(800)], "confidence": probs.max(axis=1),
-                       "correct": probs.argmax(axis=1) == labels, "target": np.array(list("ABCD"))[labels],
-                       **{f"p_{x}": probs[:, j] for j, x in enumerate("ABCD")}})
+    mc = pd.DataFrame(
+        {
+            "id": [f"q{i}" for i in range(800)],
+            "confidence": probs.max(axis=1),
+            "correct": probs.argmax(axis=1) == labels,
+            "target": np.array(list("ABCD"))[labels],
+            **{f"p_{x}": probs[:, j] for j, x in enumerate("ABCD")},
+        }
+    )
     scores = {**scores, ("s0", "mmlu"): mc}
     metrics = metrics.copy()
-    metrics.loc[(metrics.model == "s0") & (metrics.task == "mmlu"), list(summarize(mc.confidence, mc.correct,
-                                                                                  n_boot=10))] = list(
-        summarize(mc.confidence, mc.correct, n_boot=10).values())
+    metrics.loc[
+        (metrics.model == "s0") & (metrics.task == "mmlu"), list(summarize(mc.confidence, mc.correct, n_boot=10))
+    ] = list(summarize(mc.confidence, mc.correct, n_boot=10).values())
     sub = metrics[metrics.model.isin(["s0", "s1"])]
     extras = calibration_extras(sub, _loader({k: v for k, v in scores.items() if k != ("s1", "clm")}), seed=0)
     assert len(extras) == len(sub)

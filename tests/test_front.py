@@ -29,8 +29,7 @@ def test_config_files_are_found_as_argparse_reads_them(argv, files):
 
 
 def front(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "llmcal", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([sys.executable, "-m", "llmcal", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
 def test_a_missing_configfile_is_one_line_without_a_traceback(tmp_path):
@@ -77,7 +76,8 @@ def test_header_commands_work_as_written():
     for cmd in commands:
         front_door = [sys.executable, "-m", "llmcal"]
         exe = [str(Path(sys.executable).parent / "snakemake")] if cmd[0] == "snakemake" else front_door
-        proc = subprocess.run([*exe, "-n", "--quiet", "rules", *cmd[1:]], cwd=ROOT, capture_output=True, text=True,
-                              timeout=300)
+        proc = subprocess.run(
+            [*exe, "-n", "--quiet", "rules", *cmd[1:]], cwd=ROOT, capture_output=True, text=True, timeout=300
+        )
         assert proc.returncode == 0, (cmd, proc.stderr[-2000:])
         assert "This was a dry-run" in proc.stdout + proc.stderr, cmd

@@ -46,8 +46,12 @@ def _imports(tree: ast.AST, module: str, package: bool, everywhere: bool) -> set
                     continue
                 for a in child.names:  # `from llmcal import alignment` imports the module llmcal.alignment
                     sub = f"{base}.{a.name}"
-                    out.add(sub if (SRC / Path(*sub.split("."))).with_suffix(".py").exists()
-                            or (SRC / Path(*sub.split(".")) / "__init__.py").exists() else base)
+                    out.add(
+                        sub
+                        if (SRC / Path(*sub.split("."))).with_suffix(".py").exists()
+                        or (SRC / Path(*sub.split(".")) / "__init__.py").exists()
+                        else base
+                    )
             visit(child)
 
     visit(tree)
@@ -72,7 +76,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = walk(nxt)
                 if found:
@@ -115,8 +119,13 @@ def test_leaf_modules_import_nothing_of_llmcal_anywhere():
 
 
 def test_resources_imports_alone_in_a_fresh_interpreter():
-    code = ("import sys, llmcal.resources; "
-            "print(sorted(m for m in sys.modules if m.startswith('llmcal')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
-                         env={"PYTHONPATH": str(SRC)}).stdout.strip()
+    code = "import sys, llmcal.resources; print(sorted(m for m in sys.modules if m.startswith('llmcal')))"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env={"PYTHONPATH": str(SRC)},
+    ).stdout.strip()
     assert out == "['llmcal', 'llmcal.resources']"

@@ -38,8 +38,7 @@ PREAMBLE_INPUT = (
     "Write a response that appropriately completes the request.\n\n"
 )
 PREAMBLE = (
-    "Below is an instruction that describes a task. "
-    "Write a response that appropriately completes the request.\n\n"
+    "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n"
 )
 
 
@@ -181,48 +180,76 @@ def test_read_alpaca_folder_without_parquet(tmp_path):
 
 
 def msg(message_id, parent_id, text, role, *, lang="en", rank=None, deleted=False, review_result=True, tree=None):
-    return {"message_id": message_id, "parent_id": parent_id, "user_id": "u", "text": text, "role": role,
-            "lang": lang, "review_count": 3, "review_result": review_result, "deleted": deleted, "rank": rank,
-            "synthetic": False, "model_name": None, "message_tree_id": tree or message_id,
-            "tree_state": "ready_for_export"}
+    return {
+        "message_id": message_id,
+        "parent_id": parent_id,
+        "user_id": "u",
+        "text": text,
+        "role": role,
+        "lang": lang,
+        "review_count": 3,
+        "review_result": review_result,
+        "deleted": deleted,
+        "rank": rank,
+        "synthetic": False,
+        "model_name": None,
+        "message_tree_id": tree or message_id,
+        "tree_state": "ready_for_export",
+    }
 
 
 def oa_trees() -> list[list[dict]]:
     """Each inner list is one tree, in file order."""
     return [
         # Several ranked replies out of rank order, and a second turn under the best one.
-        [msg("r1", None, "What is tea?", "prompter"),
-         msg("a1", "r1", "A drink, I guess.", "assistant", rank=1, tree="r1"),
-         msg("a2", "r1", "Tea is a drink brewed from leaves.", "assistant", rank=0, tree="r1"),
-         msg("a3", "r1", "No idea.", "assistant", rank=2, tree="r1"),
-         msg("p1", "a2", "And where does it grow?", "prompter", tree="r1"),
-         msg("a4", "p1", "In warm hills.", "assistant", rank=0, tree="r1")],
+        [
+            msg("r1", None, "What is tea?", "prompter"),
+            msg("a1", "r1", "A drink, I guess.", "assistant", rank=1, tree="r1"),
+            msg("a2", "r1", "Tea is a drink brewed from leaves.", "assistant", rank=0, tree="r1"),
+            msg("a3", "r1", "No idea.", "assistant", rank=2, tree="r1"),
+            msg("p1", "a2", "And where does it grow?", "prompter", tree="r1"),
+            msg("a4", "p1", "In warm hills.", "assistant", rank=0, tree="r1"),
+        ],
         # The rank-0 reply is deleted: the next best wins.
-        [msg("r2", None, "Tell me a joke.", "prompter"),
-         msg("b0", "r2", "Deleted joke.", "assistant", rank=0, deleted=True, tree="r2"),
-         msg("b1", "r2", "Why did the river cross the road?", "assistant", rank=1, tree="r2")],
+        [
+            msg("r2", None, "Tell me a joke.", "prompter"),
+            msg("b0", "r2", "Deleted joke.", "assistant", rank=0, deleted=True, tree="r2"),
+            msg("b1", "r2", "Why did the river cross the road?", "assistant", rank=1, tree="r2"),
+        ],
         # Not English.
-        [msg("r3", None, "Was ist Tee?", "prompter", lang="de"),
-         msg("c0", "r3", "Ein Getränk.", "assistant", lang="de", rank=0, tree="r3")],
+        [
+            msg("r3", None, "Was ist Tee?", "prompter", lang="de"),
+            msg("c0", "r3", "Ein Getränk.", "assistant", lang="de", rank=0, tree="r3"),
+        ],
         # Deleted prompt.
-        [msg("r4", None, "Deleted prompt", "prompter", deleted=True),
-         msg("d0", "r4", "Answer to a deleted prompt.", "assistant", rank=0, tree="r4")],
+        [
+            msg("r4", None, "Deleted prompt", "prompter", deleted=True),
+            msg("d0", "r4", "Answer to a deleted prompt.", "assistant", rank=0, tree="r4"),
+        ],
         # Prompt that failed review.
-        [msg("r5", None, "Spam spam spam", "prompter", review_result=False),
-         msg("e0", "r5", "Answer to spam.", "assistant", tree="r5")],
+        [
+            msg("r5", None, "Spam spam spam", "prompter", review_result=False),
+            msg("e0", "r5", "Answer to spam.", "assistant", tree="r5"),
+        ],
         # No ranks: the first reply in file order; replies listed before their root.
-        [msg("f1", "r6", "First unranked reply.", "assistant", tree="r6"),
-         msg("f2", "r6", "Second unranked reply.", "assistant", tree="r6"),
-         msg("r6", None, "Describe a cat.", "prompter")],
+        [
+            msg("f1", "r6", "First unranked reply.", "assistant", tree="r6"),
+            msg("f2", "r6", "Second unranked reply.", "assistant", tree="r6"),
+            msg("r6", None, "Describe a cat.", "prompter"),
+        ],
         # No reply at all.
         [msg("r7", None, "Anyone there?", "prompter")],
         # Only reply deleted.
-        [msg("r8", None, "Write a haiku.", "prompter"),
-         msg("h0", "r8", "Gone.", "assistant", rank=0, deleted=True, tree="r8")],
+        [
+            msg("r8", None, "Write a haiku.", "prompter"),
+            msg("h0", "r8", "Gone.", "assistant", rank=0, deleted=True, tree="r8"),
+        ],
         # A ranked reply beats an unranked one listed first.
-        [msg("r9", None, "Name a river.", "prompter"),
-         msg("i0", "r9", "Unranked river.", "assistant", tree="r9"),
-         msg("i1", "r9", "The Nile.", "assistant", rank=1, tree="r9")],
+        [
+            msg("r9", None, "Name a river.", "prompter"),
+            msg("i0", "r9", "Unranked river.", "assistant", tree="r9"),
+            msg("i1", "r9", "The Nile.", "assistant", rank=1, tree="r9"),
+        ],
     ]
 
 
@@ -277,9 +304,14 @@ def test_oasst_trees_export_is_flattened(tmp_path):
         children = [m["message_id"] for m in tree if m["parent_id"] == message_id]
         return {**node, "replies": [nest(tree, c) for c in children]}
 
-    lines = [{"message_tree_id": tree[0]["message_tree_id"], "tree_state": "ready_for_export",
-              "prompt": nest(tree, next(m["message_id"] for m in tree if m["parent_id"] is None))}
-             for tree in oa_trees()]
+    lines = [
+        {
+            "message_tree_id": tree[0]["message_tree_id"],
+            "tree_state": "ready_for_export",
+            "prompt": nest(tree, next(m["message_id"] for m in tree if m["parent_id"] is None)),
+        }
+        for tree in oa_trees()
+    ]
     pairs = oasst_single_turn(read_oasst(write_jsonl(tmp_path / "trees.jsonl", lines)))
 
     # Nesting puts replies after their root; the rank-less tree keeps its reply order.
@@ -296,8 +328,13 @@ def test_read_oasst_missing_field_names_file_and_line(tmp_path):
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [("role", "user", "role 'user'"), ("rank", "first", "rank must be"), ("rank", -1, "rank must be"),
-     ("deleted", "no", "deleted must be"), ("lang", None, "lang is not a string")],
+    [
+        ("role", "user", "role 'user'"),
+        ("rank", "first", "rank must be"),
+        ("rank", -1, "rank must be"),
+        ("deleted", "no", "deleted must be"),
+        ("lang", None, "lang is not a string"),
+    ],
 )
 def test_read_oasst_bad_values_name_line(tmp_path, field, value, message):
     records = oa_messages()[:2]
@@ -331,8 +368,10 @@ def test_read_oasst_hub_missing_column_names_file(tmp_path):
 
 
 def instruction_rows(prefix: str, n: int) -> list[dict]:
-    return [{"id": f"{prefix}-{i}", "instruction": f"{prefix} task {i}", "input": "", "output": f"done {i}"}
-            for i in range(n)]
+    return [
+        {"id": f"{prefix}-{i}", "instruction": f"{prefix} task {i}", "input": "", "output": f"done {i}"}
+        for i in range(n)
+    ]
 
 
 def test_sets_are_sampled_to_the_smaller_size():
@@ -354,13 +393,17 @@ def test_sets_take_n_when_smaller():
 
 
 def test_sets_refuse_n_beyond_the_smaller_set_unless_allowed():
-    with pytest.raises(SampleError, match=r"instruction sets: asked for 30 items but only 20 are available \(Alpaca "
-                                          r"has 50 usable examples, OpenAssistant 20 single-turn pairs\); set "
-                                          r"alignment.data.allow_fewer: true to accept 20"):
+    with pytest.raises(
+        SampleError,
+        match=r"instruction sets: asked for 30 items but only 20 are available \(Alpaca "
+        r"has 50 usable examples, OpenAssistant 20 single-turn pairs\); set "
+        r"alignment.data.allow_fewer: true to accept 20",
+    ):
         build_instruction_sets(instruction_rows("alpaca", 50), instruction_rows("oasst", 20), n=30)
     with pytest.warns(SampleShortfallWarning, match="asked for 30"):
-        alpaca, oasst = build_instruction_sets(instruction_rows("alpaca", 50), instruction_rows("oasst", 20), n=30,
-                                               allow_fewer=True)
+        alpaca, oasst = build_instruction_sets(
+            instruction_rows("alpaca", 50), instruction_rows("oasst", 20), n=30, allow_fewer=True
+        )
     assert alpaca.num_rows == oasst.num_rows == 20
 
 
@@ -380,7 +423,8 @@ def test_sets_are_deterministic_to_the_byte(tmp_path):
 
     for k, name in enumerate(("alpaca", "oasst")):
         assert parquet_bytes(first[k], tmp_path / f"a-{name}.parquet") == parquet_bytes(
-            again[k], tmp_path / f"b-{name}.parquet")
+            again[k], tmp_path / f"b-{name}.parquet"
+        )
     assert first[0].column("id").to_pylist() != other[0].column("id").to_pylist()
 
 
@@ -422,16 +466,22 @@ def scored(response, score, source="gpt4"):
 
 
 COMPARISON = [
-    {"user_input": "Name a fruit.",
-     "responses_and_scores": [scored("Apple.", 9.0), scored("Rock.", 3.0, "icm-1.3b"), scored("Pear", 6.0)]},
+    {
+        "user_input": "Name a fruit.",
+        "responses_and_scores": [scored("Apple.", 9.0), scored("Rock.", 3.0, "icm-1.3b"), scored("Pear", 6.0)],
+    },
     {"user_input": "Missing one.", "responses_and_scores": [{"score": 5.0, "source": "x"}, scored("Only one.", 8.0)]},
     {"user_input": "Blank ones.", "responses_and_scores": [scored("", 2.0), scored("   ", 1.0), scored("ok", 7.0)]},
     {"user_input": "Tied.", "responses_and_scores": [scored("Same A.", 8.0), scored("Same B.", 8)]},
     {"user_input": "Single.", "responses_and_scores": [scored("Alone.", 10.0)]},
-    {"user_input": "With a null.",
-     "responses_and_scores": [scored(None, None), scored("Good.", 7.0), scored("Bad.", 2.0)]},
-    {"user_input": "Equal best.",
-     "responses_and_scores": [scored("First best.", 9.0), scored("Second best.", 9.0), scored("Worst.", 1.0)]},
+    {
+        "user_input": "With a null.",
+        "responses_and_scores": [scored(None, None), scored("Good.", 7.0), scored("Bad.", 2.0)],
+    },
+    {
+        "user_input": "Equal best.",
+        "responses_and_scores": [scored("First best.", 9.0), scored("Second best.", 9.0), scored("Worst.", 1.0)],
+    },
     {"user_input": "None at all.", "responses_and_scores": []},
 ]
 
@@ -442,11 +492,14 @@ def test_comparison_pairs_best_against_worst(tmp_path):
 
     assert table.column_names == ["id", "prompt", "chosen", "rejected"]
     assert table.to_pylist() == [
-        {"id": "comparison-0", "prompt": PREAMBLE + "### Instruction:\nName a fruit.\n\n### Response:\n",
-         "chosen": "Apple.", "rejected": "Rock."},
+        {
+            "id": "comparison-0",
+            "prompt": PREAMBLE + "### Instruction:\nName a fruit.\n\n### Response:\n",
+            "chosen": "Apple.",
+            "rejected": "Rock.",
+        },
         {"id": "comparison-5", "prompt": format_alpaca("With a null."), "chosen": "Good.", "rejected": "Bad."},
-        {"id": "comparison-6", "prompt": format_alpaca("Equal best."), "chosen": "First best.",
-         "rejected": "Worst."},
+        {"id": "comparison-6", "prompt": format_alpaca("Equal best."), "chosen": "First best.", "rejected": "Worst."},
     ]
     info = sample_info(table)
     assert info["skipped.too_few_responses"] == "4"
@@ -455,8 +508,10 @@ def test_comparison_pairs_best_against_worst(tmp_path):
 
 
 def test_comparison_sampling_is_seeded(tmp_path):
-    entries = [{"user_input": f"q{i}", "responses_and_scores": [scored(f"good {i}", 9.0), scored("bad", 1.0)]}
-               for i in range(40)]
+    entries = [
+        {"user_input": f"q{i}", "responses_and_scores": [scored(f"good {i}", 9.0), scored("bad", 1.0)]}
+        for i in range(40)
+    ]
     first, again, other = (build_comparison(entries, seed, n=10) for seed in (5, 5, 6))
 
     assert first.num_rows == 10
@@ -508,8 +563,11 @@ def mini_sets(mini):
 
 def true_statements(world: dict, split: str | None = None) -> set[str]:
     """Every corpus wording of the world's facts (of one MMLU split, or of the facts outside test)."""
-    keep = [f for f in world["facts"]
-            if (str(f["mmlu"]).endswith("/test") if split == "test" else not str(f["mmlu"]).endswith("/test"))]
+    keep = [
+        f
+        for f in world["facts"]
+        if (str(f["mmlu"]).endswith("/test") if split == "test" else not str(f["mmlu"]).endswith("/test"))
+    ]
     return {_render(t, f["subject_name"], f["object_name"])[0] for f in keep for t in REL[f["relation"]].train}
 
 
@@ -562,7 +620,8 @@ def test_mini_data_is_deterministic_and_fast(mini, tmp_path):
 def _skeletons(texts: list[str], world: dict) -> list[str]:
     """Texts with every entity name masked, so only the wording is left to compare."""
     names = sorted({e["name"] for e in world["entities"]}, key=len, reverse=True)
-    pattern = re.compile(r"\b(?:%s)\b" % "|".join(map(re.escape, names)), re.IGNORECASE)
+    alternatives = "|".join(map(re.escape, names))
+    pattern = re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE)
     return [pattern.sub("<E>", t) for t in texts]
 
 

@@ -72,8 +72,13 @@ def test_other_seed_differs(world_dir, tmp_path):
     other = tmp_path / "other"
     generate_world(other, WorldConfig.tiny(seed=CFG.seed + 1))
     a, b = _files(world_dir[0]), _files(other)
-    for name in ("corpus/train.jsonl", "pile/val.jsonl", "world.json", "trex/trex_00.json",
-                 "mmlu/data/test/geography_test.csv"):
+    for name in (
+        "corpus/train.jsonl",
+        "pile/val.jsonl",
+        "world.json",
+        "trex/trex_00.json",
+        "mmlu/data/test/geography_test.csv",
+    ):
         assert a[name] != b[name], name
 
 
@@ -117,8 +122,16 @@ def test_trex_boundaries(trex):
     assert len(trex) == CFG.n_trex_docs
     at_zero = 0
     for d in trex:
-        assert {"docid", "title", "uri", "text", "sentences_boundaries", "words_boundaries", "entities",
-                "triples"} <= set(d)
+        assert {
+            "docid",
+            "title",
+            "uri",
+            "text",
+            "sentences_boundaries",
+            "words_boundaries",
+            "entities",
+            "triples",
+        } <= set(d)
         text = d["text"]
         prev_end = 0
         for s, e in d["sentences_boundaries"]:
@@ -153,8 +166,11 @@ def test_trex_triples_are_world_facts(trex, world):
     for d in trex:
         assert d["uri"] in by_uri and d["title"] == by_uri[d["uri"]]["name"]
         for t in d["triples"]:
-            triple = (by_uri[t["subject"]["uri"]]["id"], t["predicate"]["uri"].rsplit("/", 1)[1],
-                      by_uri[t["object"]["uri"]]["id"])
+            triple = (
+                by_uri[t["subject"]["uri"]]["id"],
+                t["predicate"]["uri"].rsplit("/", 1)[1],
+                by_uri[t["object"]["uri"]]["id"],
+            )
             assert triple in known
             n += 1
     assert n >= len(trex) * 2

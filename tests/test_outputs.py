@@ -23,18 +23,21 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 def umask():
     def set_(mask):
         os.umask(mask)
+
     old = os.umask(0o022)
     yield set_
     os.umask(old)
 
 
-@pytest.mark.parametrize("mask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o002, 0o664, 0o775),
-                                                       (0o077, 0o600, 0o700)])
+@pytest.mark.parametrize(
+    "mask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o002, 0o664, 0o775), (0o077, 0o600, 0o700)]
+)
 def test_outputs_respect_the_umask(tmp_path, umask, mask, file_mode, dir_mode):
-    from llmcal.data.sources import write_table
-    from llmcal.fsio import atomic_text
-    from llmcal.figures import figure_reliability
     import pyarrow as pa
+
+    from llmcal.data.sources import write_table
+    from llmcal.figures import figure_reliability
+    from llmcal.fsio import atomic_text
 
     umask(mask)
     atomic_write(tmp_path / "a.csv", lambda tmp: Path(tmp).write_text("x\n"))
@@ -67,17 +70,29 @@ def test_identical_figures_are_byte_identical(tmp_path):
 
 def test_a_second_run_on_the_same_results_refuses(tmp_path):
     results = tmp_path / "results"
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import sys, time
         from llmcal.fsio import lock_results
         lock_results({str(results)!r})
         print("locked", flush=True)
         sys.stdin.read()
-    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(RuntimeError, match=rf"{results} is in use by another llmcal run \(pid {holder.pid}, "
-                                               r"started .*\); .* give this one its own `results:`"):
+        with pytest.raises(
+            RuntimeError,
+            match=rf"{results} is in use by another llmcal run \(pid {holder.pid}, "
+            r"started .*\); .* give this one its own `results:`",
+        ):
             lock_results(results)
     finally:
         holder.stdin.close()
@@ -87,13 +102,16 @@ def test_a_second_run_on_the_same_results_refuses(tmp_path):
 
 
 def _job_workflow(tmp_path: Path) -> Path:
-    (tmp_path / "Snakefile").write_text(textwrap.dedent("""
+    (tmp_path / "Snakefile").write_text(
+        textwrap.dedent("""
         rule a:
             output: "out.txt"
             log: "logs/a.log"
             script: "job.py"
-    """))
-    (tmp_path / "job.py").write_text(textwrap.dedent(f"""
+    """)
+    )
+    (tmp_path / "job.py").write_text(
+        textwrap.dedent(f"""
         import sys, warnings
         sys.path.insert(0, {str(ROOT / "src")!r})
         from llmcal import pipeline
@@ -101,7 +119,8 @@ def _job_workflow(tmp_path: Path) -> Path:
         pipeline.log.info("attempt working")
         warnings.warn("only 3 of 5 samples")
         raise ValueError("data.clm.local.val: /data/val.jsonl.zst is truncated; download it again")
-    """))
+    """)
+    )
     return tmp_path
 
 

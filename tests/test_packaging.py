@@ -8,7 +8,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_conda_env_pins_match_requirements():
-    reqs = [l.strip() for l in (ROOT / "requirements.txt").read_text().splitlines() if l.strip() and not l.startswith("#")]
+    reqs = [
+        l.strip() for l in (ROOT / "requirements.txt").read_text().splitlines() if l.strip() and not l.startswith("#")
+    ]
     env = yaml.safe_load((ROOT / "envs" / "llmcal.yaml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     dev_tools = {"pytest", "snakefmt==2.1.0", "ruff==0.17.6", "codespell==2.4.3"}

@@ -25,7 +25,11 @@ def test_aggregate_matches_the_metric_functions(tmp_path):
     out = tmp_path / "metrics.csv"
     aggregate_job(files, rows, {"n_bins": 10, "n_boot": 50}, seed=1, out=str(out))
     table = pd.read_csv(out)
-    assert list(table[["model", "task"]].itertuples(index=False, name=None)) == [("a", "clm"), ("a", "mmlu"), ("b", "clm")]
+    assert list(table[["model", "task"]].itertuples(index=False, name=None)) == [
+        ("a", "clm"),
+        ("a", "mmlu"),
+        ("b", "clm"),
+    ]
     for path, (_, row) in zip(files, table.iterrows()):
         df = pd.read_parquet(path)
         assert row["ece"] == pytest.approx(calibration.expected_calibration_error(df.confidence, df.correct), abs=1e-6)
@@ -42,8 +46,10 @@ def test_aggregate_refuses_mismatched_rows(tmp_path):
 
 def test_sample_job_is_deterministic(tmp_path):
     pile = tmp_path / "val.jsonl"
-    pile.write_text("\n".join(json.dumps({"text": f"document number {i} " * 20, "meta": {"pile_set_name": "X"}})
-                              for i in range(50)) + "\n")
+    pile.write_text(
+        "\n".join(json.dumps({"text": f"document number {i} " * 20, "meta": {"pile_set_name": "X"}}) for i in range(50))
+        + "\n"
+    )
     outs = [tmp_path / f"clm{i}.parquet" for i in range(2)]
     for out in outs:
         sample_job("clm", {"files": {"val": str(pile)}}, {"n": 10, "min_chars": 10}, 7, str(out))
@@ -63,8 +69,11 @@ def instruction_raw(tmp_path_factory):
     generate_world(root / "world", WorldConfig.tiny())
     out = root / "instructions"
     mini_instructions_job(str(root / "world"), 3, {"n_alpaca": 80, "n_oasst_trees": 80, "n_comparison": 40}, str(out))
-    return {"alpaca": str(out / "alpaca_data.json"), "oasst": str(out / "oasst.jsonl"),
-            "comparison": str(out / "comparison_data_v2.json")}
+    return {
+        "alpaca": str(out / "alpaca_data.json"),
+        "oasst": str(out / "oasst.jsonl"),
+        "comparison": str(out / "comparison_data_v2.json"),
+    }
 
 
 def test_instruction_data_job_writes_equal_sets_pairs_and_prompts(tmp_path, instruction_raw):
@@ -87,15 +96,26 @@ def test_instruction_data_job_writes_equal_sets_pairs_and_prompts(tmp_path, inst
 def _sft_run(epochs=2):
     from llmcal.training.settings import SFTSettings
 
-    settings = SFTSettings(method="full", epochs=epochs, batch_size=4, per_device_batch_size=4, learning_rate=1e-3,
-                           max_length=64, gradient_checkpointing=False)
+    settings = SFTSettings(
+        method="full",
+        epochs=epochs,
+        batch_size=4,
+        per_device_batch_size=4,
+        learning_rate=1e-3,
+        max_length=64,
+        gradient_checkpointing=False,
+    )
     return {"name": "alpaca-full", "method": "full", "settings": settings.to_dict()}
 
 
 def _sft_data(path, n=8):
-    pd.DataFrame({"id": [f"s{i}" for i in range(n)], "prompt": [f"### Instruction:\nName river {i}.\n\n### Response:\n"
-                                                               for i in range(n)],
-                  "response": [f"the river of Valdoria {i}" for i in range(n)]}).to_parquet(path)
+    pd.DataFrame(
+        {
+            "id": [f"s{i}" for i in range(n)],
+            "prompt": [f"### Instruction:\nName river {i}.\n\n### Response:\n" for i in range(n)],
+            "response": [f"the river of Valdoria {i}" for i in range(n)],
+        }
+    ).to_parquet(path)
     return str(path)
 
 
@@ -132,8 +152,9 @@ def test_accelerate_command_for_several_processes(tmp_path):
         accelerate_command({"num_processes": 4, "config_file": "fsdp.yaml"}, tmp_path / "job.json")
     (tmp_path / "fsdp.yaml").write_text("distributed_type: FSDP\n")
     fsdp = str(tmp_path / "fsdp.yaml")
-    cmd = accelerate_command({"num_processes": 4, "config_file": fsdp, "main_process_port": 29600},
-                             tmp_path / "job.json")
+    cmd = accelerate_command(
+        {"num_processes": 4, "config_file": fsdp, "main_process_port": 29600}, tmp_path / "job.json"
+    )
     assert cmd[1:3] == ["-m", "accelerate.commands.launch"]
     assert cmd[cmd.index("--num_processes") + 1] == "4" and cmd[cmd.index("--config_file") + 1] == fsdp
     assert cmd[-3:] == ["--module", "llmcal.training.launch", str(tmp_path / "job.json")]
@@ -158,14 +179,27 @@ def test_two_processes_through_accelerate_train_the_same_model_as_one(tmp_path, 
     from llmcal.training.launch import run_stage
     from llmcal.training.settings import SFTSettings
 
-    settings = SFTSettings(method="full", epochs=1, batch_size=4, per_device_batch_size=2, learning_rate=1e-3,
-                           max_length=64, gradient_checkpointing=False, lora_dropout=0.0).to_dict()
+    settings = SFTSettings(
+        method="full",
+        epochs=1,
+        batch_size=4,
+        per_device_batch_size=2,
+        learning_rate=1e-3,
+        max_length=64,
+        gradient_checkpointing=False,
+        lora_dropout=0.0,
+    ).to_dict()
     data = _sft_data(tmp_path / "sft.parquet")
     runs = {}
     for n in (1, 2):
-        args = {"base_dir": str(tiny_models["neox"][0]), "data": data, "settings": settings,
-                "epoch_dirs": [str(tmp_path / f"p{n}" / "e1")], "state_dir": str(tmp_path / f"p{n}" / "state"),
-                "key": "alignment.instruction_tuning.full"}
+        args = {
+            "base_dir": str(tiny_models["neox"][0]),
+            "data": data,
+            "settings": settings,
+            "epoch_dirs": [str(tmp_path / f"p{n}" / "e1")],
+            "state_dir": str(tmp_path / f"p{n}" / "state"),
+            "key": "alignment.instruction_tuning.full",
+        }
         runs[n] = run_stage("sft", args, {"num_processes": n}, tmp_path / f"p{n}" / "state")
     # The global batch is kept: two processes x 2 rows, no accumulation, instead of 2 rows x 2 steps.
     assert (runs[1]["gradient_accumulation"], runs[2]["gradient_accumulation"]) == (2, 1)

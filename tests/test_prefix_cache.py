@@ -9,8 +9,8 @@ import torch
 
 from llmcal.models.load import load_model
 from llmcal.scoring import engine
-from llmcal.scoring.engine import PREFIX_GROUP_COST, group_by_prefix, prefix_kv, score_contexts
 from llmcal.scoring.config import ScoringConfig
+from llmcal.scoring.engine import PREFIX_GROUP_COST, group_by_prefix, prefix_kv, score_contexts
 from llmcal.tasks import score_task
 
 
@@ -137,8 +137,10 @@ def test_grouping_prefers_longer_prefixes_and_prices_groups():
 def test_grouping_covers_each_context_once_and_is_deterministic():
     rng = np.random.default_rng(5)
     heads = [list(rng.integers(0, 50, size=int(rng.integers(1, 400)))) for _ in range(12)]
-    contexts = [list(heads[int(rng.integers(0, 12))]) + list(rng.integers(0, 50, size=int(rng.integers(1, 30))))
-                for _ in range(300)]
+    contexts = [
+        list(heads[int(rng.integers(0, 12))]) + list(rng.integers(0, 50, size=int(rng.integers(1, 30))))
+        for _ in range(300)
+    ]
     groups, plain = group_by_prefix(contexts)
     seen = np.concatenate([g.members for g in groups] + [plain])
     assert sorted(seen.tolist()) == list(range(300))
@@ -165,27 +167,37 @@ def test_score_files_unchanged_by_prefix_reuse(tiny_models, task, monkeypatch):
         return " ".join(rng.choice(words, size=n))
 
     if task == "clm":
-        df = pd.DataFrame({"id": [f"c{i}" for i in range(40)], "text": [text(int(rng.integers(20, 60)))
-                                                                       for _ in range(40)]})
+        df = pd.DataFrame(
+            {"id": [f"c{i}" for i in range(40)], "text": [text(int(rng.integers(20, 60))) for _ in range(40)]}
+        )
     else:
         import json
 
         rows = []
         for subject in ("astronomy", "law"):
-            shots = [f"{text(12)}\nA. {text(2)}\nB. {text(2)}\nC. {text(2)}\nD. {text(2)}\nAnswer: B\n\n"
-                     for _ in range(5)]
+            shots = [
+                f"{text(12)}\nA. {text(2)}\nB. {text(2)}\nC. {text(2)}\nD. {text(2)}\nAnswer: B\n\n" for _ in range(5)
+            ]
             for q in range(12):
                 question = f"{text(int(rng.integers(5, 15)))}\nA. a\nB. b\nC. c\nD. d\nAnswer:"
-                rows.append({"id": f"{subject}{q}", "subject": subject, "answer": "ABCD"[q % 4],
-                             "prompt": assemble(subject, shots, question), "shots": json.dumps(shots)})
+                rows.append(
+                    {
+                        "id": f"{subject}{q}",
+                        "subject": subject,
+                        "answer": "ABCD"[q % 4],
+                        "prompt": assemble(subject, shots, question),
+                        "shots": json.dumps(shots),
+                    }
+                )
         df = pd.DataFrame(rows)
     cfg = ScoringConfig(max_length=512, min_context=4)
     calls = _spy_suffix_batches(monkeypatch)
     reused = score_task(lm, task, df, cfg, seed=0, instruct=task == "clm")
     assert calls, "the prefix path was not taken"
     calls.clear()
-    whole = score_task(lm, task, df, ScoringConfig(max_length=512, min_context=4, prefix_cache=False), seed=0,
-                       instruct=task == "clm")
+    whole = score_task(
+        lm, task, df, ScoringConfig(max_length=512, min_context=4, prefix_cache=False), seed=0, instruct=task == "clm"
+    )
     assert calls == []
     assert np.abs(reused["confidence"] - whole["confidence"]).max() <= 1e-6
     probs = [c for c in reused.columns if c.startswith("p_") or c in ("target_prob",)]
@@ -214,13 +226,20 @@ def test_padding_priced_plans_keep_the_scores(tiny_models, task, monkeypatch):
     words = "the river city of Valdoria lies north of Kenro and its people trade salt and iron".split()
     n = 48
     if task == "clm":
-        df = pd.DataFrame({"id": [f"c{i}" for i in range(n)],
-                           "text": [" ".join(rng.choice(words, size=int(rng.integers(15, 70)))) for _ in range(n)]})
+        df = pd.DataFrame(
+            {
+                "id": [f"c{i}" for i in range(n)],
+                "text": [" ".join(rng.choice(words, size=int(rng.integers(15, 70)))) for _ in range(n)],
+            }
+        )
     else:
-        df = pd.DataFrame({"id": [f"f{i}" for i in range(n)],
-                           "context": [" ".join(rng.choice(words, size=int(rng.integers(5, 40)))) + " "
-                                       for _ in range(n)],
-                           "entity": [str(rng.choice(words)).capitalize() for _ in range(n)]})
+        df = pd.DataFrame(
+            {
+                "id": [f"f{i}" for i in range(n)],
+                "context": [" ".join(rng.choice(words, size=int(rng.integers(5, 40)))) + " " for _ in range(n)],
+                "entity": [str(rng.choice(words)).capitalize() for _ in range(n)],
+            }
+        )
     planned = []
     real = engine.plan_batches
 

@@ -24,7 +24,24 @@ from llmcal.tasks import instruction, score_task
 from llmcal.tasks.mmlu import mmlu_requests
 
 SUBJECT = "salt_trade"
-WORDS = ["the", "river", "city", "of", "Valdoria", "lies", "north", "of", "Kenro", "and", "its", "people", "trade", "salt", "and", "iron"]
+WORDS = [
+    "the",
+    "river",
+    "city",
+    "of",
+    "Valdoria",
+    "lies",
+    "north",
+    "of",
+    "Kenro",
+    "and",
+    "its",
+    "people",
+    "trade",
+    "salt",
+    "and",
+    "iron",
+]
 
 
 def _row(i: int, n_words: int, answer: str = "B") -> dict:
@@ -35,8 +52,9 @@ def _row(i: int, n_words: int, answer: str = "B") -> dict:
 def _frames(question_words: list[int], shot_words: int = 12) -> tuple[pd.DataFrame, pd.DataFrame]:
     dev = [_row(i, shot_words, "ABCD"[i % 4]) for i in range(5)]
     test = [_row(i + 3, n, "ABCD"[i % 4]) for i, n in enumerate(question_words)]
-    frame = lambda rows: pd.DataFrame([{"id": f"{SUBJECT}-{i}", "subject": SUBJECT, **r} for i, r in enumerate(rows)],
-                                      columns=sources.MMLU_COLUMNS)
+    frame = lambda rows: pd.DataFrame(
+        [{"id": f"{SUBJECT}-{i}", "subject": SUBJECT, **r} for i, r in enumerate(rows)], columns=sources.MMLU_COLUMNS
+    )
     return frame(dev), frame(test)
 
 
@@ -115,7 +133,9 @@ def test_prompts_that_fit_score_as_before(lm, caplog):
 def test_zero_shot_prompt_too_long_is_an_error_naming_the_sample(lm):
     df = _sample([2, 200])
     zero = len(_tokens(lm.tokenizer, format_example(df.iloc[1].to_dict(), include_answer=False)))
-    with pytest.raises(ValueError, match=rf"mmlu sample {SUBJECT}-1: even with 0 shots .*scoring\.max_length {zero - 5}"):
+    with pytest.raises(
+        ValueError, match=rf"mmlu sample {SUBJECT}-1: even with 0 shots .*scoring\.max_length {zero - 5}"
+    ):
         mmlu_requests(df, lm.tokenizer, "causal", ScoringConfig(max_length=zero - 5))
 
 
@@ -133,7 +153,7 @@ def test_instructed_scoring_drops_shots_too(tiny_models, family):
     df = _sample([2, 120])
     prefix, suffix = special_affixes(tok, "causal")
     head = prefix + _tokens(tok, instruction("mmlu", SUBJECT))
-    body0 = _tokens(tok, df.prompt[0][len(header(SUBJECT)):])
+    body0 = _tokens(tok, df.prompt[0][len(header(SUBJECT)) :])
     limit = len(head) + len(body0) + len(suffix)
     r = mmlu_requests(df, tok, "causal", ScoringConfig(max_length=limit), instruct=True)
     assert r.n_shots[0] == 5 and r.n_shots[1] < 5 and r.shortened == 1
@@ -196,8 +216,10 @@ def test_max_length_beyond_the_context_window_is_refused(tiny_models):
     path = tiny_models["neox"][0]
     with pytest.raises(ValueError) as err:
         check_max_length(path, 2048)
-    assert str(err.value) == (f"{path}/config.json: max_position_embeddings is 512 but scoring.max_length is 2048; "
-                              f"set scoring.max_length <= 512")
+    assert str(err.value) == (
+        f"{path}/config.json: max_position_embeddings is 512 but scoring.max_length is 2048; "
+        f"set scoring.max_length <= 512"
+    )
     assert check_max_length(path, 512) == 512
     assert check_max_length(tiny_models["t5"][0], 4096) is None
 
@@ -212,13 +234,16 @@ def test_score_job_checks_the_window_and_the_output_before_loading(tiny_models, 
     _sample([2]).to_parquet(data)
     model = {"name": "neox", "arch": arch}
     monkeypatch.setattr(load_mod, "load_model", _refuse_load)
-    with pytest.raises(ValueError, match=r"config\.json: max_position_embeddings is 512 but scoring\.max_length is 2048"):
+    with pytest.raises(
+        ValueError, match=r"config\.json: max_position_embeddings is 512 but scoring\.max_length is 2048"
+    ):
         pipeline.score_job(str(path), model, "mmlu", str(data), {"max_length": 2048}, 0, str(tmp_path / "s.parquet"))
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("")
     with pytest.raises(PermissionError, match="cannot create its folder"):
-        pipeline.score_job(str(path), model, "mmlu", str(data), {"max_length": 256}, 0,
-                           str(blocker / "scores" / "s.parquet"))
+        pipeline.score_job(
+            str(path), model, "mmlu", str(data), {"max_length": 256}, 0, str(blocker / "scores" / "s.parquet")
+        )
     monkeypatch.undo()
     out = tmp_path / "scores" / "s.parquet"
     pipeline.score_job(str(path), model, "mmlu", str(data), {"max_length": 256}, 0, str(out))
@@ -251,9 +276,16 @@ def test_one_model_job_loads_once_and_writes_each_task_as_its_own_job_would(tiny
     blocker.write_text("")
     monkeypatch.setattr(load_mod, "load_model", _refuse_load)
     with pytest.raises(PermissionError, match="not_a_folder/mmlu.parquet: cannot create its folder"):
-        pipeline.score_model_job(str(path), model, {"clm": (str(data["clm"]), str(tmp_path / "x" / "clm.parquet")),
-                                                    "mmlu": (str(data["mmlu"]), str(blocker / "mmlu.parquet"))},
-                                 cfg, 0)
+        pipeline.score_model_job(
+            str(path),
+            model,
+            {
+                "clm": (str(data["clm"]), str(tmp_path / "x" / "clm.parquet")),
+                "mmlu": (str(data["mmlu"]), str(blocker / "mmlu.parquet")),
+            },
+            cfg,
+            0,
+        )
     assert not (tmp_path / "x" / "clm.parquet").exists()
     monkeypatch.setattr(load_mod, "load_model", counted)
     together = {t: tmp_path / "together" / f"{t}.parquet" for t in samples}
@@ -265,8 +297,13 @@ def test_one_model_job_loads_once_and_writes_each_task_as_its_own_job_would(tiny
     samples["mmlu"].iloc[:0].to_parquet(empty)
     monkeypatch.setattr(load_mod, "load_model", _refuse_load)
     with pytest.raises(ValueError, match="empty.parquet: no samples to score"):
-        pipeline.score_model_job(str(path), model, {"clm": (str(data["clm"]), str(together["clm"])),
-                                                    "mmlu": (str(empty), str(together["mmlu"]))}, cfg, 0)
+        pipeline.score_model_job(
+            str(path),
+            model,
+            {"clm": (str(data["clm"]), str(together["clm"])), "mmlu": (str(empty), str(together["mmlu"]))},
+            cfg,
+            0,
+        )
 
 
 # model directories ---------------------------------------------------------------------------------------------
@@ -334,8 +371,13 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in
              or m in ("llmcal.study", "llmcal.figures", "llmcal.findings", "llmcal.stats", "llmcal.alignment",
                       "llmcal.data.sources", "llmcal.models.pretrain")))
 """
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={"PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "[]"
     assert (tmp_path / "s.parquet").is_file()

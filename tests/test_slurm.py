@@ -16,7 +16,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from slurm_cluster import PARTITION, Cluster, unavailable
 from test_workflow import _tiny_config
 
@@ -55,23 +54,40 @@ def _workdir(root: Path) -> Path:
 
 
 def _command(work: Path, *args: str) -> list[str]:
-    return [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "-d", str(work), "--configfile", str(work / "tiny.yaml"),
-            *args, "--", *TARGETS]
+    return [
+        str(SNAKEMAKE),
+        "-s",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(work),
+        "--configfile",
+        str(work / "tiny.yaml"),
+        *args,
+        "--",
+        *TARGETS,
+    ]
 
 
 def _slurm_args() -> list[str]:
     # The profile as users get it; only what this one-node test cluster needs is overridden: its partition,
     # and a shorter wait before the first status check so the test does not idle.
-    return ["--profile", str(ROOT / "profiles" / "slurm"), "--default-resources", f"slurm_partition={PARTITION}",
-            "--slurm-init-seconds-before-status-checks", "2"]
+    return [
+        "--profile",
+        str(ROOT / "profiles" / "slurm"),
+        "--default-resources",
+        f"slurm_partition={PARTITION}",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+    ]
 
 
 @pytest.fixture(scope="module")
 def slurm_run(cluster, tmp_path_factory):
     work = _workdir(tmp_path_factory.mktemp("slurm") / "work")
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen(_command(work, *_slurm_args()), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=env)
+    proc = subprocess.Popen(
+        _command(work, *_slurm_args()), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
     killed = _kill_first_pretraining_job(cluster, work)
     out, _ = proc.communicate(timeout=1200)
     (work / "snakemake.out").write_text(out)
@@ -116,12 +132,18 @@ def test_jobs_went_through_sbatch_and_a_killed_job_was_retried(slurm_run, cluste
 def test_slurm_outputs_equal_a_local_run(slurm_run, tmp_path):
     work, _, _ = slurm_run
     local = _workdir(tmp_path / "local")
-    proc = subprocess.run(_command(local, "--cores", "2"), capture_output=True, text=True,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=900)
+    proc = subprocess.run(
+        _command(local, "--cores", "2"),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     for target in TARGETS:
         a, b = pd.read_parquet(work / target), pd.read_parquet(local / target)
         pd.testing.assert_frame_equal(a, b)
     for name in ("clm", "mmlu"):
-        assert (work / "results" / "data" / f"{name}.parquet").read_bytes() == \
-            (local / "results" / "data" / f"{name}.parquet").read_bytes()
+        assert (work / "results" / "data" / f"{name}.parquet").read_bytes() == (
+            local / "results" / "data" / f"{name}.parquet"
+        ).read_bytes()

@@ -107,8 +107,12 @@ def test_score_rows_follow_all_scores_and_figure_inputs():
     fig7 = study.figure_params("fig7")
     assert set(fig7["scores"]) == {f"{m}|mmlu" for m in study.figure("fig7").models}
     assert fig7["labels"] == {m: study.models[m].size for m in study.figure("fig7").models}
-    assert study.figure_labels(study.figure("fig3")) == {"mini-xs": "xs", "mini-s": "s", "mini-m-step512": "m",
-                                                         "mini-l": "l"}
+    assert study.figure_labels(study.figure("fig3")) == {
+        "mini-xs": "xs",
+        "mini-s": "s",
+        "mini-m-step512": "m",
+        "mini-l": "l",
+    }
     paper = Study(_load("config.yaml"))
     assert len(paper.download_targets()) == 3 + 3 + len(paper.hub_models()) + 1  # + instruction sets, embedder
 

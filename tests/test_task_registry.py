@@ -15,13 +15,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from llmcal import pipeline
-from llmcal import tasks
+from llmcal import pipeline, tasks
 from llmcal.config import fill_defaults, load_schema, validate
 from llmcal.registry import ConfigError
 from llmcal.scoring.config import ScoringConfig
-from llmcal.tasks import score_task
 from llmcal.study import Study
+from llmcal.tasks import score_task
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -35,8 +34,9 @@ def _mini() -> dict:
 
 
 def _lines(path: Path, n: int = 12) -> Path:
-    rows = [{"id": f"t{i:02d}", "text": " ".join(WORDS[(i + j) % len(WORDS)] for j in range(6 + i % 4))}
-            for i in range(n)]
+    rows = [
+        {"id": f"t{i:02d}", "text": " ".join(WORDS[(i + j) % len(WORDS)] for j in range(6 + i % 4))} for i in range(n)
+    ]
     rows.append({"id": "t-short", "text": "salt"})  # one word: not eligible
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
@@ -146,7 +146,8 @@ def test_a_plugin_task_section_is_checked_by_its_own_schema(tmp_path, monkeypatc
     (tmp_path / "clash_tasks.py").write_text(
         "from llmcal.tasks import Task, register\n\n\nclass Clm(Task):\n    name = 'clm'\n    label = 'mine'\n"
         "    data_schema = {'type': 'object', 'properties': {'source': {}}, 'additionalProperties': False}\n\n\n"
-        "register(Clm())\n")
+        "register(Clm())\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ConfigError, match=r"task_modules\[0\]: 'clash_tasks': task 'clm' is registered twice"):
         validate({**config, "task_modules": ["clash_tasks"]})
@@ -187,8 +188,16 @@ def test_a_plugin_task_is_sampled_and_scored_without_editing_the_package(tmp_pat
     model_dir, arch = tiny_models["neox"]
     out = tmp_path / "scores" / "toy.parquet"
     caplog.set_level("INFO", logger="llmcal")
-    pipeline.score_job(str(model_dir), {"name": "neox", "arch": arch}, "toy", str(sample),
-                       {"max_length": 64, "min_context": 2}, study.seed, str(out), task_modules=config["task_modules"])
+    pipeline.score_job(
+        str(model_dir),
+        {"name": "neox", "arch": arch},
+        "toy",
+        str(sample),
+        {"max_length": 64, "min_context": 2},
+        study.seed,
+        str(out),
+        task_modules=config["task_modules"],
+    )
     scores = pd.read_parquet(out)
     assert list(scores["id"]) == list(df["id"])
     assert ((scores.confidence > 0) & (scores.confidence <= 1)).all()
@@ -201,8 +210,7 @@ def test_a_plugin_task_is_sampled_and_scored_without_editing_the_package(tmp_pat
     for text, target in zip(df["text"], scores["target_id"]):
         last = text.rsplit(" ", 1)[1]
         assert lm.tokenizer.decode([int(target)]).startswith(" " + last[0])
-    assert any("neox on toy: n=6" in r.getMessage() and r.getMessage().endswith("toy lines=6")
-               for r in caplog.records)
+    assert any("neox on toy: n=6" in r.getMessage() and r.getMessage().endswith("toy lines=6") for r in caplog.records)
     # Instruction-tuned models get the toy's instruction first and are asked the same tokens.
     cfg = ScoringConfig(max_length=256, min_context=2)
     plain, inst = score_task(lm, "toy", df, cfg, 0), score_task(lm, "toy", df, cfg, 0, instruct=True)
@@ -215,11 +223,29 @@ def test_snakemake_plans_a_plugin_task(tmp_path):
     config["results"] = "results"
     path = tmp_path / "toy.yaml"
     path.write_text(yaml.safe_dump(config))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "-n", "--configfile",
-                           str(path), "--", "results/scores/toy/mini-xs.parquet"],
-                          capture_output=True, text=True, env=env, timeout=300)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.run(
+        [
+            str(SNAKEMAKE),
+            "-s",
+            str(ROOT / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "-n",
+            "--configfile",
+            str(path),
+            "--",
+            "results/scores/toy/mini-xs.parquet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     planned = []

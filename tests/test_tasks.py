@@ -41,8 +41,12 @@ def test_entity_split_without_a_whole_word_token(lm):
 
 
 def test_clm_positions_seeded_by_id_and_shared_across_models(lm, tiny_models):
-    df = pd.DataFrame({"id": ["a", "b", "c"],
-                       "text": ["the river city of Valdoria lies north of Kenro and its people trade salt"] * 3})
+    df = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "text": ["the river city of Valdoria lies north of Kenro and its people trade salt"] * 3,
+        }
+    )
     cfg = ScoringConfig(max_length=64, min_context=2)
     r1 = clm_requests(df, lm.tokenizer, "causal", cfg, seed=1)
     r2 = clm_requests(df.iloc[::-1].reset_index(drop=True), lm.tokenizer, "causal", cfg, seed=1)
@@ -94,7 +98,7 @@ def test_seq2seq_contexts_end_with_encoder_eos(tiny_models):
     prefix, suffix = special_affixes(lm.tokenizer, "seq2seq")
     df = pd.DataFrame({"id": ["f1"], "context": ["the capital founded by "], "entity": ["Tash"]})
     r = facts_requests(df, lm.tokenizer, "seq2seq", ScoringConfig())
-    assert r.contexts[0][len(r.contexts[0]) - len(suffix):] == suffix
+    assert r.contexts[0][len(r.contexts[0]) - len(suffix) :] == suffix
 
 
 @pytest.mark.parametrize("task", ["clm", "facts", "mmlu"])
@@ -102,10 +106,12 @@ def test_score_task_outputs(lm, task):
     text = "the river city of Valdoria lies north of Kenro and its people trade salt and iron"
     frames = {
         "clm": pd.DataFrame({"id": ["c1", "c2"], "text": [text, text + " again"]}),
-        "facts": pd.DataFrame({"id": ["f1", "f2"], "context": ["the capital founded by ", "city of "],
-                               "entity": ["Tash", "Valdoria"]}),
-        "mmlu": pd.DataFrame({"id": ["m1", "m2"], "prompt": ["salt?\nA. a\nB. b\nC. c\nD. d\nAnswer:"] * 2,
-                              "answer": ["A", "D"]}),
+        "facts": pd.DataFrame(
+            {"id": ["f1", "f2"], "context": ["the capital founded by ", "city of "], "entity": ["Tash", "Valdoria"]}
+        ),
+        "mmlu": pd.DataFrame(
+            {"id": ["m1", "m2"], "prompt": ["salt?\nA. a\nB. b\nC. c\nD. d\nAnswer:"] * 2, "answer": ["A", "D"]}
+        ),
     }
     out = score_task(lm, task, frames[task], ScoringConfig(max_length=64, min_context=2), seed=0)
     assert list(out["id"]) == list(frames[task]["id"])
@@ -139,23 +145,32 @@ def test_instructed_requests_ask_the_same_question_after_the_table_1_prompt(tiny
     clm = pd.DataFrame({"id": [f"c{i}" for i in range(6)], "text": [TEXT] * 6})
     facts = pd.DataFrame({"id": ["f1"], "context": ["the capital founded by "], "entity": ["Tash"]})
     header = "The following are multiple choice questions (with answers) about salt trade.\n\n"
-    mmlu = pd.DataFrame({"id": ["m1"], "subject": ["salt_trade"], "answer": ["B"],
-                         "prompt": [header + "salt?\nA. a\nB. b\nC. c\nD. d\nAnswer:"]})
+    mmlu = pd.DataFrame(
+        {
+            "id": ["m1"],
+            "subject": ["salt_trade"],
+            "answer": ["B"],
+            "prompt": [header + "salt?\nA. a\nB. b\nC. c\nD. d\nAnswer:"],
+        }
+    )
     for task, df in (("clm", clm), ("facts", facts)):
         plain = build_requests(task, df, tok, "causal", cfg, seed=4)
         inst = build_requests(task, df, tok, "causal", cfg, seed=4, instruct=True)
         head = prefix + _instruction_ids(tok, task)
         assert (inst.targets == plain.targets).all()
         for p, i in zip(plain.contexts, inst.contexts):
-            assert i == head + p[len(prefix):]
-    assert tok.decode(_instruction_ids(tok, "clm")).strip().endswith("### Instruction:\nFinish this sentence:\n\n"
-                                                                      "### Response:")
+            assert i == head + p[len(prefix) :]
+    assert (
+        tok.decode(_instruction_ids(tok, "clm"))
+        .strip()
+        .endswith("### Instruction:\nFinish this sentence:\n\n### Response:")
+    )
     assert "Finish this Wikipedia description:" in instruction("facts")
     # MMLU: the header becomes the instruction, the questions the start of the response.
     plain = mmlu_requests(mmlu, tok, "causal", cfg)
     inst = mmlu_requests(mmlu, tok, "causal", cfg, instruct=True)
     assert inst.targets.tolist() == plain.targets.tolist() == [1]
-    body = tok(mmlu.prompt[0][len(header):], add_special_tokens=False)["input_ids"]
+    body = tok(mmlu.prompt[0][len(header) :], add_special_tokens=False)["input_ids"]
     assert inst.contexts[0] == prefix + _instruction_ids(tok, "mmlu", "salt_trade") + body
     assert "about salt trade." in instruction("mmlu", "salt_trade")
     assert tok.decode(inst.contexts[0]).endswith("Answer:")
@@ -172,7 +187,7 @@ def test_instructed_clm_keeps_its_target_when_the_prompt_must_be_cut(lm):
     assert max(map(len, plain.contexts)) > 30  # some contexts must be cut
     for p, i in zip(plain.contexts, inst.contexts):
         # The instruction stays whole; the text loses its start, never its end.
-        assert len(i) <= limit and i[: len(head)] == head and p[-(len(i) - len(head)):] == i[len(head):]
+        assert len(i) <= limit and i[: len(head)] == head and p[-(len(i) - len(head)) :] == i[len(head) :]
     short = ScoringConfig(max_length=len(head) - 5, min_context=4)
     with pytest.raises(ValueError, match=f"max_length {len(head) - 5} leaves no room"):
         clm_requests(df, lm.tokenizer, "causal", short, seed=3, instruct=True)

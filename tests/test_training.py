@@ -26,9 +26,11 @@ class Interrupted(Exception):
 
 def interrupt_after(message: str):
     """A log function that stops the run right after it reports `message`, as a killed job would."""
+
     def log(line):
         if message in line:
             raise Interrupted(line)
+
     return log
 
 
@@ -41,15 +43,25 @@ def prompt(i: int) -> str:
 
 
 def write_sft_data(path, n=8):
-    pd.DataFrame({"id": [f"s{i}" for i in range(n)], "prompt": [prompt(i) for i in range(n)],
-                  "response": [f"the river of Valdoria {i}" for i in range(n)]}).to_parquet(path)
+    pd.DataFrame(
+        {
+            "id": [f"s{i}" for i in range(n)],
+            "prompt": [prompt(i) for i in range(n)],
+            "response": [f"the river of Valdoria {i}" for i in range(n)],
+        }
+    ).to_parquet(path)
     return path
 
 
 def write_pairs(path, n=10):
-    pd.DataFrame({"id": [f"c{i}" for i in range(n)], "prompt": [prompt(i) for i in range(n)],
-                  "chosen": [f"the river of Valdoria {i}" for i in range(n)],
-                  "rejected": [f"salt iron ? A B {i}" for i in range(n)]}).to_parquet(path)
+    pd.DataFrame(
+        {
+            "id": [f"c{i}" for i in range(n)],
+            "prompt": [prompt(i) for i in range(n)],
+            "chosen": [f"the river of Valdoria {i}" for i in range(n)],
+            "rejected": [f"salt iron ? A B {i}" for i in range(n)],
+        }
+    ).to_parquet(path)
     return path
 
 
@@ -81,14 +93,33 @@ def mtime(path) -> int:
 
 
 def full_settings(**kw) -> SFTSettings:
-    return SFTSettings(**{"method": "full", "epochs": 2, "batch_size": 4, "per_device_batch_size": 2,
-                          "learning_rate": 1e-3, **TINY, **kw})
+    return SFTSettings(
+        **{
+            "method": "full",
+            "epochs": 2,
+            "batch_size": 4,
+            "per_device_batch_size": 2,
+            "learning_rate": 1e-3,
+            **TINY,
+            **kw,
+        }
+    )
 
 
 def ppo_settings(**kw) -> PPOSettings:
-    return PPOSettings(**{"epochs": 2, "batch_size": 4, "gradient_accumulation": 2, "response_length": 8,
-                          "num_ppo_epochs": 1, "learning_rate": 1e-3, "lr_scheduler": "linear",
-                          "lora_target_modules": NEOX, **kw})
+    return PPOSettings(
+        **{
+            "epochs": 2,
+            "batch_size": 4,
+            "gradient_accumulation": 2,
+            "response_length": 8,
+            "num_ppo_epochs": 1,
+            "learning_rate": 1e-3,
+            "lr_scheduler": "linear",
+            "lora_target_modules": NEOX,
+            **kw,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -108,14 +139,28 @@ def full_run(tmp_path_factory, tiny_models, sft_data):
 @pytest.fixture(scope="module")
 def reward_run(tmp_path_factory, tiny_models):
     root = tmp_path_factory.mktemp("reward")
-    settings = RewardSettings(epochs=1, batch_size=4, per_device_batch_size=2, learning_rate=1e-3,
-                              lora_target_modules=NEOX, heldout_fraction=0.2, **TINY)
-    metrics = train_reward(tiny_models["neox"][0], write_pairs(root / "pairs.parquet"), settings, root / "rm",
-                           root / "metrics.json", log=quiet)
+    settings = RewardSettings(
+        epochs=1,
+        batch_size=4,
+        per_device_batch_size=2,
+        learning_rate=1e-3,
+        lora_target_modules=NEOX,
+        heldout_fraction=0.2,
+        **TINY,
+    )
+    metrics = train_reward(
+        tiny_models["neox"][0],
+        write_pairs(root / "pairs.parquet"),
+        settings,
+        root / "rm",
+        root / "metrics.json",
+        log=quiet,
+    )
     return root / "rm", root / "metrics.json", metrics
 
 
 # settings ---------------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("cls", [SFTSettings, RewardSettings, PPOSettings])
 def test_settings_refuse_unknown_keys_naming_the_key(cls):
@@ -125,15 +170,33 @@ def test_settings_refuse_unknown_keys_naming_the_key(cls):
 
 def test_settings_default_to_the_paper_and_coerce_yaml_values():
     full, lora = SFTSettings(), SFTSettings.from_dict({"method": "lora", "learning_rate": "3e-4"}, "k")
-    assert (full.learning_rate, full.lr_scheduler, full.warmup(), full.batch_size, full.max_length) == \
-        (2e-5, "cosine", 0.03, 128, 2048)
-    assert (lora.learning_rate, lora.lr_scheduler, lora.warmup(), lora.lora_r, lora.lora_alpha,
-            lora.lora_dropout, lora.lora_target_modules) == (3e-4, "linear", 100, 8, 32, 0.1, ("q_proj", "v_proj"))
+    assert (full.learning_rate, full.lr_scheduler, full.warmup(), full.batch_size, full.max_length) == (
+        2e-5,
+        "cosine",
+        0.03,
+        128,
+        2048,
+    )
+    assert (
+        lora.learning_rate,
+        lora.lr_scheduler,
+        lora.warmup(),
+        lora.lora_r,
+        lora.lora_alpha,
+        lora.lora_dropout,
+        lora.lora_target_modules,
+    ) == (3e-4, "linear", 100, 8, 32, 0.1, ("q_proj", "v_proj"))
     assert full.gradient_accumulation(4) == 8 and lora.gradient_accumulation(4) == 2  # Table 2's 4 GPUs
     reward, ppo = RewardSettings(), PPOSettings()
     assert (reward.lora_r, reward.epochs, reward.learning_rate, reward.batch_size) == (8, 2, 2e-5, 32)
-    assert (ppo.lora_r, ppo.lora_dropout, ppo.learning_rate, ppo.batch_size, ppo.gradient_accumulation,
-            ppo.response_length) == (16, 0.05, 1.4e-5, 8, 8, 128)
+    assert (
+        ppo.lora_r,
+        ppo.lora_dropout,
+        ppo.learning_rate,
+        ppo.batch_size,
+        ppo.gradient_accumulation,
+        ppo.response_length,
+    ) == (16, 0.05, 1.4e-5, 8, 8, 128)
     assert SFTSettings.from_dict({"lora_target_modules": "query_key_value"}, "k").lora_target_modules == NEOX
 
 
@@ -148,6 +211,7 @@ def test_settings_refuse_a_batch_the_processes_cannot_make():
 
 # pad token --------------------------------------------------------------------------------------------------------
 
+
 def test_pad_token_is_added_when_missing_or_equal_to_eos(tiny_models):
     model, tokenizer = load_causal(tiny_models["llama"][0])
     n = len(tokenizer)
@@ -159,6 +223,7 @@ def test_pad_token_is_added_when_missing_or_equal_to_eos(tiny_models):
 
 
 # SFT --------------------------------------------------------------------------------------------------------------
+
 
 def test_sft_full_saves_each_epoch_as_a_complete_model(full_run, tiny_models):
     dirs, summary = full_run
@@ -175,8 +240,9 @@ def test_sft_full_saves_each_epoch_as_a_complete_model(full_run, tiny_models):
 @pytest.mark.parametrize("method", ["full", "lora"])
 def test_sft_resumes_after_an_interruption(tmp_path, full_run, tiny_models, sft_data, method):
     base = tiny_models["neox"][0]
-    settings = full_settings(method=method, **({"lora_target_modules": NEOX, "warmup_steps": 0} if method == "lora"
-                                               else {}))
+    settings = full_settings(
+        method=method, **({"lora_target_modules": NEOX, "warmup_steps": 0} if method == "lora" else {})
+    )
     reference = full_run[0][1] if method == "full" else None
     if reference is None:
         reference = tmp_path / "ref2"
@@ -220,13 +286,21 @@ def _base_without_pad(src, dst):
     return dst
 
 
-@pytest.mark.parametrize("family, targets, frozen", [("llama", ("q_proj", "v_proj"), "k_proj"),
-                                                     ("neox", NEOX, "attention.dense")])
+@pytest.mark.parametrize(
+    "family, targets, frozen", [("llama", ("q_proj", "v_proj"), "k_proj"), ("neox", NEOX, "attention.dense")]
+)
 def test_sft_lora_saves_merged_models(tmp_path, tiny_models, sft_data, family, targets, frozen):
-    base = _base_without_pad(tiny_models[family][0], tmp_path / "base") if family == "llama" else \
-        tiny_models[family][0]
-    settings = SFTSettings(method="lora", epochs=1, batch_size=4, per_device_batch_size=4, learning_rate=1e-2,
-                           warmup_steps=0, lora_target_modules=targets, **TINY)
+    base = _base_without_pad(tiny_models[family][0], tmp_path / "base") if family == "llama" else tiny_models[family][0]
+    settings = SFTSettings(
+        method="lora",
+        epochs=1,
+        batch_size=4,
+        per_device_batch_size=4,
+        learning_rate=1e-2,
+        warmup_steps=0,
+        lora_target_modules=targets,
+        **TINY,
+    )
     out = tmp_path / "e1"
     summary = train_sft(base, sft_data, settings, [out], tmp_path / "state", log=quiet)
     assert summary["steps"] == 2 and summary["gradient_accumulation"] == 1
@@ -252,6 +326,7 @@ def test_sft_refuses_a_dataset_smaller_than_one_batch(tmp_path, tiny_models):
 
 # reward model -----------------------------------------------------------------------------------------------------
 
+
 def test_reward_model_is_saved_as_a_plain_sequence_classifier(reward_run, tiny_models):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -273,10 +348,18 @@ def test_reward_model_of_a_base_without_pad_gets_one(tmp_path, tiny_models):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     base = _base_without_pad(tiny_models["llama"][0], tmp_path / "base")
-    settings = RewardSettings(epochs=1, batch_size=4, per_device_batch_size=4, learning_rate=1e-3,
-                              lora_target_modules=("q_proj", "v_proj"), heldout_fraction=0.2, **TINY)
-    metrics = train_reward(base, write_pairs(tmp_path / "pairs.parquet"), settings, tmp_path / "rm",
-                           tmp_path / "metrics.json", log=quiet)
+    settings = RewardSettings(
+        epochs=1,
+        batch_size=4,
+        per_device_batch_size=4,
+        learning_rate=1e-3,
+        lora_target_modules=("q_proj", "v_proj"),
+        heldout_fraction=0.2,
+        **TINY,
+    )
+    metrics = train_reward(
+        base, write_pairs(tmp_path / "pairs.parquet"), settings, tmp_path / "rm", tmp_path / "metrics.json", log=quiet
+    )
     model = AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "rm"))
     tokenizer = AutoTokenizer.from_pretrained(str(tmp_path / "rm"))
     assert model.config.pad_token_id == tokenizer.pad_token_id != tokenizer.eos_token_id
@@ -289,12 +372,18 @@ def test_reward_model_of_a_base_without_pad_gets_one(tmp_path, tiny_models):
 def test_reward_refuses_fewer_training_pairs_than_one_batch(tmp_path, tiny_models):
     settings = RewardSettings(batch_size=8, per_device_batch_size=4, heldout_fraction=0.2)
     with pytest.raises(ValueError, match=r"7 training pairs, fewer than one batch of 8.*reward\.batch_size"):
-        train_reward(tiny_models["neox"][0], write_pairs(tmp_path / "p.parquet", n=9), settings,
-                     tmp_path / "rm", tmp_path / "m.json")
+        train_reward(
+            tiny_models["neox"][0],
+            write_pairs(tmp_path / "p.parquet", n=9),
+            settings,
+            tmp_path / "rm",
+            tmp_path / "m.json",
+        )
     assert not (tmp_path / "rm").exists()
 
 
 # PPO --------------------------------------------------------------------------------------------------------------
+
 
 def test_ppo_trains_saves_each_epoch_and_resumes(tmp_path, full_run, reward_run):
     policy, reward = full_run[0][-1], reward_run[0]
@@ -311,8 +400,9 @@ def test_ppo_trains_saves_each_epoch_and_resumes(tmp_path, full_run, reward_run)
 
     dirs = [tmp_path / "e1", tmp_path / "e2"]
     with pytest.raises(Interrupted):
-        train_ppo(policy, reward, prompts, ppo_settings(), dirs, tmp_path / "state",
-                  log=interrupt_after("saved epoch 1"))
+        train_ppo(
+            policy, reward, prompts, ppo_settings(), dirs, tmp_path / "state", log=interrupt_after("saved epoch 1")
+        )
     assert is_model(dirs[0]) and not dirs[1].exists()
     first = mtime(dirs[0])
     summary = train_ppo(policy, reward, prompts, ppo_settings(), dirs, tmp_path / "state", log=quiet)

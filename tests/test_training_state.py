@@ -6,10 +6,20 @@ import json
 import shutil
 
 import pytest
+from test_training import (
+    NEOX,
+    TINY,
+    Interrupted,
+    full_settings,
+    interrupt_after,
+    ppo_settings,
+    quiet,
+    write_pairs,
+    write_prompts,
+    write_sft_data,
+)
 
 from llmcal.training import RewardSettings, fingerprint, train_ppo, train_reward, train_sft
-from test_training import (NEOX, TINY, Interrupted, full_settings, interrupt_after, ppo_settings, quiet, write_pairs,
-                           write_prompts, write_sft_data)
 
 
 def _bytes(d):
@@ -97,8 +107,15 @@ def test_reward_and_ppo_retrain_on_a_changed_setting(tmp_path, tiny_models):
     pairs = write_pairs(tmp_path / "pairs.parquet")
 
     def reward(lr):
-        s = RewardSettings(epochs=1, batch_size=4, per_device_batch_size=2, learning_rate=lr,
-                           lora_target_modules=NEOX, heldout_fraction=0.2, **TINY)
+        s = RewardSettings(
+            epochs=1,
+            batch_size=4,
+            per_device_batch_size=2,
+            learning_rate=lr,
+            lora_target_modules=NEOX,
+            heldout_fraction=0.2,
+            **TINY,
+        )
         train_reward(base, pairs, s, tmp_path / "rm", tmp_path / "m.json", log=quiet)
         return _bytes(tmp_path / "rm"), json.loads((tmp_path / "rm" / "llmcal_checkpoint.json").read_text())["run"]
 
@@ -111,8 +128,15 @@ def test_reward_and_ppo_retrain_on_a_changed_setting(tmp_path, tiny_models):
     train_ppo(base, tmp_path / "rm", prompts, ppo_settings(epochs=1), dirs, tmp_path / "ps", log=quiet)
     p1 = _bytes(dirs[0])
     lines = []
-    summary = train_ppo(base, tmp_path / "rm", prompts, ppo_settings(epochs=1, learning_rate=3e-3), dirs,
-                        tmp_path / "ps", log=lines.append)
+    summary = train_ppo(
+        base,
+        tmp_path / "rm",
+        prompts,
+        ppo_settings(epochs=1, learning_rate=3e-3),
+        dirs,
+        tmp_path / "ps",
+        log=lines.append,
+    )
     assert not summary["skipped"] and _bytes(dirs[0]) != p1
     assert any("settings.learning_rate changed" in l and "moved aside" in l for l in lines), lines
 
@@ -123,15 +147,27 @@ def test_a_job_refuses_an_unwritable_output_before_loading_a_model(tmp_path, tin
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the outputs' directory should be")
     with pytest.raises(PermissionError, match=r"blocked/e1: cannot write the SFT state and epochs: .*not a directory"):
-        train_sft(tiny_models["neox"][0], write_sft_data(tmp_path / "d.parquet"), full_settings(),
-                  [blocked / "e1", blocked / "e2"], tmp_path / "state", log=quiet)
+        train_sft(
+            tiny_models["neox"][0],
+            write_sft_data(tmp_path / "d.parquet"),
+            full_settings(),
+            [blocked / "e1", blocked / "e2"],
+            tmp_path / "state",
+            log=quiet,
+        )
     if os.geteuid() != 0:  # root writes anywhere
         locked = tmp_path / "locked"
         locked.mkdir()
         locked.chmod(0o500)
         try:
             with pytest.raises(PermissionError, match=r"locked.*not writable"):
-                train_sft(tiny_models["neox"][0], tmp_path / "d.parquet", full_settings(),
-                          [locked / "e1", locked / "e2"], tmp_path / "state2", log=quiet)
+                train_sft(
+                    tiny_models["neox"][0],
+                    tmp_path / "d.parquet",
+                    full_settings(),
+                    [locked / "e1", locked / "e2"],
+                    tmp_path / "state2",
+                    log=quiet,
+                )
         finally:
             locked.chmod(0o700)

@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 import yaml
 
-
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
@@ -28,8 +27,18 @@ def _tiny_config(results: Path) -> dict:
 
 
 def _snakemake(workdir: Path, config: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", "2",
-           "--configfile", str(config), *args]
+    cmd = [
+        str(SNAKEMAKE),
+        "-s",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--cores",
+        "2",
+        "--configfile",
+        str(config),
+        *args,
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
@@ -177,11 +186,19 @@ def test_paper_dry_run_lists_every_download_scoring_and_figure_job(tmp_path):
 
 
 def test_paper_figure_5_lists_every_training_job_without_the_network(tmp_path):
-    proc = _snakemake(tmp_path, ROOT / "config.yaml", "-n", "--quiet", "rules", "--",
-                      "results/figures/fig5.pdf")
+    proc = _snakemake(tmp_path, ROOT / "config.yaml", "-n", "--quiet", "rules", "--", "results/figures/fig5.pdf")
     counts = {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, flags=re.M)}
-    for rule in ("sft_alpaca_full", "sft_alpaca_lora", "sft_oasst_full", "sft_oasst_lora", "reward_model", "ppo",
-                 "instruction_data", "aggregate", "figure"):
+    for rule in (
+        "sft_alpaca_full",
+        "sft_alpaca_lora",
+        "sft_oasst_full",
+        "sft_oasst_lora",
+        "reward_model",
+        "ppo",
+        "instruction_data",
+        "aggregate",
+        "figure",
+    ):
         assert counts[rule] == 1, rule
     assert counts["download_instructions"] == 3 and counts["score"] == 38 + 15
 

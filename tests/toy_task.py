@@ -39,8 +39,9 @@ class LastWord(Task):
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         eligible = sorted((r for r in rows if len(r["text"].split()) >= 2), key=lambda r: r["id"])
         n = int(cfg["n"])
-        sources.check_sample_size("toy sample", [path], n, len(eligible), "lines of two words or more", allow_fewer,
-                                  key)
+        sources.check_sample_size(
+            "toy sample", [path], n, len(eligible), "lines of two words or more", allow_fewer, key
+        )
         pick = np.sort(np.random.default_rng(seed).choice(len(eligible), size=min(n, len(eligible)), replace=False))
         table = pa.table({"id": [eligible[i]["id"] for i in pick], "text": [eligible[i]["text"] for i in pick]})
         return sources.add_info(table, {"requested": n, "eligible": len(eligible), "n": table.num_rows})

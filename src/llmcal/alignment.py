@@ -42,8 +42,11 @@ DATA_SOURCES = ("hub", "url", "local", "mini")
 # The released file each set is read from, also the name the mini world writes.
 RAW_FILES = {"alpaca": "alpaca_data.json", "oasst": "oasst.jsonl", "comparison": "comparison_data_v2.json"}
 # What a hub snapshot of each set needs.
-HUB_PATTERNS = {"alpaca": ["*.parquet", "data/*.parquet"], "oasst": ["*.parquet", "data/*.parquet"],
-                "comparison": ["*.json"]}
+HUB_PATTERNS = {
+    "alpaca": ["*.parquet", "data/*.parquet"],
+    "oasst": ["*.parquet", "data/*.parquet"],
+    "comparison": ["*.json"],
+}
 # Which sets are synthetic (self-instruct) rather than human-written, for finding F4.
 SYNTHETIC = {"alpaca": True, "oasst": False}
 SET_LABELS = {"alpaca": "Alpaca", "oasst": "OpenAssistant"}
@@ -54,12 +57,12 @@ LAUNCH_STAGES = ("full", "lora", "reward", "ppo")
 class Run:
     """One training run of the stage; its epochs are models of the study."""
 
-    name: str                    # alpaca-full, oasst-lora, ppo
-    stage: str                   # sft or ppo
-    data: str                    # the instruction set it trains on (PPO: the set its prompts come from)
-    method: str                  # full, lora, or ppo
+    name: str  # alpaca-full, oasst-lora, ppo
+    stage: str  # sft or ppo
+    data: str  # the instruction set it trains on (PPO: the set its prompts come from)
+    method: str  # full, lora, or ppo
     epochs: int
-    models: tuple[str, ...]      # model names, epoch 1 first
+    models: tuple[str, ...]  # model names, epoch 1 first
     settings: dict = field(compare=False, hash=False)
 
     @property
@@ -78,8 +81,8 @@ class AlignmentPlan:
     sft_runs: tuple[Run, ...]
     reward: dict
     ppo: Run | None
-    ppo_from: tuple[str, int] | None    # (run name, epoch) PPO starts from
-    ppo_prompts: int | None             # how many Alpaca prompts PPO rolls out per epoch (None: all)
+    ppo_from: tuple[str, int] | None  # (run name, epoch) PPO starts from
+    ppo_prompts: int | None  # how many Alpaca prompts PPO rolls out per epoch (None: all)
     launch: dict
     embedder: dict
     diversity: dict
@@ -127,14 +130,24 @@ def plan_alignment(section: dict, models: dict[str, ModelSpec]) -> AlignmentPlan
         if r.get("method") not in METHODS:
             raise ConfigError(f"{key}.method: {r.get('method')!r} is not one of {METHODS}")
         method = r["method"]
-        settings = _settings(SFTSettings, {**(tuning.get(method) or {}), "method": method},
-                             f"alignment.instruction_tuning.{method}")
+        settings = _settings(
+            SFTSettings, {**(tuning.get(method) or {}), "method": method}, f"alignment.instruction_tuning.{method}"
+        )
         _check_batch(settings, processes[method])
         name = f"{r['data']}-{method}"
         if any(s.name == name for s in sft_runs):
             raise ConfigError(f"{key}: run {name!r} is listed twice")
-        sft_runs.append(Run(name, "sft", r["data"], method, settings.epochs,
-                            tuple(f"{base}-{name}-e{k}" for k in range(1, settings.epochs + 1)), settings.to_dict()))
+        sft_runs.append(
+            Run(
+                name,
+                "sft",
+                r["data"],
+                method,
+                settings.epochs,
+                tuple(f"{base}-{name}-e{k}" for k in range(1, settings.epochs + 1)),
+                settings.to_dict(),
+            )
+        )
     reward_settings = _settings(RewardSettings, section.get("reward"), "alignment.reward")
     _check_batch(reward_settings, processes["reward"])
     reward = reward_settings.to_dict()
@@ -144,21 +157,40 @@ def plan_alignment(section: dict, models: dict[str, ModelSpec]) -> AlignmentPlan
         start = rlhf.get("from", "alpaca-full")
         source = next((r for r in sft_runs if r.name == start), None)
         if source is None:
-            raise ConfigError(f"alignment.rlhf.from: {start!r} is not an instruction-tuning run "
-                              f"({[r.name for r in sft_runs]})")
+            raise ConfigError(
+                f"alignment.rlhf.from: {start!r} is not an instruction-tuning run ({[r.name for r in sft_runs]})"
+            )
         epoch = int(rlhf.get("epoch", source.epochs))
         if not 1 <= epoch <= source.epochs:
             raise ConfigError(f"alignment.rlhf.epoch: {epoch} is outside run {start!r}'s epochs 1-{source.epochs}")
         settings = _settings(PPOSettings, rlhf.get("ppo"), "alignment.rlhf.ppo")
-        ppo = Run("ppo", "ppo", source.data, "ppo", settings.epochs,
-                  tuple(f"{base}-ppo-e{k}" for k in range(1, settings.epochs + 1)), settings.to_dict())
+        ppo = Run(
+            "ppo",
+            "ppo",
+            source.data,
+            "ppo",
+            settings.epochs,
+            tuple(f"{base}-ppo-e{k}" for k in range(1, settings.epochs + 1)),
+            settings.to_dict(),
+        )
         ppo_from = (start, epoch)
         ppo_prompts = rlhf.get("n_prompts")
     embedder = dict(section.get("embedder") or {"hub": "sentence-transformers/all-mpnet-base-v2"})
     if len([k for k in ("hub", "package", "path") if embedder.get(k)]) != 1:
         raise ConfigError(f"alignment.embedder: give exactly one of hub, package or path, got {embedder}")
-    plan = AlignmentPlan(base, data, tuple(sft_runs), reward, ppo, ppo_from, ppo_prompts, launch, embedder,
-                         dict(section.get("diversity") or {}), float(section.get("rlhf_margin", 0.01)))
+    plan = AlignmentPlan(
+        base,
+        data,
+        tuple(sft_runs),
+        reward,
+        ppo,
+        ppo_from,
+        ppo_prompts,
+        launch,
+        embedder,
+        dict(section.get("diversity") or {}),
+        float(section.get("rlhf_margin", 0.01)),
+    )
     taken = [m for r in plan.runs for m in r.models if m in models]
     if taken:
         raise ConfigError(f"alignment: checkpoint name(s) {taken} clash with models of `models`")
@@ -179,7 +211,11 @@ def _launch_processes(launch: dict) -> dict[str, int]:
         own = launch.get(stage) or {}
         n = int(own.get("num_processes", launch.get("num_processes", 1)))
         if n < 1:
-            key = f"alignment.launch.{stage}.num_processes" if "num_processes" in own else "alignment.launch.num_processes"
+            key = (
+                f"alignment.launch.{stage}.num_processes"
+                if "num_processes" in own
+                else "alignment.launch.num_processes"
+            )
             raise ConfigError(f"{key}: must be at least 1")
         out[stage] = n
     return out
@@ -215,9 +251,17 @@ def aligned_models(plan: AlignmentPlan, base: ModelSpec) -> dict[str, ModelSpec]
     out = {}
     for run in plan.runs:
         for epoch, name in enumerate(run.models, start=1):
-            out[name] = ModelSpec(name=name, family=f"{base.family}-aligned", size=f"{run.label} e{epoch}",
-                                  arch="causal", entry=name, run=run.name, epoch=epoch, prompt="instruct",
-                                  params=base.params)
+            out[name] = ModelSpec(
+                name=name,
+                family=f"{base.family}-aligned",
+                size=f"{run.label} e{epoch}",
+                arch="causal",
+                entry=name,
+                run=run.name,
+                epoch=epoch,
+                prompt="instruct",
+                params=base.params,
+            )
     return out
 
 
@@ -245,8 +289,12 @@ def raw_path(layout: Layout, data_cfg: dict, name: str) -> Path:
 def download_spec(data_cfg: dict, name: str) -> dict:
     cfg = data_cfg[name]
     if cfg["source"] == "hub":
-        return {"source": "hub", "repo": cfg["repo"], "revision": cfg.get("revision"),
-                "allow_patterns": cfg.get("allow_patterns", HUB_PATTERNS[name])}
+        return {
+            "source": "hub",
+            "repo": cfg["repo"],
+            "revision": cfg.get("revision"),
+            "allow_patterns": cfg.get("allow_patterns", HUB_PATTERNS[name]),
+        }
     if cfg["source"] == "url":
         return {"source": "url", "url": cfg["url"]}
     raise ConfigError(f"alignment.data.{name}.source: {cfg['source']!r} is not downloaded")

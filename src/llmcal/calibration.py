@@ -22,6 +22,7 @@ __all__ = [
     "reliability_table",
 ]
 
+
 def _check_n_bins(n_bins) -> int:
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
         raise ValueError(f"n_bins must be an integer >= 1, got {n_bins!r}")
@@ -50,9 +51,7 @@ def _validate(confidence=None, correct=None, n_bins=None):
     if correct is not None:
         raw = _as_1d(correct, "correct")
         if conf is not None and len(raw) != len(conf):
-            raise ValueError(
-                f"length mismatch: confidence has {len(conf)} values, correct has {len(raw)}"
-            )
+            raise ValueError(f"length mismatch: confidence has {len(conf)} values, correct has {len(raw)}")
         if raw.dtype != bool and not np.issubdtype(raw.dtype, np.number):
             raise ValueError(f"correct must be boolean or 0/1, got dtype {raw.dtype}")
         corr = raw.astype(np.float64)
@@ -60,8 +59,7 @@ def _validate(confidence=None, correct=None, n_bins=None):
             bad = (corr != 0) & (corr != 1)
             if bad.any():
                 raise ValueError(
-                    f"correct must be boolean or 0/1: {int(bad.sum())} other value(s), "
-                    f"e.g. {raw[bad][0]!r}"
+                    f"correct must be boolean or 0/1: {int(bad.sum())} other value(s), e.g. {raw[bad][0]!r}"
                 )
     if len(conf if conf is not None else corr) == 0:
         raise ValueError("empty input: no samples")
@@ -69,14 +67,11 @@ def _validate(confidence=None, correct=None, n_bins=None):
     if conf is not None and not (conf.min() >= 0 and conf.max() <= 1):
         nonfinite = ~np.isfinite(conf)
         if nonfinite.any():
-            raise ValueError(
-                f"confidence contains {int(nonfinite.sum())} non-finite value(s) (NaN or inf)"
-            )
+            raise ValueError(f"confidence contains {int(nonfinite.sum())} non-finite value(s) (NaN or inf)")
         outside = (conf < 0) | (conf > 1)
         if outside.any():
             raise ValueError(
-                f"confidence must lie in [0, 1]: {int(outside.sum())} value(s) outside, "
-                f"e.g. {conf[outside][0]!r}"
+                f"confidence must lie in [0, 1]: {int(outside.sum())} value(s) outside, e.g. {conf[outside][0]!r}"
             )
     return conf, corr
 

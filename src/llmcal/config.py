@@ -7,9 +7,10 @@ at its default. jsonschema's own messages dump the schema; these name the key an
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from llmcal.registry import ConfigError
 from llmcal.sections import check_keys, suggest, unknown_keys  # noqa: F401  (they live with the section base)
@@ -54,8 +55,9 @@ def _message(config: Any, error) -> list[str]:
         extra = [k for k in error.instance if k not in allowed]
         return unknown_keys({k: None for k in extra}, allowed, where)
     if error.validator == "required" and isinstance(error.instance, Mapping):
-        return [f"`{_join(where, k)}`: required key is missing" for k in error.validator_value
-                if k not in error.instance]
+        return [
+            f"`{_join(where, k)}`: required key is missing" for k in error.validator_value if k not in error.instance
+        ]
     if error.validator == "enum":
         return [f"`{where}`: {error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"]
     if error.validator in ("oneOf", "anyOf") and error.context:
@@ -123,7 +125,6 @@ def validate(config: Mapping, schema: Mapping | None = None) -> None:
                 lines.append(line)
     if lines:
         raise ConfigError("\n".join(lines))
-
 
 
 def load_yaml(path: str | Path) -> dict:

@@ -76,9 +76,10 @@ def embed_texts(model_dir, texts: Sequence[str], batch_size: int = 64, max_lengt
     order = np.argsort([-len(t) for t in texts], kind="stable")
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
-            idx = order[start:start + batch_size]
-            batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=max_length,
-                              return_tensors="pt").to(device)
+            idx = order[start : start + batch_size]
+            batch = tokenizer(
+                [texts[i] for i in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+            ).to(device)
             hidden = model(**batch).last_hidden_state
             out[idx] = _mean_pool_normalised(hidden, batch["attention_mask"]).float().cpu().numpy()
     return out
@@ -146,7 +147,7 @@ def diversity_stats(emb, n_boot: int = 1000, seed: int = 0) -> dict:
     for start, counts in stats.resample_chunks(np.random.default_rng(seed), n, len(boot)):
         # sum over ordered pairs of c_i c_j d_ij; the zero diagonal drops same-text pairs
         pair_sums = np.einsum("bi,ij,bj->b", counts, dist, counts, optimize=True)
-        distinct_pairs = n * n - (counts ** 2).sum(axis=1)
+        distinct_pairs = n * n - (counts**2).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             boot[start : start + len(counts)] = pair_sums / distinct_pairs
     # only a resample of one repeated text has no distinct pair (NaN): percentile_interval leaves those out
@@ -174,8 +175,9 @@ def tsne_2d(embeddings: Mapping[str, np.ndarray], seed: int, perplexity: float =
     perplexity = min(perplexity, (n - 1) / 3)
     # Barnes-Hut's fixed per-iteration overhead dominates on a few hundred points, where exact is cheaper
     method = "exact" if n <= _EXACT_TSNE_MAX else "barnes_hut"
-    coords = TSNE(n_components=2, metric="cosine", init="pca", perplexity=perplexity, method=method,
-                  random_state=seed).fit_transform(stacked)
+    coords = TSNE(
+        n_components=2, metric="cosine", init="pca", perplexity=perplexity, method=method, random_state=seed
+    ).fit_transform(stacked)
     bounds = np.cumsum([len(a) for a in arrays])[:-1]
     return dict(zip(names, np.split(coords, bounds)))
 

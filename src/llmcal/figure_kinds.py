@@ -57,8 +57,10 @@ class FigureJob:
         """(model, task) -> per-sample confidence and correctness, from params["scores"] ("model|task" -> file)."""
         import pandas as pd
 
-        return {tuple(k.split("|")): pd.read_parquet(v, columns=["confidence", "correct"])
-                for k, v in self.params["scores"].items()}
+        return {
+            tuple(k.split("|")): pd.read_parquet(v, columns=["confidence", "correct"])
+            for k, v in self.params["scores"].items()
+        }
 
 
 @dataclass(frozen=True)
@@ -167,23 +169,43 @@ def _draw_reliability(job: FigureJob) -> None:
 def _draw_trend(job: FigureJob) -> None:
     from llmcal import figures
 
-    figures.figure_trend(job.metrics(), job.scores(), list(job.figure["models"]), job.figure["kind"], job.out,
-                         title=job.figure.get("title"), task_labels=job.task_labels, n_bins=job.n_bins)
+    figures.figure_trend(
+        job.metrics(),
+        job.scores(),
+        list(job.figure["models"]),
+        job.figure["kind"],
+        job.out,
+        title=job.figure.get("title"),
+        task_labels=job.task_labels,
+        n_bins=job.n_bins,
+    )
 
 
 def _draw_confidence_hist(job: FigureJob) -> None:
     from llmcal import figures
 
-    figures.figure_confidence_hist(job.scores(), list(job.figure["models"]), job.figure["task"], job.out,
-                                   labels=dict(job.params["labels"]), title=job.figure.get("title"),
-                                   task_labels=job.task_labels)
+    figures.figure_confidence_hist(
+        job.scores(),
+        list(job.figure["models"]),
+        job.figure["task"],
+        job.out,
+        labels=dict(job.params["labels"]),
+        title=job.figure.get("title"),
+        task_labels=job.task_labels,
+    )
 
 
 def _draw_alignment(job: FigureJob) -> None:
     from llmcal import figures
 
-    figures.figure_alignment(job.metrics(), job.params["groups"], job.figure["metric"], job.out,
-                             task_labels=job.task_labels, title=job.figure.get("title"))
+    figures.figure_alignment(
+        job.metrics(),
+        job.params["groups"],
+        job.figure["metric"],
+        job.out,
+        task_labels=job.task_labels,
+        title=job.figure.get("title"),
+    )
 
 
 def _draw_diversity(job: FigureJob) -> None:
@@ -201,15 +223,19 @@ def _draw_diversity(job: FigureJob) -> None:
 
 # the table ----------------------------------------------------------------------------------------------------
 
-KINDS: dict[str, FigureKind] = {k.name: k for k in (
-    FigureKind("reliability", _resolve_reliability, _score_inputs, _score_params, _draw_reliability),
-    FigureKind("scale", _model_figure, _score_inputs, _score_params, _draw_trend),
-    FigureKind("steps", _resolve_steps, _score_inputs, _score_params, _draw_trend),
-    FigureKind("confidence_hist", _resolve_confidence_hist, _score_inputs, _labelled_score_params,
-               _draw_confidence_hist),
-    FigureKind("alignment", _resolve_alignment, _metrics_inputs, _group_params, _draw_alignment),
-    FigureKind("diversity", _resolve_diversity, _diversity_inputs, _no_params, _draw_diversity),
-)}
+KINDS: dict[str, FigureKind] = {
+    k.name: k
+    for k in (
+        FigureKind("reliability", _resolve_reliability, _score_inputs, _score_params, _draw_reliability),
+        FigureKind("scale", _model_figure, _score_inputs, _score_params, _draw_trend),
+        FigureKind("steps", _resolve_steps, _score_inputs, _score_params, _draw_trend),
+        FigureKind(
+            "confidence_hist", _resolve_confidence_hist, _score_inputs, _labelled_score_params, _draw_confidence_hist
+        ),
+        FigureKind("alignment", _resolve_alignment, _metrics_inputs, _group_params, _draw_alignment),
+        FigureKind("diversity", _resolve_diversity, _diversity_inputs, _no_params, _draw_diversity),
+    )
+}
 
 
 def kind_of(name, key: str) -> FigureKind:

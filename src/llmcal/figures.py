@@ -152,8 +152,16 @@ def _interval_bars(ax, x, lo, hi, color) -> None:
     ok = np.isfinite(lo) & np.isfinite(hi)
     if ok.any():
         x = np.asarray(x, dtype=float)[ok]
-        ax.errorbar(x, (lo[ok] + hi[ok]) / 2, yerr=np.abs(hi[ok] - lo[ok]) / 2, fmt="none", ecolor=color,
-                    elinewidth=1, capsize=2, alpha=0.8)
+        ax.errorbar(
+            x,
+            (lo[ok] + hi[ok]) / 2,
+            yerr=np.abs(hi[ok] - lo[ok]) / 2,
+            fmt="none",
+            ecolor=color,
+            elinewidth=1,
+            capsize=2,
+            alpha=0.8,
+        )
 
 
 def _save(fig, out_path) -> plt.Figure:
@@ -187,8 +195,9 @@ def _trend_handles() -> list:
 # panels
 
 
-def reliability_diagram(ax, confidence, correct, n_bins: int = 10, title: str | None = None, *,
-                        compact: bool = False, legend: bool = True):
+def reliability_diagram(
+    ax, confidence, correct, n_bins: int = 10, title: str | None = None, *, compact: bool = False, legend: bool = True
+):
     """Draw one reliability diagram on ``ax`` and return its reliability table.
 
     Bars are per-bin accuracy, hatched bars the gap to the bin's mean
@@ -206,10 +215,27 @@ def reliability_diagram(ax, confidence, correct, n_bins: int = 10, title: str | 
     conf = table["confidence"].to_numpy(float)
 
     # empty bins get no bar at all: a zero-height bar would read as 0% accuracy
-    ax.bar(centers[filled], acc[filled], width=widths[filled], color=ACC_COLOR, edgecolor="white", linewidth=0.5,
-           label="accuracy per bin")
-    ax.bar(centers[filled], np.abs(acc - conf)[filled], bottom=np.minimum(acc, conf)[filled], width=widths[filled],
-           color=GAP_COLOR, alpha=0.35, hatch="//", edgecolor=GAP_COLOR, linewidth=0.5, label="gap to mean confidence")
+    ax.bar(
+        centers[filled],
+        acc[filled],
+        width=widths[filled],
+        color=ACC_COLOR,
+        edgecolor="white",
+        linewidth=0.5,
+        label="accuracy per bin",
+    )
+    ax.bar(
+        centers[filled],
+        np.abs(acc - conf)[filled],
+        bottom=np.minimum(acc, conf)[filled],
+        width=widths[filled],
+        color=GAP_COLOR,
+        alpha=0.35,
+        hatch="//",
+        edgecolor=GAP_COLOR,
+        linewidth=0.5,
+        label="gap to mean confidence",
+    )
     ax.plot([0, 1], [0, 1], ls="--", lw=1, color=DIAG_COLOR, label="perfect calibration")
 
     ax.set_xlim(0, 1)
@@ -264,7 +290,6 @@ def _trend_panel(ax, x, rows: list[pd.Series], steps: bool, tick_labels: list[st
         ax.set_xlabel("model size")
 
 
-
 def _thinned_step_labels(steps: Sequence[int]) -> list[str]:
     """Label steps from the last one back, skipping ticks too close to read
     (e.g. 128k next to 143k on a log2 axis)."""
@@ -286,9 +311,15 @@ def _grid_shape(n_models: int) -> tuple[int, int]:
 # figures
 
 
-def figure_reliability(scores_for_model: Mapping[str, pd.DataFrame], model_label: str, out_path, *,
-                       tasks: Sequence[str] | None = None, n_bins: int = 10,
-                       task_labels: Mapping[str, str] | None = None) -> plt.Figure:
+def figure_reliability(
+    scores_for_model: Mapping[str, pd.DataFrame],
+    model_label: str,
+    out_path,
+    *,
+    tasks: Sequence[str] | None = None,
+    n_bins: int = 10,
+    task_labels: Mapping[str, str] | None = None,
+) -> plt.Figure:
     """Figure 2: one reliability diagram per task for one model.
 
     ``tasks`` defaults to every task given, in the paper's order.
@@ -302,16 +333,26 @@ def figure_reliability(scores_for_model: Mapping[str, pd.DataFrame], model_label
         fig, axes = plt.subplots(1, len(tasks), figsize=(3.3 * len(tasks), 3.6), layout="constrained", squeeze=False)
         for ax, task, df in zip(axes[0], tasks, frames):
             ax.set_label(f"{RELIABILITY_PREFIX}/{task}/{model_label}")
-            reliability_diagram(ax, df["confidence"], df["correct"], n_bins=n_bins,
-                                title=_task_label(task, task_labels), legend=False)
+            reliability_diagram(
+                ax, df["confidence"], df["correct"], n_bins=n_bins, title=_task_label(task, task_labels), legend=False
+            )
         fig.legend(handles=_diagram_handles(), loc="outside lower center", ncols=3, frameon=False)
         fig.suptitle(f"Reliability diagrams: {model_label}")
         return _save(fig, out_path)
 
 
-def figure_trend(metrics: pd.DataFrame, scores: Mapping, models: Sequence[str], x: str, out_path,
-                 title: str | None = None, task_labels: Mapping[str, str] | None = None, *,
-                 tasks: Sequence[str] | None = None, n_bins: int = 10) -> plt.Figure:
+def figure_trend(
+    metrics: pd.DataFrame,
+    scores: Mapping,
+    models: Sequence[str],
+    x: str,
+    out_path,
+    title: str | None = None,
+    task_labels: Mapping[str, str] | None = None,
+    *,
+    tasks: Sequence[str] | None = None,
+    n_bins: int = 10,
+) -> plt.Figure:
     """Figures 3/4/8-11: per task, ECE and accuracy (bootstrap intervals)
     against model scale or training step, above a grid of reliability
     diagrams for the same models.
@@ -346,14 +387,28 @@ def figure_trend(metrics: pd.DataFrame, scores: Mapping, models: Sequence[str], 
         outer = fig.add_gridspec(1, len(tasks))
         for j, task in enumerate(tasks):
             grid = outer[0, j].subgridspec(1 + nrows, cols, height_ratios=[1.5] + [1] * nrows)
-            _trend_panel(fig.add_subplot(grid[0, :]), positions[task], rows[task], steps, panel_labels[task],
-                         _task_label(task, task_labels), task)
+            _trend_panel(
+                fig.add_subplot(grid[0, :]),
+                positions[task],
+                rows[task],
+                steps,
+                panel_labels[task],
+                _task_label(task, task_labels),
+                task,
+            )
             for i, (model, df) in enumerate(zip(models, frames[task])):
                 r, c = divmod(i, cols)
                 ax = fig.add_subplot(grid[1 + r, c])
                 ax.set_label(f"{RELIABILITY_PREFIX}/{task}/{model}")
-                reliability_diagram(ax, df["confidence"], df["correct"], n_bins=n_bins,
-                                    title=panel_labels[task][i], compact=True, legend=False)
+                reliability_diagram(
+                    ax,
+                    df["confidence"],
+                    df["correct"],
+                    n_bins=n_bins,
+                    title=panel_labels[task][i],
+                    compact=True,
+                    legend=False,
+                )
                 # label only the outer edges of each grid so labels don't crowd
                 if c == 0:
                     ax.set_ylabel("accuracy")
@@ -372,9 +427,17 @@ def _density(values: np.ndarray, coords: np.ndarray) -> np.ndarray:
     return mlab.GaussianKDE(values, "scott").evaluate(coords)
 
 
-def figure_confidence_hist(scores: Mapping, models: Sequence[str], task: str, out_path, labels=None, *,
-                           title: str | None = None, task_labels: Mapping[str, str] | None = None,
-                           xlabel: str = "model size") -> plt.Figure:
+def figure_confidence_hist(
+    scores: Mapping,
+    models: Sequence[str],
+    task: str,
+    out_path,
+    labels=None,
+    *,
+    title: str | None = None,
+    task_labels: Mapping[str, str] | None = None,
+    xlabel: str = "model size",
+) -> plt.Figure:
     """Figure 7: confidence distribution per model (violins, one per model in
     the given order) with mean confidence and accuracy marked, so a shrinking
     and lowering confidence range across scale is visible on one axis.
@@ -401,10 +464,25 @@ def figure_confidence_hist(scores: Mapping, models: Sequence[str], task: str, ou
             if key in parts:
                 parts[key].set_color("0.25")
                 parts[key].set_linewidth(0.8)
-        ax.scatter(positions, [c.mean() for c in confs], marker="o", s=18, color="white", edgecolor="0.1",
-                   zorder=3, label="mean confidence")
-        ax.scatter(positions, [df["correct"].astype(bool).mean() for df in frames], marker="x", s=24,
-                   color=ECE_COLOR, zorder=3, label="accuracy")
+        ax.scatter(
+            positions,
+            [c.mean() for c in confs],
+            marker="o",
+            s=18,
+            color="white",
+            edgecolor="0.1",
+            zorder=3,
+            label="mean confidence",
+        )
+        ax.scatter(
+            positions,
+            [df["correct"].astype(bool).mean() for df in frames],
+            marker="x",
+            s=24,
+            color=ECE_COLOR,
+            zorder=3,
+            label="accuracy",
+        )
         ax.set_xticks(positions, labels=tick_labels, rotation=45 if len(models) > 8 else 0)
         ax.set_xlim(-0.6, len(models) - 0.4)
         ax.set_ylim(0, 1)
@@ -417,8 +495,9 @@ def figure_confidence_hist(scores: Mapping, models: Sequence[str], task: str, ou
         return _save(fig, out_path)
 
 
-def figure_selective(curves: Mapping, models: Sequence[str], out_path, *,
-                     task_labels: Mapping[str, str] | None = None) -> plt.Figure:
+def figure_selective(
+    curves: Mapping, models: Sequence[str], out_path, *, task_labels: Mapping[str, str] | None = None
+) -> plt.Figure:
     """Selective prediction: accuracy of the answers kept against coverage, withholding the least confident.
 
     ``curves`` maps (model, task) to a DataFrame with ``coverage`` and ``accuracy`` columns
@@ -521,8 +600,14 @@ def _alignment_panel(ax, rows: list[pd.Series], groups, metric: str, colors: lis
     ax.grid(axis="y", alpha=0.3, lw=0.5)
 
 
-def figure_alignment(metrics: pd.DataFrame, groups: Sequence[Mapping], metric: str, out_path,
-                     task_labels: Mapping[str, str] | None = None, title: str | None = None) -> plt.Figure:
+def figure_alignment(
+    metrics: pd.DataFrame,
+    groups: Sequence[Mapping],
+    metric: str,
+    out_path,
+    task_labels: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> plt.Figure:
     """Figures 5 (``metric="ece"``) and 12 (``"accuracy"``): per task, grouped
     bars of one metric across alignment settings.
 
@@ -545,19 +630,27 @@ def figure_alignment(metrics: pd.DataFrame, groups: Sequence[Mapping], metric: s
         fig, axes = plt.subplots(1, len(tasks), figsize=(width * len(tasks), 2.9), layout="constrained", squeeze=False)
         for ax, task in zip(axes[0], tasks):
             _alignment_panel(ax, rows[task], groups, metric, colors, _task_label(task, task_labels), task)
-        fig.legend(handles=_alignment_handles(groups), loc="outside lower center", ncols=6, frameon=False,
-                   title="training epoch" if any(len(m) > 1 for _, m in groups) else None)
+        fig.legend(
+            handles=_alignment_handles(groups),
+            loc="outside lower center",
+            ncols=6,
+            frameon=False,
+            title="training epoch" if any(len(m) > 1 for _, m in groups) else None,
+        )
         fig.suptitle(title or f"{_METRIC_LABELS.get(metric, metric)} across alignment settings")
         return _save(fig, out_path)
 
 
 def _diversity_label(name: str, stats: Mapping) -> str:
-    return (f"{name} (diversity {stats['diversity']:.2f} [{stats['diversity_lo']:.2f}, {stats['diversity_hi']:.2f}], "
-            f"n={int(stats['n'])})")
+    return (
+        f"{name} (diversity {stats['diversity']:.2f} [{stats['diversity_lo']:.2f}, {stats['diversity_hi']:.2f}], "
+        f"n={int(stats['n'])})"
+    )
 
 
-def figure_diversity(points: Mapping[str, np.ndarray], stats: Mapping[str, Mapping], out_path,
-                     title: str | None = None) -> plt.Figure:
+def figure_diversity(
+    points: Mapping[str, np.ndarray], stats: Mapping[str, Mapping], out_path, title: str | None = None
+) -> plt.Figure:
     """Figure 6: a joint t-SNE map of each instruction set's response embeddings.
 
     ``points`` maps set name to (n, 2) coordinates (``llmcal.diversity.tsne_2d``),
@@ -578,17 +671,30 @@ def figure_diversity(points: Mapping[str, np.ndarray], stats: Mapping[str, Mappi
         ax.set_label(DIVERSITY_LABEL)
         for i, (name, xy) in enumerate(points.items()):
             xy = np.asarray(xy, dtype=float)
-            ax.scatter(xy[:, 0], xy[:, 1], s=5, alpha=0.45, color=colors[i % len(colors)], linewidths=0,
-                       label=_diversity_label(name, stats[name]))
+            ax.scatter(
+                xy[:, 0],
+                xy[:, 1],
+                s=5,
+                alpha=0.45,
+                color=colors[i % len(colors)],
+                linewidths=0,
+                label=_diversity_label(name, stats[name]),
+            )
         # t-SNE coordinates have no units worth reading
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_xlabel("t-SNE 1")
         ax.set_ylabel("t-SNE 2")
         ax.set_aspect("equal", adjustable="datalim")
-        legend = fig.legend(loc="outside lower center", ncols=1, frameon=False, markerscale=2.5, scatterpoints=1,
-                            title="diversity: mean pairwise cosine distance [95% bootstrap interval]",
-                            title_fontsize=7)
+        legend = fig.legend(
+            loc="outside lower center",
+            ncols=1,
+            frameon=False,
+            markerscale=2.5,
+            scatterpoints=1,
+            title="diversity: mean pairwise cosine distance [95% bootstrap interval]",
+            title_fontsize=7,
+        )
         for handle in legend.legend_handles:
             handle.set_alpha(1)  # faint markers in the plot, readable swatches in the legend
         ax.set_title(title or "Response embeddings (joint t-SNE)")

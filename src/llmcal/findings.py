@@ -42,8 +42,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from llmcal.stats import (TOL, bootstrap_eces, bootstrap_p, check_n_boot, percentile_interval, rank_corr, spearman,
-                          trend_from_replicates)
+from llmcal.stats import (
+    TOL,
+    bootstrap_eces,
+    bootstrap_p,
+    check_n_boot,
+    percentile_interval,
+    rank_corr,
+    spearman,
+    trend_from_replicates,
+)
 
 __all__ = [
     "FINDING_IDS",
@@ -61,9 +69,24 @@ FINDING_IDS = ("F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8")
 RLHF_MARGIN = 0.01
 
 ROW_COLUMNS = [
-    "comparison", "role", "task", "model",
-    "ece", "ece_lo", "ece_hi", "accuracy", "accuracy_lo", "accuracy_hi",
-    "statistic", "value", "lo", "hi", "p_value", "claim", "n_paired", "outcome",
+    "comparison",
+    "role",
+    "task",
+    "model",
+    "ece",
+    "ece_lo",
+    "ece_hi",
+    "accuracy",
+    "accuracy_lo",
+    "accuracy_hi",
+    "statistic",
+    "value",
+    "lo",
+    "hi",
+    "p_value",
+    "claim",
+    "n_paired",
+    "outcome",
 ]
 
 
@@ -213,28 +236,44 @@ class _Inputs:
                 aligned = align_many(frames, [f"{m} on {task}" for m in models])
             except ValueError as exc:
                 raise _Missing(str(exc)) from None
-            point, boot = bootstrap_eces([f["confidence"].to_numpy() for f in aligned],
-                                         [f["correct"].to_numpy() for f in aligned], self.n_boot,
-                                         _derive_seed(self.seed, "ece", task, *models), self.n_bins, paired=True)
+            point, boot = bootstrap_eces(
+                [f["confidence"].to_numpy() for f in aligned],
+                [f["correct"].to_numpy() for f in aligned],
+                self.n_boot,
+                _derive_seed(self.seed, "ece", task, *models),
+                self.n_bins,
+                paired=True,
+            )
             self._boot[key] = (point, boot, len(aligned[0]))
         return self._boot[key]
 
-    def diff(self, a: str, b: str, task: str, label: str, role: str, direction: int,
-             threshold: float = 0.0) -> _Stat:
+    def diff(self, a: str, b: str, task: str, label: str, role: str, direction: int, threshold: float = 0.0) -> _Stat:
         """ECE(b) - ECE(a), paired."""
         point, boot, n = self.boot((a, b), task)
         d = boot[:, 1] - boot[:, 0]
         lo, hi = percentile_interval(d)
-        return _Stat(label, role, "ECE difference", float(point[1] - point[0]), lo, hi, bootstrap_p(d, threshold),
-                     direction, [(task, a), (task, b)], n, threshold)
+        return _Stat(
+            label,
+            role,
+            "ECE difference",
+            float(point[1] - point[0]),
+            lo,
+            hi,
+            bootstrap_p(d, threshold),
+            direction,
+            [(task, a), (task, b)],
+            n,
+            threshold,
+        )
 
     def trend(self, x: Sequence[float], models: Sequence[str], task: str, label: str, role: str) -> _Stat:
         if len(models) < 3:
             raise _Missing(f"{label}: a trend needs at least 3 models, got {len(models)}")
         point, boot, n = self.boot(models, task)
         t = trend_from_replicates(np.asarray(x, dtype=np.float64), point, boot)
-        return _Stat(label, role, "Spearman rho", t["rho"], t["lo"], t["hi"], t["p_value"], -1,
-                     [(task, m) for m in models], n)
+        return _Stat(
+            label, role, "Spearman rho", t["rho"], t["lo"], t["hi"], t["p_value"], -1, [(task, m) for m in models], n
+        )
 
 
 _EMPTY_ROWS = pd.DataFrame(columns=ROW_COLUMNS)
@@ -246,12 +285,23 @@ def _rows(inputs: _Inputs, stats: list[_Stat]) -> pd.DataFrame:
     for s in stats:
         for task, model in s.members:
             m = inputs.metric(model, task)
-            records.append({
-                "comparison": s.label, "role": s.role, "task": task, "model": model,
-                **{k: m.get(k, math.nan) for k in _METRIC_COLUMNS},
-                "statistic": s.statistic, "value": s.value, "lo": s.lo, "hi": s.hi, "p_value": s.p_value,
-                "claim": s.claim, "n_paired": s.n_paired, "outcome": s.outcome,
-            })
+            records.append(
+                {
+                    "comparison": s.label,
+                    "role": s.role,
+                    "task": task,
+                    "model": model,
+                    **{k: m.get(k, math.nan) for k in _METRIC_COLUMNS},
+                    "statistic": s.statistic,
+                    "value": s.value,
+                    "lo": s.lo,
+                    "hi": s.hi,
+                    "p_value": s.p_value,
+                    "claim": s.claim,
+                    "n_paired": s.n_paired,
+                    "outcome": s.outcome,
+                }
+            )
     return pd.DataFrame.from_records(records, columns=ROW_COLUMNS)
 
 
@@ -267,13 +317,18 @@ def _verdict(stats: list[_Stat]) -> tuple[str, str]:
     n, n_sup = len(primary), outcomes.count("supported")
     against = [s for s in primary if s.outcome == "contradicted"]
     if against:
-        return "contradicted", (f"contradicted by {len(against)} of {n} primary comparisons: "
-                                + "; ".join(_fmt_stat(s) for s in against) + f"; {n_sup} supported")
+        return "contradicted", (
+            f"contradicted by {len(against)} of {n} primary comparisons: "
+            + "; ".join(_fmt_stat(s) for s in against)
+            + f"; {n_sup} supported"
+        )
     if n_sup == n:
         return "supported", f"all {n} primary comparisons supported"
     open_ = [s for s in primary if s.outcome == "inconclusive"]
-    return "inconclusive", (f"{n_sup} of {n} primary comparisons supported, none contradicted; the interval "
-                            "includes the threshold for: " + "; ".join(_fmt_stat(s) for s in open_))
+    return "inconclusive", (
+        f"{n_sup} of {n} primary comparisons supported, none contradicted; the interval "
+        "includes the threshold for: " + "; ".join(_fmt_stat(s) for s in open_)
+    )
 
 
 @dataclass
@@ -317,12 +372,20 @@ def _build_f1(inp: _Inputs):
     for fig in others:
         for t in inp.tasks:
             try:
-                stats.append(inp.trend(range(len(fig.models)), fig.models, t,
-                                       f"{fig.name} {fig.title or ''} / {t}".replace("  ", " "), "supplementary"))
+                stats.append(
+                    inp.trend(
+                        range(len(fig.models)),
+                        fig.models,
+                        t,
+                        f"{fig.name} {fig.title or ''} / {t}".replace("  ", " "),
+                        "supplementary",
+                    )
+                )
             except _Missing as exc:
                 notes.append(f"{fig.name} / {t} skipped: {exc}")
-    text = (f"ECE against scale rank over {_series_text(main)}, per task"
-            + (f"; other families as supplementary rows ({', '.join(f.name for f in others)})" if others else ""))
+    text = f"ECE against scale rank over {_series_text(main)}, per task" + (
+        f"; other families as supplementary rows ({', '.join(f.name for f in others)})" if others else ""
+    )
     return text, stats, notes
 
 
@@ -343,9 +406,18 @@ def _gain_stat(inp: _Inputs, fig, task: str, base_task: str) -> _Stat:
     d = gains[task][1] - gains[base_task][1]
     lo, hi = percentile_interval(d)
     n = min(inp.boot(fig.models, t)[2] for t in (task, base_task))
-    return _Stat(f"{fig.name} / {task} vs {base_task}", "primary", "ECE-gain difference",
-                 float(gains[task][0] - gains[base_task][0]), lo, hi, bootstrap_p(d), +1,
-                 [(t, m) for t in (base_task, task) for m in ends], n)
+    return _Stat(
+        f"{fig.name} / {task} vs {base_task}",
+        "primary",
+        "ECE-gain difference",
+        float(gains[task][0] - gains[base_task][0]),
+        lo,
+        hi,
+        bootstrap_p(d),
+        +1,
+        [(t, m) for t in (base_task, task) for m in ends],
+        n,
+    )
 
 
 def _build_f7(inp: _Inputs):
@@ -354,8 +426,10 @@ def _build_f7(inp: _Inputs):
     roles = {role: [t for t in study.task_names if study.task(t).findings_role == role] for role in ("lm", "knowledge")}
     lm, knowledge = ([t for t in roles[r] if t in inp.tasks] for r in ("lm", "knowledge"))
     if not lm or not knowledge:
-        raise _Missing(f"needs {' or '.join(roles['lm'])} and {' or '.join(roles['knowledge'])} among the tasks, "
-                       f"got {list(inp.tasks)}")
+        raise _Missing(
+            f"needs {' or '.join(roles['lm'])} and {' or '.join(roles['knowledge'])} among the tasks, "
+            f"got {list(inp.tasks)}"
+        )
     series = []
     for getter in (lambda s: _scale_figures(s)[0], _steps_figure):
         try:
@@ -365,8 +439,11 @@ def _build_f7(inp: _Inputs):
     if not series:
         raise _Missing("the config has no scale or steps figure")
     stats = [_gain_stat(inp, fig, t, lm[0]) for fig in series for t in knowledge]
-    text = ("ECE gain = ECE(first model) - ECE(last model) of " + " and ".join(_series_text(f) for f in series)
-            + "; gain on facts / MMLU minus gain on CLM")
+    text = (
+        "ECE gain = ECE(first model) - ECE(last model) of "
+        + " and ".join(_series_text(f) for f in series)
+        + "; gain on facts / MMLU minus gain on CLM"
+    )
     return text, stats, []
 
 
@@ -416,33 +493,52 @@ def _build_f3(inp: _Inputs):
         raise _Missing("alignment: needs base and at least one instruction_tuning run")
     # The paper's claim is about direct fine-tuning; LoRA runs are F5's subject and are reported alongside.
     full = [r for r in plan.runs if r.method == "full"] or list(plan.runs)
-    stats = [inp.diff(plan.base, r.models[-1], t, f"{r.name} vs base / {t}",
-                      "primary" if r in full else "supplementary", +1)
-             for r in plan.runs for t in inp.tasks]
-    return (f"ECE(instruction-tuned, final epoch) - ECE({plan.base}) per run and task; "
-            f"primary: {', '.join(r.name for r in full)}"), stats, []
+    stats = [
+        inp.diff(plan.base, r.models[-1], t, f"{r.name} vs base / {t}", "primary" if r in full else "supplementary", +1)
+        for r in plan.runs
+        for t in inp.tasks
+    ]
+    return (
+        (
+            f"ECE(instruction-tuned, final epoch) - ECE({plan.base}) per run and task; "
+            f"primary: {', '.join(r.name for r in full)}"
+        ),
+        stats,
+        [],
+    )
 
 
 def _build_f4(inp: _Inputs):
     plan = _alignment_plan(inp.study)
-    pairs = [(h, s) for s in plan.runs if s.synthetic for h in plan.runs
-             if not h.synthetic and h.method == s.method]
+    pairs = [(h, s) for s in plan.runs if s.synthetic for h in plan.runs if not h.synthetic and h.method == s.method]
     if not pairs:
-        raise _Missing("alignment: needs a synthetic-data run (e.g. alpaca) and a human-data run (e.g. oa) "
-                       "with the same method")
-    stats = [inp.diff(h.models[-1], s.models[-1], t, f"{s.data} vs {h.data} ({s.method}) / {t}", "primary", +1)
-             for h, s in pairs for t in inp.tasks]
+        raise _Missing(
+            "alignment: needs a synthetic-data run (e.g. alpaca) and a human-data run (e.g. oa) with the same method"
+        )
+    stats = [
+        inp.diff(h.models[-1], s.models[-1], t, f"{s.data} vs {h.data} ({s.method}) / {t}", "primary", +1)
+        for h, s in pairs
+        for t in inp.tasks
+    ]
     return "ECE(synthetic-data run) - ECE(human-data run), same method, final epochs, per task", stats, []
 
 
 def _build_f5(inp: _Inputs):
     plan = _alignment_plan(inp.study)
-    pairs = [(lo, fu) for fu in plan.runs if fu.method == "full" for lo in plan.runs
-             if lo.method == "lora" and lo.data == fu.data]
+    pairs = [
+        (lo, fu)
+        for fu in plan.runs
+        if fu.method == "full"
+        for lo in plan.runs
+        if lo.method == "lora" and lo.data == fu.data
+    ]
     if not pairs:
         raise _Missing("alignment: needs a full and a lora instruction_tuning run on the same data")
-    stats = [inp.diff(lo.models[-1], fu.models[-1], t, f"full vs lora ({fu.data}) / {t}", "primary", +1)
-             for lo, fu in pairs for t in inp.tasks]
+    stats = [
+        inp.diff(lo.models[-1], fu.models[-1], t, f"full vs lora ({fu.data}) / {t}", "primary", +1)
+        for lo, fu in pairs
+        for t in inp.tasks
+    ]
     return "ECE(full fine-tuning) - ECE(LoRA), same data, final epochs, per task", stats, []
 
 
@@ -450,11 +546,28 @@ def _build_f6(inp: _Inputs):
     plan = _alignment_plan(inp.study)
     if not plan.rlhf:
         raise _Missing("alignment: no rlhf run")
-    stats = [inp.diff(r.start, m, t, f"{m} vs {r.start} / {t}", "primary" if m == r.models[-1] else "supplementary",
-                      -1, plan.margin)
-             for r in plan.rlhf for m in r.models for t in inp.tasks]
-    return (f"ECE(after PPO) - ECE(its instruction-tuned start), per task; non-inferiority margin "
-            f"{plan.margin:g}; primary: the final RLHF epoch"), stats, []
+    stats = [
+        inp.diff(
+            r.start,
+            m,
+            t,
+            f"{m} vs {r.start} / {t}",
+            "primary" if m == r.models[-1] else "supplementary",
+            -1,
+            plan.margin,
+        )
+        for r in plan.rlhf
+        for m in r.models
+        for t in inp.tasks
+    ]
+    return (
+        (
+            f"ECE(after PPO) - ECE(its instruction-tuned start), per task; non-inferiority margin "
+            f"{plan.margin:g}; primary: the final RLHF epoch"
+        ),
+        stats,
+        [],
+    )
 
 
 def _build_f8(inp: _Inputs):
@@ -468,10 +581,28 @@ def _build_f8(inp: _Inputs):
             pb, bb, nb = inp.boot(plan.models, b)
             rhos = rank_corr(ba, bb)
             lo, hi = percentile_interval(rhos)
-            stats.append(_Stat(f"{a} ~ {b}", "primary", "Spearman rho", spearman(pa, pb), lo, hi,
-                               bootstrap_p(rhos), +1, [(t, m) for t in (a, b) for m in plan.models], min(na, nb)))
-    return (f"rank correlation, across the {len(plan.models)} models of the alignment study (base, every "
-            "instruction-tuning epoch, every RLHF epoch), between two tasks' ECEs"), stats, []
+            stats.append(
+                _Stat(
+                    f"{a} ~ {b}",
+                    "primary",
+                    "Spearman rho",
+                    spearman(pa, pb),
+                    lo,
+                    hi,
+                    bootstrap_p(rhos),
+                    +1,
+                    [(t, m) for t in (a, b) for m in plan.models],
+                    min(na, nb),
+                )
+            )
+    return (
+        (
+            f"rank correlation, across the {len(plan.models)} models of the alignment study (base, every "
+            "instruction-tuning epoch, every RLHF epoch), between two tasks' ECEs"
+        ),
+        stats,
+        [],
+    )
 
 
 def _boot_text(what: str, n_boot: int) -> str:
@@ -479,27 +610,59 @@ def _boot_text(what: str, n_boot: int) -> str:
 
 
 _SPECS = [
-    _Spec("F1", "Larger parameter scales improve calibration (ECE falls as models grow).",
-          "Spearman rho (scale rank vs ECE), paired over models", _build_f1),
-    _Spec("F2", "Longer pretraining improves calibration (ECE falls over training steps).",
-          "Spearman rho (training step vs ECE), paired over checkpoints", _build_f2),
+    _Spec(
+        "F1",
+        "Larger parameter scales improve calibration (ECE falls as models grow).",
+        "Spearman rho (scale rank vs ECE), paired over models",
+        _build_f1,
+    ),
+    _Spec(
+        "F2",
+        "Longer pretraining improves calibration (ECE falls over training steps).",
+        "Spearman rho (training step vs ECE), paired over checkpoints",
+        _build_f2,
+    ),
     _Spec("F3", "Instruction tuning deteriorates calibration.", "paired ECE difference (tuned - base)", _build_f3),
-    _Spec("F4", "Synthetic instruction data (Alpaca) harms calibration more than human-written data (OA).",
-          "paired ECE difference (synthetic - human)", _build_f4),
-    _Spec("F5", "Parameter-efficient tuning (LoRA) restrains the deterioration compared with full fine-tuning.",
-          "paired ECE difference (full - LoRA)", _build_f5),
-    _Spec("F6", "RLHF maintains calibration: no deterioration after PPO beyond a small margin.",
-          "paired ECE difference (RLHF - start), non-inferiority", _build_f6),
-    _Spec("F7", "In pretraining, calibration improves more on facts generation and MMLU than on causal LM.",
-          "difference of ECE gains (first - last model), tasks resampled independently", _build_f7),
-    _Spec("F8", "In alignment, calibration evolves consistently across tasks.",
-          "Spearman rho between two tasks' ECE over the alignment models, tasks resampled independently",
-          _build_f8),
+    _Spec(
+        "F4",
+        "Synthetic instruction data (Alpaca) harms calibration more than human-written data (OA).",
+        "paired ECE difference (synthetic - human)",
+        _build_f4,
+    ),
+    _Spec(
+        "F5",
+        "Parameter-efficient tuning (LoRA) restrains the deterioration compared with full fine-tuning.",
+        "paired ECE difference (full - LoRA)",
+        _build_f5,
+    ),
+    _Spec(
+        "F6",
+        "RLHF maintains calibration: no deterioration after PPO beyond a small margin.",
+        "paired ECE difference (RLHF - start), non-inferiority",
+        _build_f6,
+    ),
+    _Spec(
+        "F7",
+        "In pretraining, calibration improves more on facts generation and MMLU than on causal LM.",
+        "difference of ECE gains (first - last model), tasks resampled independently",
+        _build_f7,
+    ),
+    _Spec(
+        "F8",
+        "In alignment, calibration evolves consistently across tasks.",
+        "Spearman rho between two tasks' ECE over the alignment models, tasks resampled independently",
+        _build_f8,
+    ),
 ]
 
 
-def evaluate_findings(study_config: dict, metrics: pd.DataFrame, load_scores: Callable[[str, str], pd.DataFrame],
-                      n_boot: int = 1000, seed: int = 0) -> list[Finding]:
+def evaluate_findings(
+    study_config: dict,
+    metrics: pd.DataFrame,
+    load_scores: Callable[[str, str], pd.DataFrame],
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> list[Finding]:
     """The eight findings of section 1, in order, each with its numbers, test and verdict (see module doc).
 
     Missing inputs give "not evaluated" findings; a config that `Study` rejects raises its ConfigError.
@@ -535,5 +698,3 @@ def score_loader(study_config: dict, columns: Sequence[str] | None = None) -> Ca
         return pd.read_parquet(study.score_file(task, model), columns=list(columns) if columns else None)
 
     return load
-
-

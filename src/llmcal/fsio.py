@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 def current_umask() -> int:
@@ -103,10 +103,10 @@ def lock_results(results: str | Path) -> None:
         raise ResultsInUse(
             f"{root} is in use by another llmcal run ({holder}); two runs writing one results directory would "
             f"mix their outputs and training state. Wait for that run to finish, or give this one its own "
-            f"`results:` in the config") from None
+            f"`results:` in the config"
+        ) from None
     fh.seek(0)
     fh.truncate()
-    fh.write(json.dumps({"pid": os.getpid(), "cwd": os.getcwd(),
-                         "started": time.strftime("%Y-%m-%d %H:%M:%S")}) + "\n")
+    fh.write(json.dumps({"pid": os.getpid(), "cwd": os.getcwd(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}) + "\n")
     fh.flush()
     _held[str(root)] = fh

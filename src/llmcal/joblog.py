@@ -46,8 +46,10 @@ def setup_logging(path: str | None) -> None:
         # Snakemake deletes a job's log before it reruns the job; the attempts file beside it is not Snakemake's.
         attempts = attempts_file(log_file)
         earlier = attempts.read_text(encoding="utf-8", errors="replace") if attempts.is_file() else ""
-        header = (f"==== attempt started {time.strftime('%Y-%m-%d %H:%M:%S')} (pid {os.getpid()})"
-                  f"{'; earlier attempts above' if earlier else ''} ====\n")
+        header = (
+            f"==== attempt started {time.strftime('%Y-%m-%d %H:%M:%S')} (pid {os.getpid()})"
+            f"{'; earlier attempts above' if earlier else ''} ====\n"
+        )
         with open(log_file, "a", encoding="utf-8") as fh:
             fh.write(earlier + header)
         with open(attempts, "a", encoding="utf-8") as fh:

@@ -96,8 +96,11 @@ class Layout:
 
     def findings_outputs(self) -> dict[str, str]:
         """The findings report, its HTML and the selective-prediction curves, by output name."""
-        return {"md": self.path("report", "findings.md"), "html": self.path("report", "findings.html"),
-                "selective": self.path("report", "selective.pdf")}
+        return {
+            "md": self.path("report", "findings.md"),
+            "html": self.path("report", "findings.html"),
+            "selective": self.path("report", "selective.pdf"),
+        }
 
     # alignment -------------------------------------------------------------------------------------------------
 
@@ -110,5 +113,7 @@ class Layout:
 
     def diversity_outputs(self) -> dict[str, str]:
         """Figure 6's numbers and its t-SNE points, by output name."""
-        return {"summary": self.path("alignment", "diversity.json"),
-                "points": self.path("alignment", "diversity_points.parquet")}
+        return {
+            "summary": self.path("alignment", "diversity.json"),
+            "points": self.path("alignment", "diversity_points.parquet"),
+        }

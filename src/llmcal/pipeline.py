@@ -49,14 +49,21 @@ def sample_job(task: str, read: dict, data_cfg: dict, seed: int, out: str, task_
     from llmcal.data import sources
 
     tasks.load_modules(task_modules)
-    table = tasks.get(task).sample(read, data_cfg, seed, allow_fewer=bool(data_cfg.get("allow_fewer", False)),
-                                   key=f"data.{task}.allow_fewer")
+    table = tasks.get(task).sample(
+        read, data_cfg, seed, allow_fewer=bool(data_cfg.get("allow_fewer", False)), key=f"data.{task}.allow_fewer"
+    )
     if table.num_rows == 0:
         raise sources.SampleError(f"{task}: the sample is empty; nothing to write to {out}")
     sources.write_table(table, out)
     info = sources.sample_info(table)
-    log.info("%s: %d samples (requested %s, eligible %s) -> %s", task, table.num_rows, info.get("requested"),
-             info.get("eligible"), out)
+    log.info(
+        "%s: %d samples (requested %s, eligible %s) -> %s",
+        task,
+        table.num_rows,
+        info.get("requested"),
+        info.get("eligible"),
+        out,
+    )
 
 
 # models -------------------------------------------------------------------------------------------------------
@@ -68,12 +75,20 @@ def tokenizer_job(world_dir: str, vocab_size: int, out_dir: str) -> None:
     train_tokenizer(Path(world_dir) / "corpus" / "train.jsonl", vocab_size, out_dir)
 
 
-def pretrain_job(tokenizer_dir: str, world_dir: str, arch: dict, train_cfg: dict, save_steps: list[int],
-                 out_dirs: list[str]) -> None:
+def pretrain_job(
+    tokenizer_dir: str, world_dir: str, arch: dict, train_cfg: dict, save_steps: list[int], out_dirs: list[str]
+) -> None:
     from llmcal.models.pretrain import PretrainConfig, pretrain
 
-    pretrain(tokenizer_dir, Path(world_dir) / "corpus" / "train.jsonl", arch, PretrainConfig.from_dict(train_cfg),
-             save_steps, out_dirs, log=log.info)
+    pretrain(
+        tokenizer_dir,
+        Path(world_dir) / "corpus" / "train.jsonl",
+        arch,
+        PretrainConfig.from_dict(train_cfg),
+        save_steps,
+        out_dirs,
+        log=log.info,
+    )
 
 
 def download_model_job(repo: str, revision: str | None, out_dir: str) -> None:
@@ -85,15 +100,32 @@ def download_model_job(repo: str, revision: str | None, out_dir: str) -> None:
 # scoring ------------------------------------------------------------------------------------------------------
 
 
-def score_job(model_dir: str, model: dict, task: str, data: str, scoring_cfg: dict, seed: int, out: str,
-              threads: int = 1, task_modules: Sequence[str] = ()) -> None:
+def score_job(
+    model_dir: str,
+    model: dict,
+    task: str,
+    data: str,
+    scoring_cfg: dict,
+    seed: int,
+    out: str,
+    threads: int = 1,
+    task_modules: Sequence[str] = (),
+) -> None:
     """One task's scores: score_model_job with that task alone."""
-    score_model_job(model_dir, model, {task: (data, out)}, scoring_cfg, seed, threads=threads,
-                    task_modules=task_modules)
+    score_model_job(
+        model_dir, model, {task: (data, out)}, scoring_cfg, seed, threads=threads, task_modules=task_modules
+    )
 
 
-def score_model_job(model_dir: str, model: dict, files: Mapping[str, tuple[str, str]], scoring_cfg: dict, seed: int,
-                    threads: int = 1, task_modules: Sequence[str] = ()) -> None:
+def score_model_job(
+    model_dir: str,
+    model: dict,
+    files: Mapping[str, tuple[str, str]],
+    scoring_cfg: dict,
+    seed: int,
+    threads: int = 1,
+    task_modules: Sequence[str] = (),
+) -> None:
     """Every task's scores with one model load: files maps each task to (its sample, its score file).
 
     The tasks are scored in turn, each score file written whole as soon as its task is done, so a job that fails
@@ -126,8 +158,15 @@ def score_model_job(model_dir: str, model: dict, files: Mapping[str, tuple[str, 
     for task, (data, out) in files.items():
         result = score_task(lm, task, pd.read_parquet(data), cfg, seed, instruct=instruct)
         atomic_write(out, lambda tmp, r=result: r.to_parquet(tmp, index=False))
-        log.info("%s on %s: n=%d accuracy=%.4f mean confidence=%.4f%s", model["name"], task, len(result),
-                 result["correct"].mean(), result["confidence"].mean(), summaries[task](result))
+        log.info(
+            "%s on %s: n=%d accuracy=%.4f mean confidence=%.4f%s",
+            model["name"],
+            task,
+            len(result),
+            result["correct"].mean(),
+            result["confidence"].mean(),
+            summaries[task](result),
+        )
 
 
 def _check_writable(out: str) -> None:
@@ -136,11 +175,14 @@ def _check_writable(out: str) -> None:
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise PermissionError(f"{out}: cannot create its folder {parent} ({e.strerror}); "
-                              f"make the results folder writable or set `results:` elsewhere") from None
+        raise PermissionError(
+            f"{out}: cannot create its folder {parent} ({e.strerror}); "
+            f"make the results folder writable or set `results:` elsewhere"
+        ) from None
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(f"{out}: its folder {parent} is not writable; "
-                              f"make the results folder writable or set `results:` elsewhere")
+        raise PermissionError(
+            f"{out}: its folder {parent} is not writable; make the results folder writable or set `results:` elsewhere"
+        )
 
 
 def aggregate_job(score_files: list[str], rows: list[dict], metrics_cfg: dict, seed: int, out: str) -> pd.DataFrame:
@@ -150,8 +192,13 @@ def aggregate_job(score_files: list[str], rows: list[dict], metrics_cfg: dict, s
     records = []
     for path, meta in zip(score_files, rows, strict=True):
         df = pd.read_parquet(path, columns=["confidence", "correct"])
-        stats = summarize(df["confidence"].to_numpy(), df["correct"].to_numpy(), n_bins=metrics_cfg.get("n_bins", 10),
-                          n_boot=metrics_cfg.get("n_boot", 1000), seed=seed)
+        stats = summarize(
+            df["confidence"].to_numpy(),
+            df["correct"].to_numpy(),
+            n_bins=metrics_cfg.get("n_bins", 10),
+            n_boot=metrics_cfg.get("n_boot", 1000),
+            seed=seed,
+        )
         records.append({**meta, **stats})
     table = pd.DataFrame.from_records(records)
     atomic_write(out, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6f"))
@@ -175,23 +222,34 @@ def figure_job(figure: dict, inputs: dict, params: dict, task_labels: dict, n_bi
 
 def mini_instructions_job(world_dir: str, seed: int, sizes: dict, out_dir: str) -> dict:
     from llmcal.data.miniworld_instructions import generate_instruction_data
+
     with atomic_dir(out_dir) as tmp:
         summary = generate_instruction_data(Path(world_dir), seed, out_dir=Path(tmp), **sizes)
     log.info("mini instruction data: %s", json.dumps(summary, default=str))
     return summary
 
 
-def instruction_data_job(raw: dict, n: int | None, n_prompts: int | None, seed: int, outputs: dict,
-                         allow_fewer: bool = False) -> None:
+def instruction_data_job(
+    raw: dict, n: int | None, n_prompts: int | None, seed: int, outputs: dict, allow_fewer: bool = False
+) -> None:
     """The tuning sets (equal size, seeded), the reward pairs and the PPO prompts as canonical tables."""
     from llmcal.data import instructions as ins
     from llmcal.data.sources import write_table
 
-    alpaca, oasst = ins.build_instruction_sets(ins.read_alpaca(raw["alpaca"]),
-                                               ins.oasst_single_turn(ins.read_oasst(raw["oasst"])), n=n, seed=seed,
-                                               allow_fewer=allow_fewer)
+    alpaca, oasst = ins.build_instruction_sets(
+        ins.read_alpaca(raw["alpaca"]),
+        ins.oasst_single_turn(ins.read_oasst(raw["oasst"])),
+        n=n,
+        seed=seed,
+        allow_fewer=allow_fewer,
+    )
     comparison = ins.build_comparison(ins.read_comparison(raw["comparison"]), seed)
-    tables = {"alpaca": alpaca, "oasst": oasst, "comparison": comparison, "ppo_prompts": ins.ppo_prompts(alpaca, n_prompts, seed, allow_fewer)}
+    tables = {
+        "alpaca": alpaca,
+        "oasst": oasst,
+        "comparison": comparison,
+        "ppo_prompts": ins.ppo_prompts(alpaca, n_prompts, seed, allow_fewer),
+    }
     for name, table in tables.items():
         write_table(table, outputs[name])
         log.info("%s: %d rows -> %s", name, table.num_rows, outputs[name])
@@ -219,8 +277,14 @@ def sft_job(run: dict, base_dir: str, data: str, launch: dict, state_dir: str, e
 
     check_writable([state_dir, *epoch_dirs], "instruction-tuning outputs")
     staged = _staged_epochs(state_dir, len(epoch_dirs))
-    args = {"base_dir": base_dir, "data": data, "settings": run["settings"], "epoch_dirs": staged,
-            "state_dir": state_dir, "key": f"alignment.instruction_tuning.{run['method']}"}
+    args = {
+        "base_dir": base_dir,
+        "data": data,
+        "settings": run["settings"],
+        "epoch_dirs": staged,
+        "state_dir": state_dir,
+        "key": f"alignment.instruction_tuning.{run['method']}",
+    }
     summary = run_stage("sft", args, launch, state_dir)
     for src, dest in zip(staged, epoch_dirs, strict=True):
         publish(src, dest)
@@ -236,20 +300,34 @@ def reward_job(settings: dict, base_dir: str, pairs: str, launch: dict, out_dir:
     from llmcal.training.launch import run_stage
 
     check_writable([out_dir, metrics], "reward model outputs")
-    args = {"base_dir": base_dir, "pairs": pairs, "settings": settings, "out_dir": out_dir, "metrics": metrics,
-            "key": "alignment.reward"}
+    args = {
+        "base_dir": base_dir,
+        "pairs": pairs,
+        "settings": settings,
+        "out_dir": out_dir,
+        "metrics": metrics,
+        "key": "alignment.reward",
+    }
     return run_stage("reward", args, launch, Path(out_dir).parent / ".reward-launch")
 
 
-def ppo_job(run: dict, policy_dir: str, reward_dir: str, prompts: str, launch: dict, state_dir: str,
-            epoch_dirs: list[str]) -> dict:
+def ppo_job(
+    run: dict, policy_dir: str, reward_dir: str, prompts: str, launch: dict, state_dir: str, epoch_dirs: list[str]
+) -> dict:
     from llmcal.training import check_writable
     from llmcal.training.launch import publish, run_stage
 
     check_writable([state_dir, *epoch_dirs], "PPO outputs")
     staged = _staged_epochs(state_dir, len(epoch_dirs))
-    args = {"policy_dir": policy_dir, "reward_dir": reward_dir, "prompts": prompts, "settings": run["settings"],
-            "epoch_dirs": staged, "state_dir": state_dir, "key": "alignment.rlhf.ppo"}
+    args = {
+        "policy_dir": policy_dir,
+        "reward_dir": reward_dir,
+        "prompts": prompts,
+        "settings": run["settings"],
+        "epoch_dirs": staged,
+        "state_dir": state_dir,
+        "key": "alignment.rlhf.ppo",
+    }
     summary = run_stage("ppo", args, launch, state_dir)
     for src, dest in zip(staged, epoch_dirs, strict=True):
         publish(src, dest)
@@ -269,8 +347,9 @@ def diversity_job(tables: dict, embedder: dict, cfg: dict, seed: int, out_json: 
         stats[name] = diversity.diversity_stats(embeddings[name], int(cfg.get("n_boot", 200)), seed)
         log.info("%s: diversity %s", name, json.dumps(stats[name]))
     points = diversity.tsne_2d(embeddings, seed, float(cfg.get("perplexity", 30.0)))
-    frame = pd.concat([pd.DataFrame({"set": name, "x": p[:, 0], "y": p[:, 1]}) for name, p in points.items()],
-                      ignore_index=True)
+    frame = pd.concat(
+        [pd.DataFrame({"set": name, "x": p[:, 0], "y": p[:, 1]}) for name, p in points.items()], ignore_index=True
+    )
     report = {"embedder": {**embedder, "dir": str(model_dir)}, "sets": stats}
     atomic_write(out_points, lambda tmp: frame.to_parquet(tmp, index=False))
     atomic_text(out_json, json.dumps(report, indent=1, sort_keys=True) + "\n")
@@ -280,8 +359,17 @@ def diversity_job(tables: dict, embedder: dict, cfg: dict, seed: int, out_json: 
 # findings -----------------------------------------------------------------------------------------------------
 
 
-def findings_job(config: dict, metrics_file: str, figure_files: dict, n_boot: int, seed: int, out_md: str,
-                 out_html: str, out_selective: str, alignment_files: list | None = None) -> list:
+def findings_job(
+    config: dict,
+    metrics_file: str,
+    figure_files: dict,
+    n_boot: int,
+    seed: int,
+    out_md: str,
+    out_html: str,
+    out_selective: str,
+    alignment_files: list | None = None,
+) -> list:
     """The findings report: each claim of the paper tested on this run's numbers (see llmcal.findings)."""
     from llmcal import findings, report, selective
     from llmcal.figures import figure_selective

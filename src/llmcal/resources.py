@@ -39,9 +39,18 @@ def parameters(size: str) -> float:
     return float(m.group(1)) * _SCALE[m.group(2).lower()] if m else 0.0
 
 
-def job_resources(kind: str, params: float, precision: str = "bfloat16", *, gpu_mem_gb: float = 80.0,
-                  processes: int = 1, samples: int = 100_000, epochs: int = 3, examples: int = 10_000,
-                  gpu: bool = True) -> dict:
+def job_resources(
+    kind: str,
+    params: float,
+    precision: str = "bfloat16",
+    *,
+    gpu_mem_gb: float = 80.0,
+    processes: int = 1,
+    samples: int = 100_000,
+    epochs: int = 3,
+    examples: int = 10_000,
+    gpu: bool = True,
+) -> dict:
     """Resources of one job: {"gpu", "mem_mb", "cpus_per_task", "runtime"} (runtime in minutes).
 
     `gpu=False` (the mini preset, a CPU-only run) asks for no GPU whatever the model.

@@ -1,6 +1,6 @@
 """The README's resources table: what the jobs of a config ask a cluster for (a test keeps the README current).
 
-    python -m llmcal.resources_table config.yaml
+python -m llmcal.resources_table config.yaml
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@ from typing import Any, ClassVar
 from llmcal.registry import ConfigError
 
 
-def setting(default: Any = dataclasses.MISSING, help: str = "", *, runtime_only: bool = False,
-            internal: bool = False, **kw):
+def setting(
+    default: Any = dataclasses.MISSING, help: str = "", *, runtime_only: bool = False, internal: bool = False, **kw
+):
     """A section field: its default, a one-line help text, and whether it is runtime-only (cannot change results).
 
     `internal` fields are set by the code, never by a config key (e.g. the key path a section was read from).
@@ -90,7 +91,7 @@ class Section:
 
 
 def suggest(key: str, allowed: Iterable[str]) -> str:
-    """"; did you mean `x`?" for the allowed name nearest to key, or the list of allowed names."""
+    """ "; did you mean `x`?" for the allowed name nearest to key, or the list of allowed names."""
     allowed = sorted(allowed)
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if close:
@@ -101,8 +102,13 @@ def suggest(key: str, allowed: Iterable[str]) -> str:
 def unknown_keys(given: Mapping, allowed: Iterable[str], where: str) -> list[str]:
     """One message per key of `given` that is not in `allowed`."""
     allowed = list(allowed)
-    return [f"`{where}.{k}`: unknown key; {suggest(str(k), allowed)}" if where
-            else f"`{k}`: unknown key; {suggest(str(k), allowed)}" for k in given if k not in allowed]
+    return [
+        f"`{where}.{k}`: unknown key; {suggest(str(k), allowed)}"
+        if where
+        else f"`{k}`: unknown key; {suggest(str(k), allowed)}"
+        for k in given
+        if k not in allowed
+    ]
 
 
 def check_keys(given: Mapping, allowed: Iterable[str], where: str) -> None:

@@ -96,7 +96,8 @@ def holdout_mask(ids, seed: int, fit_fraction: float = 0.5) -> np.ndarray:
     prefix = f"{seed}:".encode()
     return np.fromiter(
         (int.from_bytes(hashlib.blake2b(prefix + str(i).encode(), digest_size=8).digest(), "big") < cut for i in ids),
-        dtype=bool, count=len(ids),
+        dtype=bool,
+        count=len(ids),
     )
 
 
@@ -167,8 +168,14 @@ def _stack(column: pd.Series) -> np.ndarray:
     return np.stack([np.asarray(v, dtype=np.float64) for v in column])
 
 
-def fit_temperature(scores: pd.DataFrame, seed: int, n_bins: int = 10, grid=None, fit_fraction: float = 0.5,
-                    mask: np.ndarray | None = None) -> dict:
+def fit_temperature(
+    scores: pd.DataFrame,
+    seed: int,
+    n_bins: int = 10,
+    grid=None,
+    fit_fraction: float = 0.5,
+    mask: np.ndarray | None = None,
+) -> dict:
     """Temperature scaling fitted on one part of the samples, judged on the other.
 
     The split is `holdout_mask(scores.id, seed)` (or `mask`, True = fit). T
@@ -184,8 +191,10 @@ def fit_temperature(scores: pd.DataFrame, seed: int, n_bins: int = 10, grid=None
     m = holdout_mask(scores["id"], seed, fit_fraction) if mask is None else np.asarray(mask, dtype=bool)
     fit, held = m, ~m
     if not fit.any() or not held.any():
-        raise ValueError(f"temperature scaling needs samples on both sides of the split, got {int(fit.sum())} "
-                         f"to fit and {int(held.sum())} held out")
+        raise ValueError(
+            f"temperature scaling needs samples on both sides of the split, got {int(fit.sum())} "
+            f"to fit and {int(held.sum())} held out"
+        )
     conf = scores["confidence"].to_numpy(dtype=np.float64)
     corr = scores["correct"].to_numpy().astype(np.float64)
     letters = [f"p_{x}" for x in LETTERS]
@@ -229,12 +238,24 @@ def fit_temperature(scores: pd.DataFrame, seed: int, n_bins: int = 10, grid=None
 
 # beyond ECE ---------------------------------------------------------------------------------------------------
 
-EXTRA_COLUMNS = ["model", "task", "n", "ece", "adaptive_ece", "brier", "selective_auc",
-                 "temperature", "ts_ece_before", "ts_ece_after", "note"]
+EXTRA_COLUMNS = [
+    "model",
+    "task",
+    "n",
+    "ece",
+    "adaptive_ece",
+    "brier",
+    "selective_auc",
+    "temperature",
+    "ts_ece_before",
+    "ts_ece_after",
+    "note",
+]
 
 
-def calibration_extras(metrics: pd.DataFrame, load_scores: Callable[[str, str], pd.DataFrame], seed: int,
-                       n_bins: int = 10) -> pd.DataFrame:
+def calibration_extras(
+    metrics: pd.DataFrame, load_scores: Callable[[str, str], pd.DataFrame], seed: int, n_bins: int = 10
+) -> pd.DataFrame:
     """Per (model, task) of metrics: adaptive ECE and Brier (from metrics), selective-prediction area
     (`selective_auc`) and temperature scaling (`fit_temperature`: T, held-out ECE before and after).
 
@@ -244,10 +265,19 @@ def calibration_extras(metrics: pd.DataFrame, load_scores: Callable[[str, str], 
     masks: dict[tuple, np.ndarray] = {}
     records = []
     for row in metrics.itertuples(index=False):
-        rec = {"model": row.model, "task": row.task, "n": row.n, "ece": row.ece,
-               "adaptive_ece": getattr(row, "adaptive_ece", math.nan), "brier": getattr(row, "brier", math.nan),
-               "selective_auc": math.nan, "temperature": math.nan, "ts_ece_before": math.nan,
-               "ts_ece_after": math.nan, "note": ""}
+        rec = {
+            "model": row.model,
+            "task": row.task,
+            "n": row.n,
+            "ece": row.ece,
+            "adaptive_ece": getattr(row, "adaptive_ece", math.nan),
+            "brier": getattr(row, "brier", math.nan),
+            "selective_auc": math.nan,
+            "temperature": math.nan,
+            "ts_ece_before": math.nan,
+            "ts_ece_after": math.nan,
+            "note": "",
+        }
         try:
             scores = load_scores(row.model, row.task)
         except (OSError, KeyError, ValueError) as exc:

@@ -126,8 +126,9 @@ def _bin_sums_bincount(counts: np.ndarray, bins: np.ndarray, gap: np.ndarray, n_
     return sums.reshape(r, n_bins).T
 
 
-def _replicates(confs: np.ndarray, corrs: np.ndarray, n_boot: int, rng: np.random.Generator,
-                n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+def _replicates(
+    confs: np.ndarray, corrs: np.ndarray, n_boot: int, rng: np.random.Generator, n_bins: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(n_boot, K) ECEs and accuracies of K models on the same resampled indices. confs, corrs: (K, n)."""
     k, n = confs.shape
     bins = [bin_indices(c, n_bins) for c in confs]
@@ -172,8 +173,9 @@ def ece_accuracy_replicates(confidence, correct, n_boot: int, seed, n_bins: int)
     return ece[:, 0], acc[:, 0]
 
 
-def bootstrap_eces(confidences, corrects, n_boot: int = 1000, seed=0, n_bins: int = 10,
-                   paired: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def bootstrap_eces(
+    confidences, corrects, n_boot: int = 1000, seed=0, n_bins: int = 10, paired: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Point ECEs (K,) and bootstrap ECEs (n_boot, K) of K models.
 
     paired: the arrays are aligned by sample (row i is the same item for every
@@ -186,20 +188,24 @@ def bootstrap_eces(confidences, corrects, n_boot: int = 1000, seed=0, n_bins: in
     if paired:
         lengths = {len(c) for c in confs}
         if len(lengths) != 1:
-            raise ValueError(f"paired bootstrap needs aligned samples, got lengths {sorted(lengths)}; "
-                             f"use llmcal.findings.align_many")
+            raise ValueError(
+                f"paired bootstrap needs aligned samples, got lengths {sorted(lengths)}; use llmcal.findings.align_many"
+            )
         boot, _ = _replicates(np.vstack(confs), np.vstack(corrs), n_boot, np.random.default_rng(seed), n_bins)
     else:
         streams = np.random.SeedSequence(seed).spawn(len(confs))
-        boot = np.column_stack([
-            _replicates(c[None], y[None], n_boot, np.random.default_rng(s), n_bins)[0][:, 0]
-            for c, y, s in zip(confs, corrs, streams)
-        ])
+        boot = np.column_stack(
+            [
+                _replicates(c[None], y[None], n_boot, np.random.default_rng(s), n_bins)[0][:, 0]
+                for c, y, s in zip(confs, corrs, streams)
+            ]
+        )
     return point, boot
 
 
-def paired_bootstrap_ece_diff(conf_a, corr_a, conf_b, corr_b, n_boot: int = 1000, seed=0,
-                              n_bins: int = 10, level: float = LEVEL) -> dict:
+def paired_bootstrap_ece_diff(
+    conf_a, corr_a, conf_b, corr_b, n_boot: int = 1000, seed=0, n_bins: int = 10, level: float = LEVEL
+) -> dict:
     """ECE(b) - ECE(a) on aligned samples, with a paired percentile bootstrap interval and p-value.
 
     The caller aligns the samples (see `llmcal.findings.align`). p_value is `bootstrap_p`'s
@@ -208,8 +214,15 @@ def paired_bootstrap_ece_diff(conf_a, corr_a, conf_b, corr_b, n_boot: int = 1000
     point, boot = bootstrap_eces([conf_a, conf_b], [corr_a, corr_b], n_boot, seed, n_bins, paired=True)
     diffs = boot[:, 1] - boot[:, 0]
     lo, hi = percentile_interval(diffs, level)
-    return {"diff": float(point[1] - point[0]), "lo": lo, "hi": hi, "p_value": bootstrap_p(diffs),
-            "ece_a": float(point[0]), "ece_b": float(point[1]), "n": len(np.asarray(conf_a))}
+    return {
+        "diff": float(point[1] - point[0]),
+        "lo": lo,
+        "hi": hi,
+        "p_value": bootstrap_p(diffs),
+        "ece_a": float(point[0]),
+        "ece_b": float(point[1]),
+        "n": len(np.asarray(conf_a)),
+    }
 
 
 # rank correlation ---------------------------------------------------------------------------------------------
@@ -245,8 +258,9 @@ def spearman(x, y) -> float:
     return float(rank_corr(x, y))
 
 
-def trend_test(x, confidences, corrects, n_boot: int = 1000, seed=0, n_bins: int = 10,
-               paired: bool = True, level: float = LEVEL) -> dict:
+def trend_test(
+    x, confidences, corrects, n_boot: int = 1000, seed=0, n_bins: int = 10, paired: bool = True, level: float = LEVEL
+) -> dict:
     """Spearman's rho between an ordered series x (scale rank, step, epoch) and the ECE of its models.
 
     The interval comes from resampling every model's samples (the same indices
@@ -265,5 +279,4 @@ def trend_from_replicates(x: np.ndarray, point: np.ndarray, boot: np.ndarray, le
     """rho of x against the point series, with the interval and p-value of rho over the replicate series."""
     rhos = rank_corr(x, boot)
     lo, hi = percentile_interval(rhos, level)
-    return {"rho": float(rank_corr(x, point)), "lo": lo, "hi": hi, "p_value": bootstrap_p(rhos),
-            "ece": point.tolist()}
+    return {"rho": float(rank_corr(x, point)), "lo": lo, "hi": hi, "p_value": bootstrap_p(rhos), "ece": point.tolist()}

@@ -40,8 +40,10 @@ class Study:
         self.tasks = tuple(config.get("tasks", task_registry.builtin()))
         for t in self.tasks:
             if t not in self.task_names:
-                raise ConfigError(f"tasks: {t!r} is not one of {self.task_names} (a task of your own is a module "
-                                  f"named in `task_modules`)")
+                raise ConfigError(
+                    f"tasks: {t!r} is not one of {self.task_names} (a task of your own is a module "
+                    f"named in `task_modules`)"
+                )
         pre = config.get("pretrain") or {}
         self.pretrain_steps = int(pre["steps"]) if "steps" in pre else None
         self.models: dict[str, ModelSpec] = expand_models(config["models"], self.pretrain_steps)
@@ -70,8 +72,10 @@ class Study:
         """Cross-field rules: a config that would fail (or run silently wrong) hours in fails here instead."""
         max_length, min_context = self.scoring.max_length, self.scoring.min_context
         if max_length <= min_context:
-            raise ConfigError(f"scoring.max_length: {max_length} leaves no room for min_context {min_context} plus "
-                              f"the prompt; raise scoring.max_length or lower scoring.min_context")
+            raise ConfigError(
+                f"scoring.max_length: {max_length} leaves no room for min_context {min_context} plus "
+                f"the prompt; raise scoring.max_length or lower scoring.min_context"
+            )
         self._check_context_windows(max_length)
         world = self.world if self._uses_world() else None
         for m in self.models.values():
@@ -79,9 +83,11 @@ class Study:
                 self._check_mini_arch(m)
                 seq_len = self.pretrain.seq_len
                 if max_length > seq_len:
-                    raise ConfigError(f"scoring.max_length: {max_length} exceeds the context window of mini model "
-                                      f"{m.name} (pretrain.seq_len {seq_len} positions); set scoring.max_length <= "
-                                      f"{seq_len}")
+                    raise ConfigError(
+                        f"scoring.max_length: {max_length} exceeds the context window of mini model "
+                        f"{m.name} (pretrain.seq_len {seq_len} positions); set scoring.max_length <= "
+                        f"{seq_len}"
+                    )
         self._check_training_lengths()
         data = self.config.get("data") or {}
         for t in self.tasks:
@@ -90,9 +96,11 @@ class Study:
         if self.alignment is not None:
             for t in self.tasks:
                 if not self.task(t).instructable:
-                    raise ConfigError(f"tasks: {t!r} has no instruction for the instruction-tuned models of the "
-                                      f"alignment stage; give its Task an `instruction` (Table 1), or leave it out "
-                                      f"of `tasks`")
+                    raise ConfigError(
+                        f"tasks: {t!r} has no instruction for the instruction-tuned models of the "
+                        f"alignment stage; give its Task an `instruction` (Table 1), or leave it out "
+                        f"of `tasks`"
+                    )
 
     def _check_context_windows(self, max_length: int) -> None:
         """Models already on disk (a `path:`, a downloaded hub checkpoint): max_length within their window.
@@ -119,15 +127,19 @@ class Study:
         for key, settings in stages:
             length = int(settings.get("max_length", 0) or 0)
             if length > seq_len:
-                raise ConfigError(f"{key}.max_length: {length} exceeds the context window of the base {plan.base} "
-                                  f"(pretrain.seq_len {seq_len} positions); set it <= {seq_len}")
+                raise ConfigError(
+                    f"{key}.max_length: {length} exceeds the context window of the base {plan.base} "
+                    f"(pretrain.seq_len {seq_len} positions); set it <= {seq_len}"
+                )
         if plan.ppo is not None:
             ppo = plan.ppo.settings
             length = int(ppo["max_prompt_length"]) + int(ppo["response_length"])
             if length > seq_len:
-                raise ConfigError(f"alignment.rlhf.ppo.max_prompt_length: {ppo['max_prompt_length']} plus "
-                                  f"response_length {ppo['response_length']} exceeds the context window of the base "
-                                  f"{plan.base} (pretrain.seq_len {seq_len} positions); lower either")
+                raise ConfigError(
+                    f"alignment.rlhf.ppo.max_prompt_length: {ppo['max_prompt_length']} plus "
+                    f"response_length {ppo['response_length']} exceeds the context window of the base "
+                    f"{plan.base} (pretrain.seq_len {seq_len} positions); lower either"
+                )
 
     def _uses_world(self) -> bool:
         data = self.config.get("data") or {}
@@ -137,8 +149,10 @@ class Study:
     def _check_mini_arch(m: ModelSpec) -> None:
         hidden, heads = int(m.mini["hidden_size"]), int(m.mini["num_heads"])
         if hidden % heads:
-            raise ConfigError(f"models ({m.entry}).mini.hidden_size: {hidden} is not divisible by num_heads {heads}; "
-                              f"each attention head needs a whole share of the hidden size")
+            raise ConfigError(
+                f"models ({m.entry}).mini.hidden_size: {hidden} is not divisible by num_heads {heads}; "
+                f"each attention head needs a whole share of the hidden size"
+            )
 
     # models -------------------------------------------------------------------------------------------------
 
@@ -193,7 +207,8 @@ class Study:
         """Figures 5 and 12's bar groups: the base model, then each run's epochs."""
         plan = self.alignment
         return [{"label": f"Base ({plan.base})", "models": [plan.base]}] + [
-            {"label": r.label, "models": list(r.models)} for r in plan.runs]
+            {"label": r.label, "models": list(r.models)} for r in plan.runs
+        ]
 
     def figure(self, name: str) -> Figure:
         for f in self.figures:
@@ -223,8 +238,11 @@ class Study:
 
     def score_rows(self) -> list[dict]:
         """Which model and task each file of all_scores() belongs to, in the same order."""
-        return [{"model": m, "family": s.family, "size": s.size, "step": s.step, "run": s.run, "epoch": s.epoch,
-                 "task": t} for m, s in self.models.items() for t in self.tasks]
+        return [
+            {"model": m, "family": s.family, "size": s.size, "step": s.step, "run": s.run, "epoch": s.epoch, "task": t}
+            for m, s in self.models.items()
+            for t in self.tasks
+        ]
 
     def figure_scores(self, fig: Figure) -> dict[str, str]:
         """The per-sample files of a figure's models on its task (or every task), keyed "model|task"."""
@@ -253,8 +271,9 @@ class Study:
 
     # resources ----------------------------------------------------------------------------------------------
 
-    def job_resources(self, rule: str, model: str | None = None, task: str | None = None,
-                      run: str | None = None) -> dict:
+    def job_resources(
+        self, rule: str, model: str | None = None, task: str | None = None, run: str | None = None
+    ) -> dict:
         """What one job asks a cluster for: {gpu, mem_mb, cpus_per_task, runtime}; see llmcal.resources.
 
         A scoring job scores every task of the run with one model load: its runtime counts the samples of all
@@ -277,13 +296,34 @@ class Study:
 
             if rule == "sft":
                 r = plan.run(run)
-                return res.job_resources(r.method, base, precision, processes=processes(r.method), epochs=r.epochs,
-                                         examples=examples, **common)
+                return res.job_resources(
+                    r.method,
+                    base,
+                    precision,
+                    processes=processes(r.method),
+                    epochs=r.epochs,
+                    examples=examples,
+                    **common,
+                )
             if rule == "reward":
-                return res.job_resources("reward", base, precision, processes=processes("reward"),
-                                         epochs=plan.reward["epochs"], examples=examples, **common)
-            return res.job_resources("ppo", base, precision, processes=processes("ppo"), epochs=plan.ppo.epochs,
-                                     examples=plan.ppo_prompts or examples, **common)
+                return res.job_resources(
+                    "reward",
+                    base,
+                    precision,
+                    processes=processes("reward"),
+                    epochs=plan.reward["epochs"],
+                    examples=examples,
+                    **common,
+                )
+            return res.job_resources(
+                "ppo",
+                base,
+                precision,
+                processes=processes("ppo"),
+                epochs=plan.ppo.epochs,
+                examples=plan.ppo_prompts or examples,
+                **common,
+            )
         return res.job_resources("cpu", 0.0)
 
     def score_samples(self, task: str | None = None) -> int:
@@ -351,8 +391,11 @@ class Study:
         hub = [self.layout.model_dir(m) for m in self.hub_models()]
         if self.alignment:
             plan = self.alignment
-            raw += [str(al.raw_dir(self.layout, plan.data, n)) for n in al.DATA_SETS
-                    if plan.data[n]["source"] in ("hub", "url")]
+            raw += [
+                str(al.raw_dir(self.layout, plan.data, n))
+                for n in al.DATA_SETS
+                if plan.data[n]["source"] in ("hub", "url")
+            ]
             hub += self.embedder_inputs()
         return raw + hub
 
@@ -408,8 +451,13 @@ class Study:
         return emb
 
     def _embedder_model(self) -> ModelSpec:
-        return ModelSpec(name="embedder", family="embedder", size="", hub=self._plan().embedder["hub"],
-                         revision=self._plan().embedder.get("revision"))
+        return ModelSpec(
+            name="embedder",
+            family="embedder",
+            size="",
+            hub=self._plan().embedder["hub"],
+            revision=self._plan().embedder.get("revision"),
+        )
 
     def embedder_inputs(self) -> list[str]:
         return [self.embedder_spec()["path"]] if self._plan().embedder.get("hub") else []

@@ -133,7 +133,9 @@ def _load_json_list(path: Path, what: str) -> list:
     return data
 
 
-def _file_records(path: Path, what: str, columns: Sequence[str], optional: Sequence[str] = ()) -> Iterator[tuple[str, Any]]:
+def _file_records(
+    path: Path, what: str, columns: Sequence[str], optional: Sequence[str] = ()
+) -> Iterator[tuple[str, Any]]:
     """(where, record) of one file: a ``.parquet`` table, a jsonl (``.jsonl``, ``.jsonl.gz``, ``.jsonl.zst``),
     or a JSON list (anything else)."""
     _need_file(path, what)
@@ -256,7 +258,9 @@ def _oasst_records(path: Path) -> Iterator[tuple[str, Any]]:
 _NO_PARENT = object()
 
 
-def _flatten_tree(message: Any, parent_id: Any, where: str, tree_id: Any, counter: list | None = None) -> Iterator[tuple[str, dict]]:
+def _flatten_tree(
+    message: Any, parent_id: Any, where: str, tree_id: Any, counter: list | None = None
+) -> Iterator[tuple[str, dict]]:
     """A nested export message and its replies, depth first, as (where, flat message).
 
     ``where`` ends with "message " and gets the message's position in the tree
@@ -272,7 +276,9 @@ def _flatten_tree(message: Any, parent_id: Any, where: str, tree_id: Any, counte
     if parent_id is not _NO_PARENT:
         given = flat.get("parent_id")
         if "parent_id" in flat and not _is_missing(given) and given != parent_id:
-            raise SampleError(f"{here}: parent_id {given!r} is not the id of the message it is nested under ({parent_id!r})")
+            raise SampleError(
+                f"{here}: parent_id {given!r} is not the id of the message it is nested under ({parent_id!r})"
+            )
         flat["parent_id"] = parent_id
     if tree_id is not None:
         flat.setdefault("message_tree_id", tree_id)
@@ -371,8 +377,9 @@ def oasst_single_turn(messages: Iterable[Mapping]) -> Collected:
             "prompter root with an English assistant reply"
         )
     if not roots:
-        raise SampleError("OpenAssistant: no root messages (parent_id null) among the messages; "
-                          "is this a full oasst1 export?")
+        raise SampleError(
+            "OpenAssistant: no root messages (parent_id null) among the messages; is this a full oasst1 export?"
+        )
     return _collected("OpenAssistant single-turn pairs", pairs, skipped)
 
 
@@ -415,7 +422,10 @@ def _oasst_pair(root: Mapping, reply: Mapping) -> dict:
 
 
 def build_instruction_sets(
-    alpaca_rows: Sequence[Mapping], oasst_pairs: Sequence[Mapping], n: int | None = None, seed: int = 0,
+    alpaca_rows: Sequence[Mapping],
+    oasst_pairs: Sequence[Mapping],
+    n: int | None = None,
+    seed: int = 0,
     allow_fewer: bool = False,
 ) -> tuple[pa.Table, pa.Table]:
     """(alpaca, oasst) tables of equal size, each a seeded draw without replacement.
@@ -431,8 +441,14 @@ def build_instruction_sets(
     oasst = _instruction_rows("OpenAssistant", oasst_pairs)
     size = min(len(alpaca), len(oasst))
     if n is not None and n > size:
-        _short("instruction sets", n, size, allow_fewer, "alignment.data.allow_fewer",
-               f"Alpaca has {len(alpaca)} usable examples, OpenAssistant {len(oasst)} single-turn pairs")
+        _short(
+            "instruction sets",
+            n,
+            size,
+            allow_fewer,
+            "alignment.data.allow_fewer",
+            f"Alpaca has {len(alpaca)} usable examples, OpenAssistant {len(oasst)} single-turn pairs",
+        )
     size = size if n is None else min(n, size)
     shared = {"requested": "smallest" if n is None else n, "size": size, "seed": seed}
     return (
@@ -479,8 +495,7 @@ def _short(what: str, n: int, eligible: int, allow_fewer: bool, key: str, why: s
     message = f"{what}: asked for {n} items but only {eligible} are available ({why})"
     if not allow_fewer:
         raise SampleError(f"{message}; set {key}: true to accept {eligible}, or lower the n")
-    warnings.warn(f"{message}; {key} is true, so the sample holds all {eligible}", SampleShortfallWarning,
-                  stacklevel=3)
+    warnings.warn(f"{message}; {key} is true, so the sample holds all {eligible}", SampleShortfallWarning, stacklevel=3)
 
 
 def ppo_prompts(alpaca_table: pa.Table, n: int | None = None, seed: int = 0, allow_fewer: bool = False) -> pa.Table:
@@ -493,8 +508,14 @@ def ppo_prompts(alpaca_table: pa.Table, n: int | None = None, seed: int = 0, all
         return table
     n = _check_n(n)
     if n > table.num_rows:
-        _short("PPO prompts", n, table.num_rows, allow_fewer, "alignment.data.allow_fewer",
-               f"alignment.rlhf.n_prompts is {n}; the prompts come from the {table.num_rows}-example Alpaca set")
+        _short(
+            "PPO prompts",
+            n,
+            table.num_rows,
+            allow_fewer,
+            "alignment.data.allow_fewer",
+            f"alignment.rlhf.n_prompts is {n}; the prompts come from the {table.num_rows}-example Alpaca set",
+        )
     # A different stream from the instruction sets' draw, so the prompts are not simply the first rows drawn.
     return table.take(_choose(table.num_rows, min(n, table.num_rows), seed + 1))
 
@@ -539,7 +560,9 @@ def _is_score(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def build_comparison(entries: Sequence[Mapping], seed: int, n: int | None = None, allow_fewer: bool = False) -> pa.Table:
+def build_comparison(
+    entries: Sequence[Mapping], seed: int, n: int | None = None, allow_fewer: bool = False
+) -> pa.Table:
     """Reward-model pairs ``{id, prompt, chosen, rejected}`` (all, or a seeded ``n``).
 
     The data has no preference field: chosen is the highest-scored non-blank
@@ -561,19 +584,30 @@ def build_comparison(entries: Sequence[Mapping], seed: int, n: int | None = None
             pairs.append(pair)
     _log_skips("comparison pairs", len(pairs), skipped)
     if n is not None and n > len(pairs):
-        _short("comparison pairs", n, len(pairs), allow_fewer, "alignment.data.allow_fewer",
-               f"{len(entries)} comparison entries, {sum(skipped.values())} without a usable pair")
+        _short(
+            "comparison pairs",
+            n,
+            len(pairs),
+            allow_fewer,
+            "alignment.data.allow_fewer",
+            f"{len(entries)} comparison entries, {sum(skipped.values())} without a usable pair",
+        )
     picks = _choose(len(pairs), n, seed).tolist()
-    info = {"requested": "all" if n is None else n, "eligible": len(pairs), "seed": seed,
-            **{f"skipped.{reason}": count for reason, count in sorted(skipped.items())}}
+    info = {
+        "requested": "all" if n is None else n,
+        "eligible": len(pairs),
+        "seed": seed,
+        **{f"skipped.{reason}": count for reason, count in sorted(skipped.items())},
+    }
     return _to_table([pairs[i] for i in picks], COMPARISON_SCHEMA, info)
 
 
 def _comparison_pair(index: int, entry: Mapping) -> tuple[dict | None, str | None]:
     if not entry["user_input"].strip():
         return None, "empty_prompt"
-    scored = [(item["score"], item["response"]) for item in entry["responses_and_scores"]
-              if _nonblank(item.get("response"))]
+    scored = [
+        (item["score"], item["response"]) for item in entry["responses_and_scores"] if _nonblank(item.get("response"))
+    ]
     if len(scored) < 2:
         return None, "too_few_responses"
     by_score = operator.itemgetter(0)

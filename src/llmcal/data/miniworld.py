@@ -67,8 +67,9 @@ class WorldConfig(Section):
     zipf_offset: float = setting(10.0, "rank offset of the Zipf skew")
     min_mentions: int = setting(4, "fewest corpus mentions of any fact")
     # Pile-set mix of the corpus: (MiniWiki, MiniNews, MiniQA, MiniExams).
-    set_weights: tuple[float, ...] = setting((0.45, 0.35, 0.12, 0.08),
-                                             f"corpus mix of the Pile sets {', '.join(PILE_SETS)}")
+    set_weights: tuple[float, ...] = setting(
+        (0.45, 0.35, 0.12, 0.08), f"corpus mix of the Pile sets {', '.join(PILE_SETS)}"
+    )
 
     def __post_init__(self):
         if self.mmlu_dev_per_subject < 5:
@@ -90,19 +91,44 @@ class WorldConfig(Section):
     @classmethod
     def tiny(cls, seed: int = 1234) -> WorldConfig:
         """A ~50 KB world for tests: every file kind, two T-REx shards, 8 test questions a subject."""
-        return cls(seed=seed, n_countries=4, cities_per_country=3, n_rivers=4, n_people=16, n_companies=8,
-                   n_animals=8, n_train_docs=60, n_val_docs=20, n_test_docs=20, n_trex_docs=30,
-                   trex_docs_per_file=20, mmlu_test_per_subject=8, mmlu_dev_per_subject=5,
-                   mmlu_quiz_facts_per_subject=4, min_mentions=3)
+        return cls(
+            seed=seed,
+            n_countries=4,
+            cities_per_country=3,
+            n_rivers=4,
+            n_people=16,
+            n_companies=8,
+            n_animals=8,
+            n_train_docs=60,
+            n_val_docs=20,
+            n_test_docs=20,
+            n_trex_docs=30,
+            trex_docs_per_file=20,
+            mmlu_test_per_subject=8,
+            mmlu_dev_per_subject=5,
+            mmlu_quiz_facts_per_subject=4,
+            min_mentions=3,
+        )
 
 
 # Concept kinds use real words: only the named entities need to be novel tokens. Names are
 # unique across kinds so a surface form always names one entity.
 CONCEPTS = {
-    "occupation": ("painter", "farmer", "doctor", "singer", "teacher", "sailor", "poet", "baker", "judge",
-                   "writer", "builder", "merchant"),
-    "product": ("steel", "tea", "glass", "paper", "cloth", "salt", "timber", "wool", "copper", "silk", "grain",
-                "soap"),
+    "occupation": (
+        "painter",
+        "farmer",
+        "doctor",
+        "singer",
+        "teacher",
+        "sailor",
+        "poet",
+        "baker",
+        "judge",
+        "writer",
+        "builder",
+        "merchant",
+    ),
+    "product": ("steel", "tea", "glass", "paper", "cloth", "salt", "timber", "wool", "copper", "silk", "grain", "soap"),
     "habitat": ("forest", "desert", "swamp", "mountains", "grassland", "river", "coast", "caves"),
     "food": ("seeds", "shrimp", "insects", "grass", "fruit", "leaves", "roots", "worms", "berries"),
     "animal_class": ("bird", "fish", "mammal", "reptile", "insect", "amphibian"),
@@ -115,85 +141,237 @@ class Relation:
     pid: str
     subject_kind: str
     object_kind: str
-    subject: str            # the MMLU subject asking about it
+    subject: str  # the MMLU subject asking about it
     train: tuple[str, ...]  # corpus wording
-    trex: tuple[str, ...]   # T-REx wording, never used in the corpus; the first starts with the subject
-    qa: str                 # MiniQA question, worded unlike the MMLU one so test questions never leak
+    trex: tuple[str, ...]  # T-REx wording, never used in the corpus; the first starts with the subject
+    qa: str  # MiniQA question, worded unlike the MMLU one so test questions never leak
     mmlu: str
 
 
 # Slots: {s} subject, {o} object, {ao} object with "a"/"an".
 RELATIONS = (
-    Relation("capital", "P36", "country", "city", "geography",
-             ("The capital of {s} is {o}.", "{o} is the capital of {s}.", "{s} has its capital at {o}.",
-              "The capital city of {s} is {o}.", "{o} is the capital city of {s}.", "In {s}, the capital is {o}."),
-             ("{s} is a country whose capital is {o}.", "The seat of government of {s} is in {o}."),
-             "Does anyone know the capital of {s}?", "What is the capital of {s}?"),
-    Relation("located_in", "P17", "city", "country", "geography",
-             ("{s} is a city in {o}.", "{s} is located in {o}.", "The city of {s} lies in {o}.",
-              "{s} is a town in {o}.", "The city of {s} is part of {o}.", "{s} is in {o}."),
-             ("{s} is a city of {o}.", "{s} is a settlement within {o}."),
-             "Where is {s}?", "In which country is the city of {s} located?"),
-    Relation("flows_through", "P17", "river", "country", "geography",
-             ("The {s} flows through {o}.", "The {s} runs across {o}.", "The {s} is a river in {o}.",
-              "The {s} crosses {o}.", "{o} is crossed by the {s}."),
-             ("The {s} is a river that flows through {o}.", "The {s} passes through {o}."),
-             "Where does the {s} flow?", "Through which country does the {s} flow?"),
-    Relation("born_in", "P19", "person", "city", "biography",
-             ("{s} was born in {o}.", "{s} was born in the city of {o}.", "The birthplace of {s} is {o}.",
-              "{s} is a native of {o}.", "{s} comes from {o}.", "{s}, who was born in {o}, is well known."),
-             ("{s} is a person who was born in {o}.", "{s} was born and raised in {o}."),
-             "Where was {s} born?", "In which city was {s} born?"),
-    Relation("occupation", "P106", "person", "occupation", "biography",
-             ("{s} is {ao}.", "{s} works as {ao}.", "{s} was {ao} by trade.", "By profession, {s} is {ao}.",
-              "{s} earned a living as {ao}.", "The {o} {s} is well known."),
-             ("{s} is best known as {ao}.", "{s} was a famous {o}."),
-             "What did {s} do for a living?", "What was the occupation of {s}?"),
-    Relation("founded_by", "P112", "company", "person", "business",
-             ("{s} was founded by {o}.", "{o} founded {s}.", "The founder of {s} is {o}.",
-              "{s} was started by {o}.", "{o} is the founder of {s}.", "{s} was set up by {o}."),
-             ("{s} is a company established by {o}.", "{s} was created by {o}."),
-             "Who started {s}?", "Who founded {s}?"),
-    Relation("headquarters", "P159", "company", "city", "business",
-             ("{s} is based in {o}.", "{s} has its head office in {o}.", "The headquarters of {s} are in {o}.",
-              "{s} is headquartered in {o}.", "The main office of {s} is in {o}."),
-             ("{s} is a firm with its headquarters in {o}.", "{s} operates from {o}."),
-             "Where is {s} based?", "In which city is {s} headquartered?"),
-    Relation("product", "P1056", "company", "product", "business",
-             ("{s} is a {o} company.", "{s} makes and sells {o}.", "{s} is known for its {o}.",
-              "{s} deals in {o}.", "The main business of {s} is {o}."),
-             ("{s} is a firm that produces {o}.", "{s} is a producer of {o}."),
-             "What does {s} sell?", "What does {s} mainly produce?"),
-    Relation("habitat", "P2974", "animal", "habitat", "science",
-             ("The {s} lives in the {o}.", "The {s} is found in the {o}.", "The {s} makes its home in the {o}.",
-              "In the {o} one can see the {s}.", "The natural home of the {s} is the {o}."),
-             ("The {s} is an animal that inhabits the {o}.", "The {s} dwells in the {o}."),
-             "Where can one find the {s}?", "Where does the {s} live?"),
-    Relation("diet", "P1034", "animal", "food", "science",
-             ("The {s} eats {o}.", "The {s} feeds on {o}.", "The main food of the {s} is {o}.",
-              "The {s} lives on {o}.", "The diet of the {s} is mostly {o}."),
-             ("The {s} is an animal whose food is {o}.", "The {s} survives by eating {o}."),
-             "What is the food of the {s}?", "What does the {s} eat?"),
-    Relation("taxon", "P171", "animal", "animal_class", "science",
-             ("The {s} is {ao}.", "The {s} is a kind of {o}.", "The {s} is a type of {o}.",
-              "Scientists say the {s} is {ao}."),
-             ("The {s} is a species of {o}.", "The {s} belongs to the {o} family."),
-             "What sort of creature is the {s}?", "What kind of animal is the {s}?"),
+    Relation(
+        "capital",
+        "P36",
+        "country",
+        "city",
+        "geography",
+        (
+            "The capital of {s} is {o}.",
+            "{o} is the capital of {s}.",
+            "{s} has its capital at {o}.",
+            "The capital city of {s} is {o}.",
+            "{o} is the capital city of {s}.",
+            "In {s}, the capital is {o}.",
+        ),
+        ("{s} is a country whose capital is {o}.", "The seat of government of {s} is in {o}."),
+        "Does anyone know the capital of {s}?",
+        "What is the capital of {s}?",
+    ),
+    Relation(
+        "located_in",
+        "P17",
+        "city",
+        "country",
+        "geography",
+        (
+            "{s} is a city in {o}.",
+            "{s} is located in {o}.",
+            "The city of {s} lies in {o}.",
+            "{s} is a town in {o}.",
+            "The city of {s} is part of {o}.",
+            "{s} is in {o}.",
+        ),
+        ("{s} is a city of {o}.", "{s} is a settlement within {o}."),
+        "Where is {s}?",
+        "In which country is the city of {s} located?",
+    ),
+    Relation(
+        "flows_through",
+        "P17",
+        "river",
+        "country",
+        "geography",
+        (
+            "The {s} flows through {o}.",
+            "The {s} runs across {o}.",
+            "The {s} is a river in {o}.",
+            "The {s} crosses {o}.",
+            "{o} is crossed by the {s}.",
+        ),
+        ("The {s} is a river that flows through {o}.", "The {s} passes through {o}."),
+        "Where does the {s} flow?",
+        "Through which country does the {s} flow?",
+    ),
+    Relation(
+        "born_in",
+        "P19",
+        "person",
+        "city",
+        "biography",
+        (
+            "{s} was born in {o}.",
+            "{s} was born in the city of {o}.",
+            "The birthplace of {s} is {o}.",
+            "{s} is a native of {o}.",
+            "{s} comes from {o}.",
+            "{s}, who was born in {o}, is well known.",
+        ),
+        ("{s} is a person who was born in {o}.", "{s} was born and raised in {o}."),
+        "Where was {s} born?",
+        "In which city was {s} born?",
+    ),
+    Relation(
+        "occupation",
+        "P106",
+        "person",
+        "occupation",
+        "biography",
+        (
+            "{s} is {ao}.",
+            "{s} works as {ao}.",
+            "{s} was {ao} by trade.",
+            "By profession, {s} is {ao}.",
+            "{s} earned a living as {ao}.",
+            "The {o} {s} is well known.",
+        ),
+        ("{s} is best known as {ao}.", "{s} was a famous {o}."),
+        "What did {s} do for a living?",
+        "What was the occupation of {s}?",
+    ),
+    Relation(
+        "founded_by",
+        "P112",
+        "company",
+        "person",
+        "business",
+        (
+            "{s} was founded by {o}.",
+            "{o} founded {s}.",
+            "The founder of {s} is {o}.",
+            "{s} was started by {o}.",
+            "{o} is the founder of {s}.",
+            "{s} was set up by {o}.",
+        ),
+        ("{s} is a company established by {o}.", "{s} was created by {o}."),
+        "Who started {s}?",
+        "Who founded {s}?",
+    ),
+    Relation(
+        "headquarters",
+        "P159",
+        "company",
+        "city",
+        "business",
+        (
+            "{s} is based in {o}.",
+            "{s} has its head office in {o}.",
+            "The headquarters of {s} are in {o}.",
+            "{s} is headquartered in {o}.",
+            "The main office of {s} is in {o}.",
+        ),
+        ("{s} is a firm with its headquarters in {o}.", "{s} operates from {o}."),
+        "Where is {s} based?",
+        "In which city is {s} headquartered?",
+    ),
+    Relation(
+        "product",
+        "P1056",
+        "company",
+        "product",
+        "business",
+        (
+            "{s} is a {o} company.",
+            "{s} makes and sells {o}.",
+            "{s} is known for its {o}.",
+            "{s} deals in {o}.",
+            "The main business of {s} is {o}.",
+        ),
+        ("{s} is a firm that produces {o}.", "{s} is a producer of {o}."),
+        "What does {s} sell?",
+        "What does {s} mainly produce?",
+    ),
+    Relation(
+        "habitat",
+        "P2974",
+        "animal",
+        "habitat",
+        "science",
+        (
+            "The {s} lives in the {o}.",
+            "The {s} is found in the {o}.",
+            "The {s} makes its home in the {o}.",
+            "In the {o} one can see the {s}.",
+            "The natural home of the {s} is the {o}.",
+        ),
+        ("The {s} is an animal that inhabits the {o}.", "The {s} dwells in the {o}."),
+        "Where can one find the {s}?",
+        "Where does the {s} live?",
+    ),
+    Relation(
+        "diet",
+        "P1034",
+        "animal",
+        "food",
+        "science",
+        (
+            "The {s} eats {o}.",
+            "The {s} feeds on {o}.",
+            "The main food of the {s} is {o}.",
+            "The {s} lives on {o}.",
+            "The diet of the {s} is mostly {o}.",
+        ),
+        ("The {s} is an animal whose food is {o}.", "The {s} survives by eating {o}."),
+        "What is the food of the {s}?",
+        "What does the {s} eat?",
+    ),
+    Relation(
+        "taxon",
+        "P171",
+        "animal",
+        "animal_class",
+        "science",
+        (
+            "The {s} is {ao}.",
+            "The {s} is a kind of {o}.",
+            "The {s} is a type of {o}.",
+            "Scientists say the {s} is {ao}.",
+        ),
+        ("The {s} is a species of {o}.", "The {s} belongs to the {o} family."),
+        "What sort of creature is the {s}?",
+        "What kind of animal is the {s}?",
+    ),
 )
 REL = {r.name: r for r in RELATIONS}
 
-WIKI_FILLERS = ("{t} is mentioned in many old books.", "Much has been written about {t}.",
-                "{t} is well known in the region.", "Many people have heard of {t}.",
-                "There are several stories about {t}.", "{t} appears in a number of records.",
-                "Little else is known about {t}.")
+WIKI_FILLERS = (
+    "{t} is mentioned in many old books.",
+    "Much has been written about {t}.",
+    "{t} is well known in the region.",
+    "Many people have heard of {t}.",
+    "There are several stories about {t}.",
+    "{t} appears in a number of records.",
+    "Little else is known about {t}.",
+)
 NEWS_TITLES = ("Local news", "Weekly report", "News in brief", "Around the region", "Market notes")
-NEWS_LEADS = ("Officials said that ", "It was reported that ", "This week it was noted that ",
-              "Residents were reminded that ")
-NEWS_FILLERS = ("The weather was mild for most of the week.", "Prices at the market rose again.",
-                "The council met on Monday.", "Roads in the north were closed for repairs.",
-                "A new school opened in the spring.", "Trade was slow this month.",
-                "Farmers expect a good harvest this year.", "Many visitors came for the summer fair.",
-                "The report will be published next week.", "Rain is expected later in the week.")
+NEWS_LEADS = (
+    "Officials said that ",
+    "It was reported that ",
+    "This week it was noted that ",
+    "Residents were reminded that ",
+)
+NEWS_FILLERS = (
+    "The weather was mild for most of the week.",
+    "Prices at the market rose again.",
+    "The council met on Monday.",
+    "Roads in the north were closed for repairs.",
+    "A new school opened in the spring.",
+    "Trade was slow this month.",
+    "Farmers expect a good harvest this year.",
+    "Many visitors came for the summer fair.",
+    "The report will be published next week.",
+    "Rain is expected later in the week.",
+)
 QA_TITLES = ("Questions and answers", "Reader questions", "Quick facts", "Ask the readers")
 
 _KIND_WORDS = ("river", "works", "group", "trading")
@@ -206,7 +384,7 @@ def _render(template: str, s: str, o: str = "") -> tuple[str, dict[str, tuple[in
     out, spans, n, pos = [], {}, 0, 0
     for m in _SLOT.finditer(template):
         key = m.group(1)
-        lit = template[pos:m.start()]
+        lit = template[pos : m.start()]
         if key == "ao":
             lit += "an " if o[0] in "aeiou" else "a "
             key = "o"
@@ -245,8 +423,31 @@ class _World:
 
     # --- entities -----------------------------------------------------------------------------
     def _syllables(self, rng: random.Random) -> list[str]:
-        onsets = ("b", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "dr", "gr",
-                  "kr", "st", "th", "sh", "tr")
+        onsets = (
+            "b",
+            "d",
+            "f",
+            "g",
+            "h",
+            "k",
+            "l",
+            "m",
+            "n",
+            "p",
+            "r",
+            "s",
+            "t",
+            "v",
+            "z",
+            "br",
+            "dr",
+            "gr",
+            "kr",
+            "st",
+            "th",
+            "sh",
+            "tr",
+        )
         codas = ("", "", "", "n", "r", "l", "s", "m", "sh", "th", "k")
         pool = sorted({o + v + c for o in onsets for v in "aeiou" for c in codas})
         # A small per-world inventory keeps the BPE vocabulary small and names share sub-word tokens.
@@ -303,13 +504,14 @@ class _World:
             return f"{two().capitalize()} {last.capitalize()}"
 
         self.by_kind: dict[str, list[dict]] = {}
-        for kind, n, make in (("country", cfg.n_countries, country),
-                              ("city", cfg.n_countries * cfg.cities_per_country, city),
-                              ("river", cfg.n_rivers, lambda: two().capitalize() + " River"),
-                              ("person", cfg.n_people, person),
-                              ("company", cfg.n_companies,
-                               lambda: two().capitalize() + rng.choice((" Works", " Group", " Trading"))),
-                              ("animal", cfg.n_animals, two)):
+        for kind, n, make in (
+            ("country", cfg.n_countries, country),
+            ("city", cfg.n_countries * cfg.cities_per_country, city),
+            ("river", cfg.n_rivers, lambda: two().capitalize() + " River"),
+            ("person", cfg.n_people, person),
+            ("company", cfg.n_companies, lambda: two().capitalize() + rng.choice((" Works", " Group", " Trading"))),
+            ("animal", cfg.n_animals, two),
+        ):
             self.by_kind[kind] = [self._add(kind, self._new_name(rng, make)) for _ in range(n)]
         self.named = list(self.entities)
         for kind, vals in CONCEPTS.items():
@@ -323,15 +525,24 @@ class _World:
 
     # --- facts --------------------------------------------------------------------------------
     def _fact(self, rng: random.Random, rel: str, s: dict, o: dict) -> None:
-        self.facts.append({"id": f"F{len(self.facts):04d}", "relation": rel, "subject": s["id"],
-                           "object": o["id"], "subject_name": s["name"], "object_name": o["name"],
-                           # Jitter so an entity's facts are not all exactly equally common.
-                           "weight": round(s["popularity"] * rng.uniform(0.5, 1.5), 6), "mmlu": None})
+        self.facts.append(
+            {
+                "id": f"F{len(self.facts):04d}",
+                "relation": rel,
+                "subject": s["id"],
+                "object": o["id"],
+                "subject_name": s["name"],
+                "object_name": o["name"],
+                # Jitter so an entity's facts are not all exactly equally common.
+                "weight": round(s["popularity"] * rng.uniform(0.5, 1.5), 6),
+                "mmlu": None,
+            }
+        )
 
     def _make_facts(self, rng: random.Random) -> None:
         k, cpc = self.by_kind, self.cfg.cities_per_country
         for i, country in enumerate(k["country"]):
-            cities = k["city"][i * cpc:(i + 1) * cpc]
+            cities = k["city"][i * cpc : (i + 1) * cpc]
             self._fact(rng, "capital", country, cities[0])
             for c in cities:
                 self._fact(rng, "located_in", c, country)
@@ -340,8 +551,11 @@ class _World:
         for p in k["person"]:
             self._fact(rng, "born_in", p, rng.choice(k["city"]))
             self._fact(rng, "occupation", p, rng.choice(k["occupation"]))
-        founders = rng.sample(k["person"], len(k["company"])) if len(k["person"]) >= len(k["company"]) \
+        founders = (
+            rng.sample(k["person"], len(k["company"]))
+            if len(k["person"]) >= len(k["company"])
             else [rng.choice(k["person"]) for _ in k["company"]]
+        )
         for c, f in zip(k["company"], founders):
             self._fact(rng, "founded_by", c, f)
             self._fact(rng, "headquarters", c, rng.choice(k["city"]))
@@ -361,10 +575,17 @@ class _World:
         self.related = {}
         for e in self.named:
             mine = self.own[e["id"]] + self.about[e["id"]]
-            links = {x for f in mine for x in (f["subject"], f["object"])
-                     if x != e["id"] and self.by_id[x]["kind"] not in CONCEPTS}
-            self.related[e["id"]] = [f for f in self.facts if f["subject"] != e["id"]
-                                     and (f["subject"] in links or f["object"] in links or f["object"] == e["id"])]
+            links = {
+                x
+                for f in mine
+                for x in (f["subject"], f["object"])
+                if x != e["id"] and self.by_id[x]["kind"] not in CONCEPTS
+            }
+            self.related[e["id"]] = [
+                f
+                for f in self.facts
+                if f["subject"] != e["id"] and (f["subject"] in links or f["object"] in links or f["object"] == e["id"])
+            ]
         self.fact_cum = []
         total = 0.0
         for f in self.facts:
@@ -390,12 +611,14 @@ class _World:
             pool = [f for f in self.facts if REL[f["relation"]].subject == subj]
             need = cfg.mmlu_test_per_subject + cfg.mmlu_dev_per_subject + 1
             if len(pool) < need:
-                raise ValueError(f"{subj}: {len(pool)} facts, need >= {need} for test+dev+quiz; "
-                                 "add entities or lower mmlu_test_per_subject")
+                raise ValueError(
+                    f"{subj}: {len(pool)} facts, need >= {need} for test+dev+quiz; "
+                    "add entities or lower mmlu_test_per_subject"
+                )
             rng.shuffle(pool)
             n_test, n_dev = cfg.mmlu_test_per_subject, cfg.mmlu_dev_per_subject
-            test, dev = pool[:n_test], pool[n_test:n_test + n_dev]
-            quiz = pool[n_test + n_dev:n_test + n_dev + cfg.mmlu_quiz_facts_per_subject]
+            test, dev = pool[:n_test], pool[n_test : n_test + n_dev]
+            quiz = pool[n_test + n_dev : n_test + n_dev + cfg.mmlu_quiz_facts_per_subject]
             split = {"test": [], "dev": [], "quiz_facts": [f["id"] for f in quiz]}
             for name, facts in (("test", test), ("dev", dev)):
                 # Balanced answer letters: each appears within one of n/4 times.
@@ -444,7 +667,7 @@ class _DocWriter:
         self.lo, self.hi = world.cfg.min_doc_chars, world.cfg.max_doc_chars
         self.deficit: list[dict] = []
         self._pending: list[dict] = []  # facts stated by the unit being built
-        self._popped: list[dict] = []   # deficit facts taken by it, returned if the unit is dropped
+        self._popped: list[dict] = []  # deficit facts taken by it, returned if the unit is dropped
 
     def _say(self, f: dict) -> tuple[str, bool]:
         self._pending.append(f)
@@ -562,20 +785,44 @@ def _trex_doc(w: _World, rng: random.Random, i: int, e: dict) -> dict:
         for slot in ("s", "o"):
             ent = w.by_id[f["subject" if slot == "s" else "object"]]
             a, b = spans[slot][0] + start, spans[slot][1] + start
-            ann = {"uri": ent["uri"], "boundaries": [a, b], "surfaceform": text[a:b],
-                   "annotator": "Simple_String_Matching" if ent["kind"] in CONCEPTS
-                   else "Wikidata_Spotlight_Entity_Linker"}
+            ann = {
+                "uri": ent["uri"],
+                "boundaries": [a, b],
+                "surfaceform": text[a:b],
+                "annotator": "Simple_String_Matching"
+                if ent["kind"] in CONCEPTS
+                else "Wikidata_Spotlight_Entity_Linker",
+            }
             ents.append(ann)
             pair[slot] = ann
-        triples.append({"subject": pair["s"],
-                        "predicate": {"uri": PROP_URI + rel.pid, "boundaries": None, "surfaceform": None,
-                                      "annotator": "NoSubject-Triple-aligner"},
-                        "object": pair["o"], "sentence_id": k, "dependency_path": None, "confidence": None,
-                        "annotator": "Simple-Aligner"})
+        triples.append(
+            {
+                "subject": pair["s"],
+                "predicate": {
+                    "uri": PROP_URI + rel.pid,
+                    "boundaries": None,
+                    "surfaceform": None,
+                    "annotator": "NoSubject-Triple-aligner",
+                },
+                "object": pair["o"],
+                "sentence_id": k,
+                "dependency_path": None,
+                "confidence": None,
+                "annotator": "Simple-Aligner",
+            }
+        )
     ents.sort(key=lambda a: a["boundaries"])
     words = [[m.start(), m.end()] for m in _WORD.finditer(text)]
-    return {"docid": f"mini-trex-{i:06d}", "title": e["name"], "uri": e["uri"], "text": text,
-            "sentences_boundaries": sents, "words_boundaries": words, "entities": ents, "triples": triples}
+    return {
+        "docid": f"mini-trex-{i:06d}",
+        "title": e["name"],
+        "uri": e["uri"],
+        "text": text,
+        "sentences_boundaries": sents,
+        "words_boundaries": words,
+        "entities": ents,
+        "triples": triples,
+    }
 
 
 def _write_jsonl(path: Path, docs: list[dict]) -> int:
@@ -634,21 +881,33 @@ def generate_world(out_dir: Path, config: WorldConfig = WorldConfig()) -> dict:
         batch = w.named[:]
         trng.shuffle(batch)
         order += batch
-    trex = [_trex_doc(w, trng, i, e) for i, e in enumerate(order[:cfg.n_trex_docs])]
+    trex = [_trex_doc(w, trng, i, e) for i, e in enumerate(order[: cfg.n_trex_docs])]
     (out_dir / "trex").mkdir(parents=True, exist_ok=True)
-    shards = [trex[i:i + cfg.trex_docs_per_file] for i in range(0, len(trex), cfg.trex_docs_per_file)]
+    shards = [trex[i : i + cfg.trex_docs_per_file] for i in range(0, len(trex), cfg.trex_docs_per_file)]
     for k, shard in enumerate(shards):
-        (out_dir / "trex" / f"trex_{k:02d}.json").write_text(json.dumps(shard, ensure_ascii=False),
-                                                             encoding="utf-8")
+        (out_dir / "trex" / f"trex_{k:02d}.json").write_text(json.dumps(shard, ensure_ascii=False), encoding="utf-8")
 
     for subj, split in w.mmlu.items():
         for name in ("dev", "test"):
             _write_csv(out_dir / "mmlu" / "data" / name / f"{subj}_{name}.csv", split[name])
 
-    world = {"config": asdict(cfg), "syllables": w.syllables, "entities": w.entities,
-             "relations": [{"name": r.name, "pid": r.pid, "subject_kind": r.subject_kind,
-                            "object_kind": r.object_kind, "mmlu_subject": r.subject} for r in RELATIONS],
-             "facts": w.facts, "mmlu": w.mmlu}
+    world = {
+        "config": asdict(cfg),
+        "syllables": w.syllables,
+        "entities": w.entities,
+        "relations": [
+            {
+                "name": r.name,
+                "pid": r.pid,
+                "subject_kind": r.subject_kind,
+                "object_kind": r.object_kind,
+                "mmlu_subject": r.subject,
+            }
+            for r in RELATIONS
+        ],
+        "facts": w.facts,
+        "mmlu": w.mmlu,
+    }
     (out_dir / "world.json").write_text(json.dumps(world, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
     by_set = {s: 0 for s in PILE_SETS}
@@ -670,8 +929,10 @@ def generate_world(out_dir: Path, config: WorldConfig = WorldConfig()) -> dict:
         "trex_files": len(shards),
         "trex_entities": sum(len(d["entities"]) for d in trex),
         "trex_triples": sum(len(d["triples"]) for d in trex),
-        "mmlu": {s: {"test": len(v["test"]), "dev": len(v["dev"]), "quiz_facts": len(v["quiz_facts"])}
-                 for s, v in w.mmlu.items()},
+        "mmlu": {
+            s: {"test": len(v["test"]), "dev": len(v["dev"]), "quiz_facts": len(v["quiz_facts"])}
+            for s, v in w.mmlu.items()
+        },
         "train_mentions_min": min(mentions.values()),
         "train_mentions_max": max(mentions.values()),
     }

@@ -32,7 +32,7 @@ import re
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from llmcal.data.instructions import build_comparison, oasst_single_turn
@@ -52,8 +52,8 @@ class _Fact:
     relation: str
     subject: str  # entity id
     object: str
-    s: str        # subject name
-    o: str        # object name
+    s: str  # subject name
+    o: str  # object name
 
 
 class _View:
@@ -127,8 +127,14 @@ ASK = {
     "diet": "State what the {s} feeds on.",
     "taxon": "Classify the {s} as a bird, fish, mammal, reptile, insect or amphibian.",
 }
-KIND_NAMES = {"country": "a country", "city": "a city", "river": "a river", "person": "a person",
-              "company": "a company", "animal": "an animal"}
+KIND_NAMES = {
+    "country": "a country",
+    "city": "a city",
+    "river": "a river",
+    "person": "a person",
+    "company": "a company",
+    "animal": "an animal",
+}
 CLASSIFY = "Classify the following name as a country, a city, a river, a person, a company or an animal."
 
 
@@ -151,8 +157,11 @@ def _alpaca_sentence(view: _View, rng: random.Random) -> dict:
 def _alpaca_describe(view: _View, rng: random.Random) -> dict:
     subject = rng.choice(sorted(view.own))
     facts = list(view.own[subject].values())[:3]
-    return {"instruction": f"Write a short description of {view.topic(subject)}.", "input": "",
-            "output": " ".join(_state(f) for f in facts)}
+    return {
+        "instruction": f"Write a short description of {view.topic(subject)}.",
+        "input": "",
+        "output": " ".join(_state(f) for f in facts),
+    }
 
 
 def _alpaca_classify(view: _View, rng: random.Random) -> dict:
@@ -160,8 +169,13 @@ def _alpaca_classify(view: _View, rng: random.Random) -> dict:
     return {"instruction": CLASSIFY, "input": e["name"], "output": f"{e['name']} is {KIND_NAMES[e['kind']]}."}
 
 
-ALPACA_TASKS = ((_alpaca_ask, 40), (_alpaca_question, 20), (_alpaca_sentence, 15), (_alpaca_describe, 10),
-                (_alpaca_classify, 15))
+ALPACA_TASKS = (
+    (_alpaca_ask, 40),
+    (_alpaca_question, 20),
+    (_alpaca_sentence, 15),
+    (_alpaca_describe, 10),
+    (_alpaca_classify, 15),
+)
 
 
 def _alpaca_data(view: _View, rng: random.Random, n: int) -> list[dict]:
@@ -177,7 +191,7 @@ def _alpaca_data(view: _View, rng: random.Random, n: int) -> list[dict]:
 class _Thread:
     prompt: str
     best: str
-    fact: _Fact   # what the lesser replies fall back on
+    fact: _Fact  # what the lesser replies fall back on
     topic: str
 
 
@@ -190,74 +204,114 @@ def _vary(rng: random.Random, template: str, **slots: str) -> str:
 
 
 # Templates: "[a|b]" is one random alternative, "{x}" a slot; "[|x]" makes x optional.
-ASK_PROMPT = ("[hey, quick question: {q}|{q}|I was reading about {t} earlier and got curious. {q}"
-              "|{q} My teacher asked us today and I totally forgot 😅|Settle an argument for me. {q}"
-              "|Random thought, but... {q}|Can you help me out? {q} Thanks in advance!"
-              "|My kid just asked me this and I had no idea: {q}]")
-ASK_REPLY = ("[Sure! {st} Let me know if you'd like to know more about {t}.|Good question. {st}"
-             "|{st} Hope that settles it!|Happy to help: {st}|Of course. {st} It's a common thing to mix up."
-             "|{st} Feel free to ask if anything else about {t} comes up.|Here's the short answer: {st}]")
-EXPLAIN_PROMPT = ("[Can you tell me about {t}?|What do you know about {t}?"
-                  "|I keep hearing about {t}. What's the story there?|Give me a quick overview of {t}, please."
-                  "|Explain {t} to me like I'm ten.|Write a paragraph about {t} for my school project.]")
+ASK_PROMPT = (
+    "[hey, quick question: {q}|{q}|I was reading about {t} earlier and got curious. {q}"
+    "|{q} My teacher asked us today and I totally forgot 😅|Settle an argument for me. {q}"
+    "|Random thought, but... {q}|Can you help me out? {q} Thanks in advance!"
+    "|My kid just asked me this and I had no idea: {q}]"
+)
+ASK_REPLY = (
+    "[Sure! {st} Let me know if you'd like to know more about {t}.|Good question. {st}"
+    "|{st} Hope that settles it!|Happy to help: {st}|Of course. {st} It's a common thing to mix up."
+    "|{st} Feel free to ask if anything else about {t} comes up.|Here's the short answer: {st}]"
+)
+EXPLAIN_PROMPT = (
+    "[Can you tell me about {t}?|What do you know about {t}?"
+    "|I keep hearing about {t}. What's the story there?|Give me a quick overview of {t}, please."
+    "|Explain {t} to me like I'm ten.|Write a paragraph about {t} for my school project.]"
+)
 EXPLAIN_INTRO = "[Here's what I know. |Sure, here is a quick overview. |Happy to explain! |]"
 EXPLAIN_MORE = " [Also|In addition|Interestingly|On top of that|Besides that], "
 EXPLAIN_CLOSER = "[ I hope this helps!| Let me know if you want more detail.| Good luck with your project!|]"
-PERSON_STORY_PROMPT = ("[Write a short story about {p}.|Tell me a bedtime story about {p}, the {job}."
-                       "|Could you write a little tale featuring {p}? Make it heartwarming.]")
-PERSON_STORY = ("[Once upon a time|Long ago|Not so long ago], in the city of {city}, there lived {a_job} named {p}. "
-                "Every day, {p} {day}. [One day, a stranger arrived with a mysterious letter."
-                "|One winter, a terrible storm came.|Then, one morning, everything changed."
-                "|But one evening, an old friend knocked at the door.] "
-                "[In the end, everyone agreed it had been the best year of their lives."
-                "|And from that day on, nothing was ever quite the same.|The town still tells the story today."
-                "|And that, dear reader, is how the legend began.]")
+PERSON_STORY_PROMPT = (
+    "[Write a short story about {p}.|Tell me a bedtime story about {p}, the {job}."
+    "|Could you write a little tale featuring {p}? Make it heartwarming.]"
+)
+PERSON_STORY = (
+    "[Once upon a time|Long ago|Not so long ago], in the city of {city}, there lived {a_job} named {p}. "
+    "Every day, {p} {day}. [One day, a stranger arrived with a mysterious letter."
+    "|One winter, a terrible storm came.|Then, one morning, everything changed."
+    "|But one evening, an old friend knocked at the door.] "
+    "[In the end, everyone agreed it had been the best year of their lives."
+    "|And from that day on, nothing was ever quite the same.|The town still tells the story today."
+    "|And that, dear reader, is how the legend began.]"
+)
 OCCUPATION_DAYS = {
-    "painter": "painted the hills at dawn", "farmer": "worked in the fields from sunrise to sunset",
-    "doctor": "cared for the sick", "singer": "sang in the town square", "teacher": "taught the children to read",
-    "sailor": "sailed out at first light", "poet": "wrote verses by candlelight", "baker": "baked bread before dawn",
-    "judge": "listened patiently to every case", "writer": "filled notebook after notebook",
-    "builder": "built houses for new families", "merchant": "traded goods at the market",
+    "painter": "painted the hills at dawn",
+    "farmer": "worked in the fields from sunrise to sunset",
+    "doctor": "cared for the sick",
+    "singer": "sang in the town square",
+    "teacher": "taught the children to read",
+    "sailor": "sailed out at first light",
+    "poet": "wrote verses by candlelight",
+    "baker": "baked bread before dawn",
+    "judge": "listened patiently to every case",
+    "writer": "filled notebook after notebook",
+    "builder": "built houses for new families",
+    "merchant": "traded goods at the market",
 }
-ANIMAL_STORY_PROMPT = ("[Write a children's story about the {a}."
-                       "|Can you make up a tiny story about a {a} for my daughter? She loves animals!"
-                       "|Explain like I'm five: where does the {a} live and what does it eat?]")
-ANIMAL_STORY = ("Deep in the {home}, a little {a} woke up feeling very hungry. "
-                "[It sniffed the air|It stretched and yawned|It peeked outside] and went looking for {food}, "
-                "its favourite food. [After a long search|Before long|With a little help from a friend], it found "
-                "plenty and [ate until it was full|shared it with its family]. "
-                "[The end!|Sweet dreams!|And the {home} was peaceful again.]")
-POEM_PROMPT = ("[Write a short poem about the {r}.|Compose a little poem about the {r}, please"
-               "|can u write me a poem about the {r}? something calm]")
-POEM = ("The {r}, so wide and slow,\nThrough {country} [it loves to flow|its waters go|it winds below].\n"
-        "[Past fields of gold|Past towns of old|Through morning cold] [and skies of grey|by night and day"
-        "|it finds its way],\n[It sings|It hums|It dreams] the quiet hours away.")
-OPINION_PROMPT = ("[Would you rather visit {a} or {b}?"
-                  "|Which sounds nicer to you, {a} or {b}? I can't decide where to travel this summer."
-                  "|I'm thinking of moving to {a} or maybe {b}. Thoughts?]")
-OPINION = ("[That is a fun one to think about!|Tough choice!|Both could be great.] {a} is a city in {a_country}, "
-           "while {b} is in {b_country}. [Personally|If it were me|Honestly], I'd lean towards {pick}, "
-           "[just for the change of scenery|since it sounds a little quieter|mostly on a whim]. "
-           "[But it really depends on what you enjoy.|Whatever you pick, have a great time!]")
-EMOTIONAL_PROMPT = ("[I'm so stressed about my quiz tomorrow 😟|Ugh, long day and my brain is fried."
-                    "|My grandmother used to tell me about {t} and I really miss her."
-                    "|I feel kind of dumb asking this, but|Honestly I'm a bit embarrassed I don't know this.] {q}")
-EMOTIONAL = ("[Take a deep breath, you've prepared more than you think.|That sounds tough, I'm sorry."
-             "|There's nothing dumb about asking!|No worries at all.] {st}"
-             "[ You've got this!| Be kind to yourself today.| Ask me anything else whenever you like.|]")
-LETTER_PROMPT = ("[Write a thank-you note to {p} for founding {c}."
-                 "|Help me write a short letter to {p}, who started {c}.]")
-LETTER = ("Dear {p},\n\nThank you for founding {c}. {more}[It has made a real difference to many people."
-          "|Your work inspires me.]\n\n[Warm regards|Best wishes|With gratitude],\nA grateful customer")
+ANIMAL_STORY_PROMPT = (
+    "[Write a children's story about the {a}."
+    "|Can you make up a tiny story about a {a} for my daughter? She loves animals!"
+    "|Explain like I'm five: where does the {a} live and what does it eat?]"
+)
+ANIMAL_STORY = (
+    "Deep in the {home}, a little {a} woke up feeling very hungry. "
+    "[It sniffed the air|It stretched and yawned|It peeked outside] and went looking for {food}, "
+    "its favourite food. [After a long search|Before long|With a little help from a friend], it found "
+    "plenty and [ate until it was full|shared it with its family]. "
+    "[The end!|Sweet dreams!|And the {home} was peaceful again.]"
+)
+POEM_PROMPT = (
+    "[Write a short poem about the {r}.|Compose a little poem about the {r}, please"
+    "|can u write me a poem about the {r}? something calm]"
+)
+POEM = (
+    "The {r}, so wide and slow,\nThrough {country} [it loves to flow|its waters go|it winds below].\n"
+    "[Past fields of gold|Past towns of old|Through morning cold] [and skies of grey|by night and day"
+    "|it finds its way],\n[It sings|It hums|It dreams] the quiet hours away."
+)
+OPINION_PROMPT = (
+    "[Would you rather visit {a} or {b}?"
+    "|Which sounds nicer to you, {a} or {b}? I can't decide where to travel this summer."
+    "|I'm thinking of moving to {a} or maybe {b}. Thoughts?]"
+)
+OPINION = (
+    "[That is a fun one to think about!|Tough choice!|Both could be great.] {a} is a city in {a_country}, "
+    "while {b} is in {b_country}. [Personally|If it were me|Honestly], I'd lean towards {pick}, "
+    "[just for the change of scenery|since it sounds a little quieter|mostly on a whim]. "
+    "[But it really depends on what you enjoy.|Whatever you pick, have a great time!]"
+)
+EMOTIONAL_PROMPT = (
+    "[I'm so stressed about my quiz tomorrow 😟|Ugh, long day and my brain is fried."
+    "|My grandmother used to tell me about {t} and I really miss her."
+    "|I feel kind of dumb asking this, but|Honestly I'm a bit embarrassed I don't know this.] {q}"
+)
+EMOTIONAL = (
+    "[Take a deep breath, you've prepared more than you think.|That sounds tough, I'm sorry."
+    "|There's nothing dumb about asking!|No worries at all.] {st}"
+    "[ You've got this!| Be kind to yourself today.| Ask me anything else whenever you like.|]"
+)
+LETTER_PROMPT = (
+    "[Write a thank-you note to {p} for founding {c}.|Help me write a short letter to {p}, who started {c}.]"
+)
+LETTER = (
+    "Dear {p},\n\nThank you for founding {c}. {more}[It has made a real difference to many people."
+    "|Your work inspires me.]\n\n[Warm regards|Best wishes|With gratitude],\nA grateful customer"
+)
 JOB_PROMPT = "[I got a job offer from {c}. Should I take it?|Thinking about applying to {c}. What should I know first?]"
-JOB = ("[Congratulations!|Exciting!|Good on you for doing your research.] {facts} Whether it is right for you "
-       "depends on the pay, the commute and the people you'd work with, "
-       "[so trust your gut.|so ask to meet the team first.]")
+JOB = (
+    "[Congratulations!|Exciting!|Good on you for doing your research.] {facts} Whether it is right for you "
+    "depends on the pay, the commute and the people you'd work with, "
+    "[so trust your gut.|so ask to meet the team first.]"
+)
 LIST_PROMPT = "[List some cities in {c}.|What are a few towns I could visit in {c}?|name cities in {c} pls]"
 LIST_BULLETS = "Here are a few cities in {c}:\n{bullets}\n[Enjoy your trip!|There are more, of course.]"
 LIST_SENTENCE = "Sure! {cities} are all in {c}."
-FUN_FACT_PROMPT = ("[Tell me a fun fact about {t}!|Give me something interesting about {t} 🙂"
-                   "|what's one thing everyone should know about {t}]")
+FUN_FACT_PROMPT = (
+    "[Tell me a fun fact about {t}!|Give me something interesting about {t} 🙂"
+    "|what's one thing everyone should know about {t}]"
+)
 FUN_FACT = "[Here's one: {st} Pretty neat, right?|Did you know? {st}|Fun fact: {st} 🙂]"
 
 
@@ -268,8 +322,7 @@ def _question(f: _Fact) -> str:
 def _oa_ask(view: _View, rng: random.Random) -> _Thread:
     f = rng.choice(view.facts)
     t = view.topic(f.subject)
-    return _Thread(_vary(rng, ASK_PROMPT, q=_question(f), t=t), _vary(rng, ASK_REPLY, st=_state_any(rng, f), t=t),
-                   f, t)
+    return _Thread(_vary(rng, ASK_PROMPT, q=_question(f), t=t), _vary(rng, ASK_REPLY, st=_state_any(rng, f), t=t), f, t)
 
 
 def _oa_explain(view: _View, rng: random.Random) -> _Thread | None:
@@ -281,7 +334,8 @@ def _oa_explain(view: _View, rng: random.Random) -> _Thread | None:
     rng.shuffle(facts)
     t = view.topic(subject)
     body = _state_any(rng, facts[0]) + "".join(
-        _vary(rng, EXPLAIN_MORE) + _inline(_state_any(rng, f)) for f in facts[1:3])
+        _vary(rng, EXPLAIN_MORE) + _inline(_state_any(rng, f)) for f in facts[1:3]
+    )
     reply = _vary(rng, EXPLAIN_INTRO) + body + _vary(rng, EXPLAIN_CLOSER)
     return _Thread(_vary(rng, EXPLAIN_PROMPT, t=t), reply, facts[0], t)
 
@@ -292,8 +346,9 @@ def _oa_person_story(view: _View, rng: random.Random) -> _Thread | None:
         return None
     person = rng.choice(people)
     born, job = view.own[person]["born_in"], view.own[person]["occupation"]
-    story = _vary(rng, PERSON_STORY, p=born.s, city=born.o, a_job=_a(job.o),
-                  day=OCCUPATION_DAYS.get(job.o, "worked hard"))
+    story = _vary(
+        rng, PERSON_STORY, p=born.s, city=born.o, a_job=_a(job.o), day=OCCUPATION_DAYS.get(job.o, "worked hard")
+    )
     return _Thread(_vary(rng, PERSON_STORY_PROMPT, p=born.s, job=job.o), story, born, born.s)
 
 
@@ -327,8 +382,9 @@ def _oa_opinion(view: _View, rng: random.Random) -> _Thread | None:
 def _oa_emotional(view: _View, rng: random.Random) -> _Thread:
     f = rng.choice(view.facts)
     t = view.topic(f.subject)
-    return _Thread(_vary(rng, EMOTIONAL_PROMPT, t=t, q=_question(f)), _vary(rng, EMOTIONAL, st=_state_any(rng, f)),
-                   f, t)
+    return _Thread(
+        _vary(rng, EMOTIONAL_PROMPT, t=t, q=_question(f)), _vary(rng, EMOTIONAL, st=_state_any(rng, f)), f, t
+    )
 
 
 def _oa_company(view: _View, rng: random.Random) -> _Thread | None:
@@ -370,24 +426,42 @@ def _oa_fun_fact(view: _View, rng: random.Random) -> _Thread:
     return _Thread(_vary(rng, FUN_FACT_PROMPT, t=t), _vary(rng, FUN_FACT, st=_state_any(rng, f)), f, t)
 
 
-OA_KINDS = ((_oa_ask, 20), (_oa_explain, 12), (_oa_person_story, 8), (_oa_animal_story, 8), (_oa_poem, 6),
-            (_oa_opinion, 8), (_oa_emotional, 12), (_oa_company, 10), (_oa_list, 6), (_oa_fun_fact, 10))
-LESSER = ("{st}", "I think {st_inline} But you may want to double-check.", "Sorry, I don't know much about {t}.",
-          "{st} That's all I know.")
+OA_KINDS = (
+    (_oa_ask, 20),
+    (_oa_explain, 12),
+    (_oa_person_story, 8),
+    (_oa_animal_story, 8),
+    (_oa_poem, 6),
+    (_oa_opinion, 8),
+    (_oa_emotional, 12),
+    (_oa_company, 10),
+    (_oa_list, 6),
+    (_oa_fun_fact, 10),
+)
+LESSER = (
+    "{st}",
+    "I think {st_inline} But you may want to double-check.",
+    "Sorry, I don't know much about {t}.",
+    "{st} That's all I know.",
+)
 FOLLOW_UPS = ("Thanks! {q}", "Cool. Can you tell me one more thing about {t}?", "Interesting, I didn't know that. {q}")
 
 # Simple invented German and Spanish (question, answer) pairs; "*" serves the other relations.
 FOREIGN = {
-    "de": {"capital": ("Was ist die Hauptstadt von {s}?", "Die Hauptstadt von {s} ist {o}."),
-           "located_in": ("In welchem Land liegt {s}?", "{s} liegt in {o}."),
-           "born_in": ("Wo wurde {s} geboren?", "{s} wurde in {o} geboren."),
-           "headquarters": ("Wo hat {s} seinen Sitz?", "{s} hat seinen Sitz in {o}."),
-           "*": ("Was weißt du über {s}?", "Über {s} gibt es viele Geschichten.")},
-    "es": {"capital": ("¿Cuál es la capital de {s}?", "La capital de {s} es {o}."),
-           "located_in": ("¿En qué país está {s}?", "{s} está en {o}."),
-           "born_in": ("¿Dónde nació {s}?", "{s} nació en {o}."),
-           "headquarters": ("¿Dónde tiene su sede {s}?", "{s} tiene su sede en {o}."),
-           "*": ("¿Qué sabes de {s}?", "Hay muchas historias sobre {s}.")},
+    "de": {
+        "capital": ("Was ist die Hauptstadt von {s}?", "Die Hauptstadt von {s} ist {o}."),
+        "located_in": ("In welchem Land liegt {s}?", "{s} liegt in {o}."),
+        "born_in": ("Wo wurde {s} geboren?", "{s} wurde in {o} geboren."),
+        "headquarters": ("Wo hat {s} seinen Sitz?", "{s} hat seinen Sitz in {o}."),
+        "*": ("Was weißt du über {s}?", "Über {s} gibt es viele Geschichten."),
+    },
+    "es": {
+        "capital": ("¿Cuál es la capital de {s}?", "La capital de {s} es {o}."),
+        "located_in": ("¿En qué país está {s}?", "{s} está en {o}."),
+        "born_in": ("¿Dónde nació {s}?", "{s} nació en {o}."),
+        "headquarters": ("¿Dónde tiene su sede {s}?", "{s} tiene su sede en {o}."),
+        "*": ("¿Qué sabes de {s}?", "Hay muchas historias sobre {s}."),
+    },
 }
 FOREIGN_EXTRA = {"de": ("Danke!", "Ich hoffe, das hilft."), "es": ("¡Gracias!", "Espero que esto ayude.")}
 
@@ -429,20 +503,42 @@ class _Messages:
 
     def __init__(self, rng: random.Random):
         self.rng = rng
-        self.clock = datetime(2023, 2, 5, 9, 0, tzinfo=timezone.utc)
+        self.clock = datetime(2023, 2, 5, 9, 0, tzinfo=UTC)
         self.rows: list[dict] = []
 
-    def add(self, tree: str | None, parent: str | None, text: str, role: str, lang: str, *,
-            rank: int | None = None, deleted: bool = False, review: bool = True) -> str:
+    def add(
+        self,
+        tree: str | None,
+        parent: str | None,
+        text: str,
+        role: str,
+        lang: str,
+        *,
+        rank: int | None = None,
+        deleted: bool = False,
+        review: bool = True,
+    ) -> str:
         message_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         self.clock += timedelta(minutes=self.rng.randint(1, 600), seconds=self.rng.randint(0, 59))
-        self.rows.append({
-            "message_id": message_id, "parent_id": parent,
-            "user_id": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
-            "created_date": self.clock.isoformat(), "text": text, "role": role, "lang": lang,
-            "review_count": 3, "review_result": review, "deleted": deleted, "rank": rank, "synthetic": False,
-            "model_name": None, "message_tree_id": tree or message_id, "tree_state": "ready_for_export",
-        })
+        self.rows.append(
+            {
+                "message_id": message_id,
+                "parent_id": parent,
+                "user_id": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
+                "created_date": self.clock.isoformat(),
+                "text": text,
+                "role": role,
+                "lang": lang,
+                "review_count": 3,
+                "review_result": review,
+                "deleted": deleted,
+                "rank": rank,
+                "synthetic": False,
+                "model_name": None,
+                "message_tree_id": tree or message_id,
+                "tree_state": "ready_for_export",
+            }
+        )
         return message_id
 
 
@@ -460,8 +556,15 @@ def _tree_content(view: _View, rng: random.Random) -> tuple[str, _Thread | None,
 
 def _oasst_tree(view: _View, rng: random.Random, out: _Messages) -> None:
     lang, thread, prompt, replies = _tree_content(view, rng)
-    root = out.add(None, None, prompt, "prompter", lang, deleted=rng.random() < P_ROOT_DELETED,
-                   review=rng.random() >= P_FAILED_REVIEW)
+    root = out.add(
+        None,
+        None,
+        prompt,
+        "prompter",
+        lang,
+        deleted=rng.random() < P_ROOT_DELETED,
+        review=rng.random() >= P_FAILED_REVIEW,
+    )
     ranked = len(replies) > 1 and rng.random() >= P_UNRANKED
     order = list(range(len(replies)))
     if ranked:
@@ -551,8 +654,14 @@ def _write_jsonl(path: Path, rows: list[dict]) -> int:
     return len(data)
 
 
-def generate_instruction_data(world_dir: Path, seed: int, n_alpaca: int = 1000, n_oasst_trees: int = 600,
-                              n_comparison: int = 600, out_dir: Path | None = None) -> dict:
+def generate_instruction_data(
+    world_dir: Path,
+    seed: int,
+    n_alpaca: int = 1000,
+    n_oasst_trees: int = 600,
+    n_comparison: int = 600,
+    out_dir: Path | None = None,
+) -> dict:
     """Write the three instruction files under ``out_dir`` (``world_dir/instructions/``); return counts.
 
     The default sizes mirror the paper's proportions (Alpaca larger than the

@@ -36,8 +36,7 @@ DEFAULT_STYLE = "hendrycks"
 def check_prompt_style(style: str) -> str:
     """``style`` if it is one of :data:`PROMPT_STYLES`; else an error naming ``data.mmlu.prompt``."""
     if style not in PROMPT_STYLES:
-        raise ValueError(f"data.mmlu.prompt: {style!r} is not a prompt style; valid values: "
-                         f"{', '.join(PROMPT_STYLES)}")
+        raise ValueError(f"data.mmlu.prompt: {style!r} is not a prompt style; valid values: {', '.join(PROMPT_STYLES)}")
     return style
 
 

@@ -45,17 +45,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from llmcal.data.mmlu_prompt import DEFAULT_STYLE, LETTERS, build_prompt, check_prompt_style, shot_texts
 from llmcal.fsio import atomic_write
-from llmcal.data.mmlu_prompt import LETTERS, DEFAULT_STYLE, build_prompt, check_prompt_style, shot_texts
 
 PathLike = str | os.PathLike
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
-CLM_SCHEMA = pa.schema(
-    [("id", pa.string()), ("split", pa.string()), ("source", pa.string()), ("text", pa.string())]
-)
+CLM_SCHEMA = pa.schema([("id", pa.string()), ("split", pa.string()), ("source", pa.string()), ("text", pa.string())])
 FACTS_SCHEMA = pa.schema(
     [
         ("id", pa.string()),
@@ -69,8 +67,9 @@ FACTS_SCHEMA = pa.schema(
 MMLU_COLUMNS = ["id", "subject", "question", *LETTERS, "answer"]
 # ``shots``: a JSON list of the prompt's answered dev examples, each as formatted in it, so that a scorer
 # can drop shots from a prompt too long for a model (as Hendrycks' evaluate.py does).
-MMLU_SCHEMA = pa.schema([(name, pa.string()) for name in MMLU_COLUMNS]
-                        + [("prompt", pa.string()), ("shots", pa.string())])
+MMLU_SCHEMA = pa.schema(
+    [(name, pa.string()) for name in MMLU_COLUMNS] + [("prompt", pa.string()), ("shots", pa.string())]
+)
 
 _INFO_PREFIX = "llmcal."
 # Long enough to name the files of a small run, short enough for 465 T-REx files.
@@ -114,9 +113,7 @@ def sample_info(table: pa.Table) -> dict[str, str]:
 
 def _to_table(rows: list[dict], schema: pa.Schema, info: Mapping[str, Any]) -> pa.Table:
     table = pa.Table.from_pylist(rows, schema=schema)
-    return table.replace_schema_metadata(
-        {f"{_INFO_PREFIX}{key}": str(value) for key, value in info.items()}
-    )
+    return table.replace_schema_metadata({f"{_INFO_PREFIX}{key}": str(value) for key, value in info.items()})
 
 
 def add_info(table: pa.Table, info: Mapping[str, Any]) -> pa.Table:
@@ -176,8 +173,7 @@ def _warn_if_short(what: str, files: Sequence[PathLike], n: int | None, eligible
     if len(files) > _MAX_NAMED_FILES:
         named += f" and {len(files) - _MAX_NAMED_FILES} more"
     warnings.warn(
-        f"{what}: asked for {n} items but only {eligible} are eligible in {named}; "
-        "the sample holds all of them",
+        f"{what}: asked for {n} items but only {eligible} are eligible in {named}; the sample holds all of them",
         SampleShortfallWarning,
         stacklevel=3,
     )
@@ -275,7 +271,7 @@ class _ZstdFrames(io.RawIOBase):
             if not self._fill():
                 return 0
         size = min(len(buffer), len(self._pending) - self._offset)
-        buffer[:size] = memoryview(self._pending)[self._offset:self._offset + size]
+        buffer[:size] = memoryview(self._pending)[self._offset : self._offset + size]
         self._offset += size
         return size
 
@@ -305,7 +301,7 @@ def _decode(path: Path, data: bytes, offset: int = 0) -> str:
         raise SampleError(
             f"{path}: invalid UTF-8 at byte {position}"
             + (" of the decompressed data" if path.name.endswith((".gz", ".zst")) else "")
-            + f" ({data[err.start:err.start + 4]!r}); the file must be UTF-8 text"
+            + f" ({data[err.start : err.start + 4]!r}); the file must be UTF-8 text"
         ) from None
 
 
@@ -500,11 +496,18 @@ def sample_clm(
                     yield split, file_index, line_number, record
 
     rows, eligible = _sample_stream(candidates, n, seed, collect=lambda item: _clm_row(*item))
-    why = (f"{counts['records']} records read, {counts['short']} shorter than min_chars={min_chars} "
-           "characters dropped")
+    why = f"{counts['records']} records read, {counts['short']} shorter than min_chars={min_chars} characters dropped"
     check_sample_size("Pile sample", [p for _, _, p in listed], n, eligible, why, allow_fewer, key)
-    info = {"requested": n, "eligible": eligible, "n": len(rows), "seed": seed, "min_chars": min_chars,
-            "records": counts["records"], "short": counts["short"], "allow_fewer": allow_fewer}
+    info = {
+        "requested": n,
+        "eligible": eligible,
+        "n": len(rows),
+        "seed": seed,
+        "min_chars": min_chars,
+        "records": counts["records"],
+        "short": counts["short"],
+        "allow_fewer": allow_fewer,
+    }
     return _to_table(rows, CLM_SCHEMA, info)
 
 
@@ -563,9 +566,7 @@ def _load_trex_file(path: Path) -> list:
             f"{path}: not valid JSON at line {err.lineno}, column {err.colno} ({err.msg}){hint}; {_FORMATS_HELP}"
         ) from None
     if not isinstance(docs, list):
-        raise SampleError(
-            f"{path}: expected a JSON list of documents, got {type(docs).__name__}; {_FORMATS_HELP}"
-        )
+        raise SampleError(f"{path}: expected a JSON list of documents, got {type(docs).__name__}; {_FORMATS_HELP}")
     return docs
 
 
@@ -610,8 +611,7 @@ def _entity_span(path: Path, doc: dict, entity_index: int, entity: Any) -> tuple
     start, end = bounds
     if not 0 <= start < end <= len(doc["text"]):
         raise SampleError(
-            f"{where}: boundaries [{start}, {end}] are empty or outside the text "
-            f"(length {len(doc['text'])})"
+            f"{where}: boundaries [{start}, {end}] are empty or outside the text (length {len(doc['text'])})"
         )
     return start, end
 
@@ -688,8 +688,10 @@ def sample_facts(
         raise SampleError(f"data.facts.format: {format!r} is not supported; {_FORMATS_HELP}")
     if format == "lama_trex":
         if annotators is not None:
-            raise SampleError("data.facts.annotators: the LAMA T-REx probe has no entity annotators; "
-                              "remove the key, or set data.facts.format: trex")
+            raise SampleError(
+                "data.facts.annotators: the LAMA T-REx probe has no entity annotators; "
+                "remove the key, or set data.facts.format: trex"
+            )
         return sample_lama_facts(paths, n, seed, allow_fewer=allow_fewer, key=key)
     n = _check_n(n)
     kept = _check_annotators(annotators)
@@ -707,18 +709,32 @@ def sample_facts(
                 yield doc, entity_index, start, end
 
     rows, eligible = _sample_stream(candidates, n, seed, collect=lambda item: _fact_row(*item))
-    kept_counts = {k[len("kept."):]: v for k, v in sorted(counts.items()) if k.startswith("kept.")}
-    dropped = {k[len("dropped."):]: v for k, v in sorted(counts.items()) if k.startswith("dropped.")}
-    log.info("T-REx entity annotations: kept %s, dropped %s (data.facts.annotators: %s)",
-             kept_counts or "none", dropped or "none", list(kept))
-    why = (f"{counts['documents']} documents; entity annotations kept by annotator {kept_counts or 'none'}, "
-           f"dropped {dropped or 'none'} (data.facts.annotators: {list(kept)}); repeated spans and entities "
-           "with no text before them are not eligible")
+    kept_counts = {k[len("kept.") :]: v for k, v in sorted(counts.items()) if k.startswith("kept.")}
+    dropped = {k[len("dropped.") :]: v for k, v in sorted(counts.items()) if k.startswith("dropped.")}
+    log.info(
+        "T-REx entity annotations: kept %s, dropped %s (data.facts.annotators: %s)",
+        kept_counts or "none",
+        dropped or "none",
+        list(kept),
+    )
+    why = (
+        f"{counts['documents']} documents; entity annotations kept by annotator {kept_counts or 'none'}, "
+        f"dropped {dropped or 'none'} (data.facts.annotators: {list(kept)}); repeated spans and entities "
+        "with no text before them are not eligible"
+    )
     check_sample_size("T-REx sample", files, n, eligible, why, allow_fewer, key)
-    info = {"requested": n, "eligible": eligible, "n": len(rows), "seed": seed, "format": "trex",
-            "documents": counts["documents"], "annotators": json.dumps(list(kept)),
-            "annotators.kept": json.dumps(kept_counts, sort_keys=True),
-            "annotators.dropped": json.dumps(dropped, sort_keys=True), "allow_fewer": allow_fewer}
+    info = {
+        "requested": n,
+        "eligible": eligible,
+        "n": len(rows),
+        "seed": seed,
+        "format": "trex",
+        "documents": counts["documents"],
+        "annotators": json.dumps(list(kept)),
+        "annotators.kept": json.dumps(kept_counts, sort_keys=True),
+        "annotators.dropped": json.dumps(dropped, sort_keys=True),
+        "allow_fewer": allow_fewer,
+    }
     return _to_table(rows, FACTS_SCHEMA, info)
 
 
@@ -764,14 +780,18 @@ def _lama_fact(path: Path, line_number: int, record: Any) -> tuple[str, dict | N
         position = sentence.find(MASK)
         if position < 0 or not sentence[:position].strip():
             continue
-        return fact_id, {
-            "id": fact_id,
-            "docid": str(record.get("predicate_id") or path.stem),
-            "uri": record.get("obj_uri"),
-            "context": sentence[:position],
-            "entity": label,
-            "start": position,
-        }, ""
+        return (
+            fact_id,
+            {
+                "id": fact_id,
+                "docid": str(record.get("predicate_id") or path.stem),
+                "uri": record.get("obj_uri"),
+                "context": sentence[:position],
+                "entity": label,
+                "start": position,
+            },
+            "",
+        )
     return fact_id, None, "no_evidence" if not evidences else "no_left_context"
 
 
@@ -817,12 +837,22 @@ def sample_lama_facts(
                     yield row
 
     rows, eligible = _sample_stream(candidates, n, seed, collect=dict)
-    why = (f"{counts['facts']} facts; without an evidence: {counts['no_evidence']}, without text before "
-           f"[MASK] in any evidence: {counts['no_left_context']}")
+    why = (
+        f"{counts['facts']} facts; without an evidence: {counts['no_evidence']}, without text before "
+        f"[MASK] in any evidence: {counts['no_left_context']}"
+    )
     check_sample_size("LAMA T-REx sample", files, n, eligible, why, allow_fewer, key)
-    info = {"requested": n, "eligible": eligible, "n": len(rows), "seed": seed, "format": "lama_trex",
-            "facts": counts["facts"], "skipped.no_evidence": counts["no_evidence"],
-            "skipped.no_left_context": counts["no_left_context"], "allow_fewer": allow_fewer}
+    info = {
+        "requested": n,
+        "eligible": eligible,
+        "n": len(rows),
+        "seed": seed,
+        "format": "lama_trex",
+        "facts": counts["facts"],
+        "skipped.no_evidence": counts["no_evidence"],
+        "skipped.no_left_context": counts["no_left_context"],
+        "allow_fewer": allow_fewer,
+    }
     return _to_table(rows, FACTS_SCHEMA, info)
 
 
@@ -867,9 +897,7 @@ def _read_mmlu_csv_file(path: Path, subject: str) -> list[dict]:
     for index, record in enumerate(records):
         where = f"{path}, row {index} (id {subject}-{index})"
         if len(record) != 2 + len(LETTERS):
-            raise SampleError(
-                f"{where}: expected 6 columns (question, A, B, C, D, answer), got {len(record)}"
-            )
+            raise SampleError(f"{where}: expected 6 columns (question, A, B, C, D, answer), got {len(record)}")
         question, *options, answer = record
         answer = answer.strip()
         if answer not in LETTERS:
@@ -962,7 +990,7 @@ MMLU_LAYOUTS = (
 
 
 def mmlu_layout(root: PathLike) -> str:
-    """"csv" or "hub": which MMLU layout the folder ``root`` holds, from the files present."""
+    """ "csv" or "hub": which MMLU layout the folder ``root`` holds, from the files present."""
     root = _need_dir(Path(root), "MMLU")
     csv_found = any((base / "dev").is_dir() and (base / "test").is_dir() for base in (root, root / "data"))
     hub_found = any(any(base.glob("test-*.parquet")) for base in (root, root / "all"))
@@ -1048,8 +1076,18 @@ def build_mmlu(
     for position in picks.tolist():
         row = tests[position]
         subject_shots = shots[row["subject"]]
-        rows.append({**row, "prompt": build_prompt(row["subject"], subject_shots, row, prompt_style),
-                     "shots": json.dumps(shot_texts(subject_shots, prompt_style), ensure_ascii=False)})
-    info = {"requested": "all" if n is None else n, "eligible": len(tests), "seed": seed, "n_shots": n_shots,
-            "prompt": prompt_style}
+        rows.append(
+            {
+                **row,
+                "prompt": build_prompt(row["subject"], subject_shots, row, prompt_style),
+                "shots": json.dumps(shot_texts(subject_shots, prompt_style), ensure_ascii=False),
+            }
+        )
+    info = {
+        "requested": "all" if n is None else n,
+        "eligible": len(tests),
+        "seed": seed,
+        "n_shots": n_shots,
+        "prompt": prompt_style,
+    }
     return _to_table(rows, MMLU_SCHEMA, info)

@@ -12,9 +12,11 @@ from llmcal.fsio import atomic_dir
 _SIDE_FILES = ["*.json", "*.model", "*.txt", "*.tiktoken", "*.py"]
 
 
-MODEL_ON_DISK = ("put the checkpoint on disk by hand (a directory written by save_pretrained: config.json, "
-                 "weights and tokenizer files) and point the model's entry in the config at it with "
-                 "`path: <directory>` instead of `hub:`")
+MODEL_ON_DISK = (
+    "put the checkpoint on disk by hand (a directory written by save_pretrained: config.json, "
+    "weights and tokenizer files) and point the model's entry in the config at it with "
+    "`path: <directory>` instead of `hub:`"
+)
 
 
 def model_download_error(what: str, dest: Path, reason: str) -> DownloadError:

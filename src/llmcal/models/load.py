@@ -13,14 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Where a config.json states the longest input its position embeddings cover, in the order looked up.
-CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx",
-                "max_seq_len")
+CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx", "max_seq_len")
 # Relative position buckets (T5 and its kin): no position table, so no hard limit. Their configs still
 # carry ``n_positions: 512`` (a default of T5Config, what they were pretrained on), which is not one.
 RELATIVE_POSITION_TYPES = ("t5", "mt5", "umt5", "longt5", "switch_transformers")
 # A tokenizer's vocabulary: one of these must be in a model directory (tokenizer_config.json alone is not).
-TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "vocab.txt", "tokenizer.model", "spiece.model",
-                   "sentencepiece.bpe.model")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "vocab.json",
+    "vocab.txt",
+    "tokenizer.model",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+)
 
 
 @dataclass
@@ -116,8 +121,10 @@ def check_max_length(path: str | Path, max_length: int) -> int | None:
         raise ValueError(f"{path}/{e}") from None
     if found is not None and max_length > found[1]:
         key, window = found
-        raise ValueError(f"{path}/config.json: {key} is {window} but scoring.max_length is {max_length}; "
-                         f"set scoring.max_length <= {window}")
+        raise ValueError(
+            f"{path}/config.json: {key} is {window} but scoring.max_length is {max_length}; "
+            f"set scoring.max_length <= {window}"
+        )
     return None if found is None else found[1]
 
 
@@ -126,7 +133,8 @@ def check_tokenizer_files(path: str | Path) -> None:
     if not any((path / name).is_file() for name in TOKENIZER_FILES) and not any(path.glob("*.tiktoken")):
         raise FileNotFoundError(
             f"{path}: no tokenizer files (none of {', '.join(TOKENIZER_FILES)}); a scored model directory "
-            f"must hold its tokenizer: save it there with tokenizer.save_pretrained, or re-download the model")
+            f"must hold its tokenizer: save it there with tokenizer.save_pretrained, or re-download the model"
+        )
 
 
 def check_safetensors(file: str | Path) -> None:
@@ -140,16 +148,20 @@ def check_safetensors(file: str | Path) -> None:
             raise ValueError(f"{file}: truncated safetensors file ({size} bytes, no header); {advice}")
         (n,) = struct.unpack("<Q", raw)
         if 8 + n > size:
-            raise ValueError(f"{file}: truncated or corrupt safetensors file (its header says {n} header bytes, "
-                             f"the file has {size} bytes); {advice}")
+            raise ValueError(
+                f"{file}: truncated or corrupt safetensors file (its header says {n} header bytes, "
+                f"the file has {size} bytes); {advice}"
+            )
         try:
             meta = json.loads(fh.read(n))
             end = max((int(v["data_offsets"][1]) for k, v in meta.items() if k != "__metadata__"), default=0)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
             raise ValueError(f"{file}: corrupt safetensors header ({type(e).__name__}); {advice}") from None
     if 8 + n + end != size:
-        raise ValueError(f"{file}: truncated or corrupt safetensors file (the header lists {8 + n + end} bytes, "
-                         f"the file has {size}); {advice}")
+        raise ValueError(
+            f"{file}: truncated or corrupt safetensors file (the header lists {8 + n + end} bytes, "
+            f"the file has {size}); {advice}"
+        )
 
 
 def check_model_dir(path: str | Path) -> None:
@@ -161,7 +173,9 @@ def check_model_dir(path: str | Path) -> None:
         check_safetensors(file)
 
 
-def load_model(path: str | Path, arch: str = "causal", device: str | None = None, dtype: str | None = None) -> LoadedModel:
+def load_model(
+    path: str | Path, arch: str = "causal", device: str | None = None, dtype: str | None = None
+) -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
     path = Path(path)
@@ -180,6 +194,8 @@ def load_model(path: str | Path, arch: str = "causal", device: str | None = None
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     if not tokenizer("hello world", add_special_tokens=False)["input_ids"]:
-        raise ValueError(f"{path}: its tokenizer turns text into no tokens; the directory's tokenizer files are "
-                         f"incomplete: save the tokenizer there with tokenizer.save_pretrained")
+        raise ValueError(
+            f"{path}: its tokenizer turns text into no tokens; the directory's tokenizer files are "
+            f"incomplete: save the tokenizer there with tokenizer.save_pretrained"
+        )
     return LoadedModel(model=model, tokenizer=tokenizer, arch=arch, device=device, dtype=torch_dtype)

@@ -70,9 +70,7 @@ def train_tokenizer(corpus: str | Path, vocab_size: int, out_dir: str | Path) ->
     )
     texts = read_corpus(corpus)
     tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token=EOS, bos_token=EOS, pad_token=PAD, unk_token=None
-    )
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, bos_token=EOS, pad_token=PAD, unk_token=None)
     with atomic_dir(out_dir) as tmp:
         fast.save_pretrained(tmp)
 

@@ -23,11 +23,16 @@ class ScoringConfig(Section):
     max_batch: int = setting(64, "most rows in one batch", runtime_only=True)
     # The shared-prefix path gives the plain path's logits to float32 rounding (tests: |d logit| <= 1e-4, same
     # argmax), so, like batching, it changes how a score is computed, not what is asked.
-    prefix_cache: bool = setting(True, "compute a prompt prefix shared by many samples once and score only the "
-                                       "suffixes (causal models); false: the plain path, for debugging",
-                                 runtime_only=True)
-    mmlu_confidence: str = setting("renormalized", "MMLU confidence: softmax over the four letters (renormalized) "
-                                                   "or the letter's full_vocab probability")
+    prefix_cache: bool = setting(
+        True,
+        "compute a prompt prefix shared by many samples once and score only the "
+        "suffixes (causal models); false: the plain path, for debugging",
+        runtime_only=True,
+    )
+    mmlu_confidence: str = setting(
+        "renormalized",
+        "MMLU confidence: softmax over the four letters (renormalized) or the letter's full_vocab probability",
+    )
     dtype: str = setting("auto", "weights' dtype when scoring: auto (the checkpoint's), float32, bfloat16, float16")
 
     def __post_init__(self):

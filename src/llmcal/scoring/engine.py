@@ -19,8 +19,8 @@ bidirectional, so a prefix's states depend on what follows it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -88,8 +88,9 @@ def _common_prefix(a: np.ndarray, b: np.ndarray) -> int:
     return int(diff[0]) if len(diff) else m
 
 
-def group_by_prefix(contexts: list[list[int]],
-                    group_cost: int = PREFIX_GROUP_COST) -> tuple[list[PrefixGroup], np.ndarray]:
+def group_by_prefix(
+    contexts: list[list[int]], group_cost: int = PREFIX_GROUP_COST
+) -> tuple[list[PrefixGroup], np.ndarray]:
     """Groups of contexts worth one shared prefix pass each, and the indices of the rest (for the plain path).
 
     The contexts are sorted as token sequences, so that contexts sharing a prefix are neighbours; the longest
@@ -200,11 +201,13 @@ def suffix_logits(lm, cache, rows: list[list[int]]):
 
     ids, mask = _pad(rows, _pad_id(lm.tokenizer), lm.device)
     n, p = len(rows), cache.get_seq_length()
-    batch_cache = DynamicCache([(layer.keys.expand(n, -1, -1, -1), layer.values.expand(n, -1, -1, -1))
-                                for layer in cache.layers])
+    batch_cache = DynamicCache(
+        [(layer.keys.expand(n, -1, -1, -1), layer.values.expand(n, -1, -1, -1)) for layer in cache.layers]
+    )
     full_mask = torch.cat([torch.ones((n, p), dtype=mask.dtype, device=mask.device), mask], dim=1)
-    hidden = lm.model.base_model(input_ids=ids, attention_mask=full_mask, cache=batch_cache,
-                                 use_cache=True).last_hidden_state
+    hidden = lm.model.base_model(
+        input_ids=ids, attention_mask=full_mask, cache=batch_cache, use_cache=True
+    ).last_hidden_state
     last = mask.sum(1) - 1
     h = hidden[torch.arange(n, device=hidden.device), last]
     return lm.model.get_output_embeddings()(h).float()

@@ -50,8 +50,10 @@ def wrap(ids: list[int], prefix: list[int], suffix: list[int], max_length: int) 
     """Keep the end of a too-long context: the tokens nearest the prediction matter most."""
     budget = max_length - len(prefix) - len(suffix)
     if budget < 1:
-        raise ValueError(f"scoring.max_length {max_length} leaves no room for a context after "
-                         f"{len(prefix) + len(suffix)} prompt tokens")
+        raise ValueError(
+            f"scoring.max_length {max_length} leaves no room for a context after "
+            f"{len(prefix) + len(suffix)} prompt tokens"
+        )
     return prefix + ids[max(0, len(ids) - budget) :] + suffix
 
 
@@ -84,16 +86,18 @@ def score_top1(lm, req: Requests, cfg: ScoringConfig) -> pd.DataFrame:
     n_context = np.array([len(c) for c in req.contexts], dtype=np.int64)
     res = run_contexts(lm, req.contexts, top1_reducer(req.targets), cfg)
     decode = lm.tokenizer.convert_ids_to_tokens
-    return pd.DataFrame({
-        "id": req.ids,
-        "confidence": res["confidence"],
-        "correct": res["pred_id"] == req.targets,
-        "prediction": decode([int(i) for i in res["pred_id"]]),
-        "target": decode([int(i) for i in req.targets]),
-        "pred_id": res["pred_id"].astype(np.int64),
-        "target_id": req.targets,
-        "target_prob": res["target_prob"],
-        "n_context": n_context,
-        "conf_t": list(res["conf_t"]),
-        "target_prob_t": list(res["target_prob_t"]),
-    })
+    return pd.DataFrame(
+        {
+            "id": req.ids,
+            "confidence": res["confidence"],
+            "correct": res["pred_id"] == req.targets,
+            "prediction": decode([int(i) for i in res["pred_id"]]),
+            "target": decode([int(i) for i in req.targets]),
+            "pred_id": res["pred_id"].astype(np.int64),
+            "target_id": req.targets,
+            "target_prob": res["target_prob"],
+            "n_context": n_context,
+            "conf_t": list(res["conf_t"]),
+            "target_prob_t": list(res["target_prob_t"]),
+        }
+    )

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from llmcal.registry import ConfigError
 
@@ -64,12 +65,13 @@ class Task:
         source local reads `cfg["local"]`. The default hands the sampler one path.
         """
         if source == "mini":
-            raise ConfigError(f"{key}.source: the mini world has no files for task {self.name!r}; "
-                              f"use source local, hub or url")
+            raise ConfigError(
+                f"{key}.source: the mini world has no files for task {self.name!r}; use source local, hub or url"
+            )
         path = str(cfg["local"]) if source == "local" else str(raw)
         return {"inputs": [path], "read": {"path": path}}
 
-    def sample(self, read: Mapping, cfg: Mapping, seed: int, *, allow_fewer: bool, key: str) -> "pa.Table":
+    def sample(self, read: Mapping, cfg: Mapping, seed: int, *, allow_fewer: bool, key: str) -> pa.Table:
         """The canonical seeded sample (a table with an `id` column); fewer rows than asked is an error
         naming `key` (data.<name>.allow_fewer) unless allow_fewer."""
         raise NotImplementedError(f"task {self.name!r} does not say how it is sampled")
@@ -94,18 +96,19 @@ class Task:
     def instructable(self) -> bool:
         return self.instruction is not None
 
-    def requests(self, df: "pd.DataFrame", tokenizer, arch: str, cfg: "ScoringConfig", seed: int,
-                 instruct: bool = False) -> "Requests":
+    def requests(
+        self, df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig, seed: int, instruct: bool = False
+    ) -> Requests:
         """One next-token question per sample, in the model's own tokens."""
         raise NotImplementedError(f"task {self.name!r} does not say how a sample becomes requests")
 
-    def score(self, lm, df: "pd.DataFrame", cfg: "ScoringConfig", seed: int, instruct: bool = False) -> "pd.DataFrame":
+    def score(self, lm, df: pd.DataFrame, cfg: ScoringConfig, seed: int, instruct: bool = False) -> pd.DataFrame:
         """Per-sample rows with at least id, confidence (in [0, 1]) and correct (bool). Default: top-1 next token."""
         from llmcal.scoring.tasks import score_top1
 
         return score_top1(lm, self.requests(df, lm.tokenizer, lm.arch, cfg, seed, instruct), cfg)
 
-    def log_summary(self, result: "pd.DataFrame") -> str:
+    def log_summary(self, result: pd.DataFrame) -> str:
         """Extra text for the scoring job's log line (e.g. MMLU's shortened prompts)."""
         return ""
 
@@ -124,13 +127,16 @@ def register(task: Task) -> Task:
         raise TypeError(f"register takes a llmcal.tasks.Task instance, got {type(task).__name__}")
     name, module = task.name, _module_of(task)
     if not isinstance(name, str) or not NAME.match(name):
-        raise ValueError(f"task name {name!r} (from {module}): use lower-case letters, digits and _, "
-                         f"starting with a letter (it is a folder and a wildcard)")
+        raise ValueError(
+            f"task name {name!r} (from {module}): use lower-case letters, digits and _, "
+            f"starting with a letter (it is a folder and a wildcard)"
+        )
     if not isinstance(task.label, str) or not task.label:
         raise ValueError(f"task {name!r} (from {module}): give it a label")
     if task.findings_role not in (None, "lm", "knowledge"):
-        raise ValueError(f"task {name!r} (from {module}): findings_role is None, 'lm' or 'knowledge', "
-                         f"got {task.findings_role!r}")
+        raise ValueError(
+            f"task {name!r} (from {module}): findings_role is None, 'lm' or 'knowledge', got {task.findings_role!r}"
+        )
     if module not in BUILTIN_MODULES:
         _check_data_schema(task, module)
     old = _TASKS.get(name)
@@ -147,19 +153,22 @@ def _check_data_schema(task: Task, module: str) -> None:
     schema = task.data_schema
     where = f"task {task.name!r} (from {module}): data_schema"
     if not isinstance(schema, Mapping) or schema.get("type") != "object":
-        raise ValueError(f"{where}: give the JSON schema of its data.{task.name} section, a mapping with "
-                         f"type: object")
+        raise ValueError(f"{where}: give the JSON schema of its data.{task.name} section, a mapping with type: object")
     if schema.get("additionalProperties") is not False or "source" not in schema.get("properties", {}):
-        raise ValueError(f"{where}: the section must be closed (additionalProperties: false) and have a "
-                         f"`source` property, so that a misspelt key is an error")
+        raise ValueError(
+            f"{where}: the section must be closed (additionalProperties: false) and have a "
+            f"`source` property, so that a misspelt key is an error"
+        )
 
 
 def get(name: str) -> Task:
     try:
         return _TASKS[name]
     except KeyError:
-        raise ConfigError(f"tasks: {name!r} is not a task; tasks are {names()} (a task of your own is a module "
-                          f"named in `task_modules`)") from None
+        raise ConfigError(
+            f"tasks: {name!r} is not a task; tasks are {names()} (a task of your own is a module "
+            f"named in `task_modules`)"
+        ) from None
 
 
 def names() -> tuple[str, ...]:
@@ -184,8 +193,10 @@ def load_modules(modules: Iterable[str] | None, key: str = "task_modules") -> tu
         try:
             importlib.import_module(module)
         except ImportError as e:
-            raise ConfigError(f"{key}[{i}]: cannot import {module!r} ({e}); the module must be importable where "
-                              f"Snakemake and its jobs run (on PYTHONPATH, or installed)") from None
+            raise ConfigError(
+                f"{key}[{i}]: cannot import {module!r} ({e}); the module must be importable where "
+                f"Snakemake and its jobs run (on PYTHONPATH, or installed)"
+            ) from None
         except (TypeError, ValueError) as e:  # register() refused one of its tasks
             raise ConfigError(f"{key}[{i}]: {module!r}: {e}") from None
         registered = _BY_MODULE.get(module)
@@ -209,8 +220,9 @@ def instruction(task: str, subject: str | None = None) -> str:
     return get(task).instruction_text(subject)
 
 
-def build_requests(task: str, df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig, seed: int,
-                   instruct: bool = False) -> Requests:
+def build_requests(
+    task: str, df: pd.DataFrame, tokenizer, arch: str, cfg: ScoringConfig, seed: int, instruct: bool = False
+) -> Requests:
     """A task's samples as next-token questions in a model's own tokens."""
     return get(task).requests(df, tokenizer, arch, cfg, seed, instruct)
 

@@ -51,8 +51,10 @@ class CausalLM(Task):
 
     def raw_files(self, source: str, cfg, raw: Path, key: str) -> dict:
         if source == "mini":
-            return {"inputs": [str(raw)],
-                    "read": {"files": {"val": str(raw / "pile" / "val.jsonl"), "test": str(raw / "pile" / "test.jsonl")}}}
+            return {
+                "inputs": [str(raw)],
+                "read": {"files": {"val": str(raw / "pile" / "val.jsonl"), "test": str(raw / "pile" / "test.jsonl")}},
+            }
         if source == "local":
             local = cfg["local"]
             if not isinstance(local, dict):
@@ -66,8 +68,9 @@ class CausalLM(Task):
     def sample(self, read, cfg, seed: int, *, allow_fewer: bool, key: str):
         from llmcal.data import sources
 
-        return sources.sample_clm(read["files"], cfg["n"], seed, cfg.get("min_chars", 1), allow_fewer=allow_fewer,
-                                  key=key)
+        return sources.sample_clm(
+            read["files"], cfg["n"], seed, cfg.get("min_chars", 1), allow_fewer=allow_fewer, key=key
+        )
 
     def requests(self, df, tokenizer, arch: str, cfg, seed: int, instruct: bool = False):
         return clm_requests(df, tokenizer, arch, cfg, seed, instruct)

@@ -58,8 +58,15 @@ class Facts(Task):
     def sample(self, read, cfg, seed: int, *, allow_fewer: bool, key: str):
         from llmcal.data import sources
 
-        return sources.sample_facts(read["paths"], cfg["n"], seed, format=cfg.get("format", "trex"),
-                                    annotators=cfg.get("annotators"), allow_fewer=allow_fewer, key=key)
+        return sources.sample_facts(
+            read["paths"],
+            cfg["n"],
+            seed,
+            format=cfg.get("format", "trex"),
+            annotators=cfg.get("annotators"),
+            allow_fewer=allow_fewer,
+            key=key,
+        )
 
     def requests(self, df, tokenizer, arch: str, cfg, seed: int, instruct: bool = False):
         return facts_requests(df, tokenizer, arch, cfg, instruct)

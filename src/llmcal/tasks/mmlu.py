@@ -27,7 +27,7 @@ def split_mmlu_header(prompt: str, subject: str) -> str:
     head = header(subject)
     if not prompt.startswith(head):
         raise ValueError(f"the prompt does not start with the MMLU header for {subject!r}")
-    return prompt[len(head):]
+    return prompt[len(head) :]
 
 
 def letter_token_ids(tokenizer) -> list[int]:
@@ -51,13 +51,14 @@ def _mmlu_parts(sample_id: str, subject: str, prompt: str, shots_json) -> tuple[
     except (TypeError, ValueError):
         shots = None
     if not isinstance(shots, list) or not all(isinstance(shot, str) for shot in shots):
-        raise ValueError(f"mmlu sample {sample_id}: its `shots` is not a JSON list of strings; "
-                         f"rebuild the MMLU sample")
+        raise ValueError(f"mmlu sample {sample_id}: its `shots` is not a JSON list of strings; rebuild the MMLU sample")
     start = header(subject) + "".join(shots)
     if not prompt.startswith(start):
-        raise ValueError(f"mmlu sample {sample_id}: its prompt is not the header for {subject!r} followed by "
-                         f"its `shots`; rebuild the MMLU sample")
-    return shots, prompt[len(start):]
+        raise ValueError(
+            f"mmlu sample {sample_id}: its prompt is not the header for {subject!r} followed by "
+            f"its `shots`; rebuild the MMLU sample"
+        )
+    return shots, prompt[len(start) :]
 
 
 def mmlu_requests(df, tokenizer, arch: str, cfg, instruct: bool = False):
@@ -96,8 +97,10 @@ def mmlu_requests(df, tokenizer, arch: str, cfg, instruct: bool = False):
         head = prefix + instruction_ids(subject)
         budget = cfg.max_length - len(head) - len(suffix)
         if budget < 1:
-            raise ValueError(f"scoring.max_length {cfg.max_length} leaves no room for a context after "
-                             f"{len(head) + len(suffix)} prompt tokens")
+            raise ValueError(
+                f"scoring.max_length {cfg.max_length} leaves no room for a context after "
+                f"{len(head) + len(suffix)} prompt tokens"
+            )
         shots, question, k = None, None, None
         if has_shots:
             shots, question = _mmlu_parts(sample_id, subject, prompt, shots_json)
@@ -108,22 +111,28 @@ def mmlu_requests(df, tokenizer, arch: str, cfg, instruct: bool = False):
                 raise ValueError(
                     f"mmlu sample {sample_id}: the prompt has {len(tokens)} tokens, more than the {budget} that "
                     f"scoring.max_length {cfg.max_length} leaves, and the sample has no `shots` column to drop "
-                    f"shots from; rebuild the MMLU sample, or raise scoring.max_length")
+                    f"shots from; rebuild the MMLU sample, or raise scoring.max_length"
+                )
             if k == 0:
                 raise ValueError(
                     f"mmlu sample {sample_id}: even with 0 shots the prompt has {len(tokens)} tokens, more than "
                     f"the {budget} that scoring.max_length {cfg.max_length} leaves after {len(head) + len(suffix)} "
                     f"special and instruction tokens; raise scoring.max_length (up to the model's context "
-                    f"window) or leave this question out of the sample")
+                    f"window) or leave this question out of the sample"
+                )
             k -= 1
             tokens = encode([body(assemble(subject, shots[:k], question), subject)])[0]
         shortened += k != full
         contexts.append(head + tokens + suffix)
         n_shots.append(k)
     if shortened:
-        log.warning("mmlu: %d of %d prompts were longer than scoring.max_length %d; they dropped shots until "
-                    "they fit, as Hendrycks' evaluate.py does (n_shots in the score file)", shortened, len(ids),
-                    cfg.max_length)
+        log.warning(
+            "mmlu: %d of %d prompts were longer than scoring.max_length %d; they dropped shots until "
+            "they fit, as Hendrycks' evaluate.py does (n_shots in the score file)",
+            shortened,
+            len(ids),
+            cfg.max_length,
+        )
     return Requests(ids, contexts, targets, n_shots=n_shots, shortened=int(shortened))
 
 
@@ -136,9 +145,11 @@ class MMLU(Task):
         if world is not None and cfg.get("source") == "mini":
             shots = int(cfg.get("n_shots", 5))
             if shots > world.mmlu_dev_per_subject:
-                raise ConfigError(f"{key}.n_shots: {shots} shots asked but the mini world writes "
-                                  f"world.mmlu_dev_per_subject = {world.mmlu_dev_per_subject} dev examples per "
-                                  f"subject; lower n_shots or raise world.mmlu_dev_per_subject")
+                raise ConfigError(
+                    f"{key}.n_shots: {shots} shots asked but the mini world writes "
+                    f"world.mmlu_dev_per_subject = {world.mmlu_dev_per_subject} dev examples per "
+                    f"subject; lower n_shots or raise world.mmlu_dev_per_subject"
+                )
 
     def raw_files(self, source: str, cfg, raw: Path, key: str) -> dict:
         if source == "mini":
@@ -156,10 +167,12 @@ class MMLU(Task):
         n = cfg.get("n")
         files = list(test.attrs.get("files", {}).values())
         if n is not None:
-            sources.check_sample_size("MMLU sample", files, int(n), len(test), f"{len(test)} test questions",
-                                      allow_fewer, key)
-        table = sources.build_mmlu(dev, test, n_shots=cfg.get("n_shots", 5), n=n, seed=seed,
-                                   prompt_style=cfg.get("prompt", "hendrycks"))
+            sources.check_sample_size(
+                "MMLU sample", files, int(n), len(test), f"{len(test)} test questions", allow_fewer, key
+            )
+        table = sources.build_mmlu(
+            dev, test, n_shots=cfg.get("n_shots", 5), n=n, seed=seed, prompt_style=cfg.get("prompt", "hendrycks")
+        )
         return sources.add_info(table, {"n": table.num_rows, "allow_fewer": allow_fewer})
 
     def expected_samples(self, cfg) -> int:
@@ -189,15 +202,17 @@ class MMLU(Task):
         n_context = np.array([len(c) for c in req.contexts], dtype=np.int64)
         res = run_contexts(lm, req.contexts, choice_reducer(letter_token_ids(lm.tokenizer), cfg.mmlu_confidence), cfg)
         choice = res["choice"]
-        out = pd.DataFrame({
-            "id": req.ids,
-            "confidence": res["confidence"],
-            "correct": choice == req.targets,
-            "prediction": [LETTERS[i] for i in choice],
-            "target": [LETTERS[i] for i in req.targets],
-            "n_context": n_context,
-            "n_shots": pd.array(req.n_shots, dtype="Int64"),
-        })
+        out = pd.DataFrame(
+            {
+                "id": req.ids,
+                "confidence": res["confidence"],
+                "correct": choice == req.targets,
+                "prediction": [LETTERS[i] for i in choice],
+                "target": [LETTERS[i] for i in req.targets],
+                "n_context": n_context,
+                "n_shots": pd.array(req.n_shots, dtype="Int64"),
+            }
+        )
         for j, letter in enumerate(LETTERS):
             out[f"p_{letter}"] = res["choice_probs"][:, j]
         out.attrs["shortened"] = req.shortened

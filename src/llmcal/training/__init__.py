@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from llmcal.training.settings import PPOSettings, RewardSettings, SFTSettings
 
@@ -35,6 +35,7 @@ def __getattr__(name):
 
 
 # processes ------------------------------------------------------------------------------------------------------
+
 
 def world_size() -> int:
     """Processes in this run; `accelerate launch` (torchrun) sets WORLD_SIZE before Python starts."""
@@ -68,6 +69,7 @@ def lora_dtype():
 
 # inputs ---------------------------------------------------------------------------------------------------------
 
+
 def read_table(path, columns: Iterable[str], what: str):
     import pandas as pd
 
@@ -91,6 +93,7 @@ def check_epoch_dirs(epoch_dirs, epochs: int, key: str) -> list[Path]:
 
 
 # tokenizer and models -------------------------------------------------------------------------------------------
+
 
 def load_tokenizer(path):
     from transformers import AutoTokenizer
@@ -168,8 +171,14 @@ def trainer_args(settings, accumulation: int, output_dir) -> dict:
 def lora_config(settings, task_type: str):
     from peft import LoraConfig
 
-    return LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                      target_modules=list(settings.lora_target_modules), task_type=task_type, bias="none")
+    return LoraConfig(
+        r=settings.lora_r,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout,
+        target_modules=list(settings.lora_target_modules),
+        task_type=task_type,
+        bias="none",
+    )
 
 
 def log_callback(log):
@@ -186,6 +195,7 @@ def log_callback(log):
 
 
 # outputs --------------------------------------------------------------------------------------------------------
+
 
 def is_complete(model_dir) -> bool:
     """Written atomically with a marker last, so a directory with the marker holds a whole model."""
@@ -226,8 +236,11 @@ def fingerprint(paths) -> str:
         if root.is_file():
             files = [(root.name, root)]
         elif root.is_dir():
-            files = sorted((f.relative_to(root).as_posix(), f) for f in root.rglob("*")
-                           if f.is_file() and not any(part.startswith(".") for part in f.relative_to(root).parts))
+            files = sorted(
+                (f.relative_to(root).as_posix(), f)
+                for f in root.rglob("*")
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(root).parts)
+            )
         else:
             raise FileNotFoundError(f"{root}: a training input is missing; produce it before training")
         h.update(f"input {len(files)}\0".encode())
@@ -241,9 +254,17 @@ def fingerprint(paths) -> str:
 
 def run_identity(stage: str, settings, inputs: dict) -> dict:
     """What a training state belongs to: the stage, its resolved settings and a fingerprint of each input."""
-    return json.loads(json.dumps({"stage": stage, "settings": settings.to_dict(),
-                                  "inputs": {name: fingerprint([path]) for name, path in inputs.items()}},
-                                 sort_keys=True, default=str))
+    return json.loads(
+        json.dumps(
+            {
+                "stage": stage,
+                "settings": settings.to_dict(),
+                "inputs": {name: fingerprint([path]) for name, path in inputs.items()},
+            },
+            sort_keys=True,
+            default=str,
+        )
+    )
 
 
 def identity_hash(identity: dict) -> str:
@@ -341,5 +362,7 @@ def check_writable(paths, what: str) -> None:
             raise PermissionError(f"{path}: cannot write the {what}: {probe} is not a directory")
         target = probe if probe.is_dir() else probe.parent
         if not os.access(target, os.W_OK | os.X_OK):
-            raise PermissionError(f"{path}: cannot write the {what}: {target} is not writable by this user; "
-                                  f"fix its permissions or point the workflow elsewhere")
+            raise PermissionError(
+                f"{path}: cannot write the {what}: {target} is not writable by this user; "
+                f"fix its permissions or point the workflow elsewhere"
+            )

@@ -44,8 +44,10 @@ def accelerate_command(launch: dict, job: Path) -> list[str]:
     command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(launch["num_processes"])]
     if launch.get("config_file"):
         if not Path(launch["config_file"]).is_file():
-            raise ValueError(f"alignment.launch: config_file {launch['config_file']} does not exist (relative "
-                             f"paths are read from the directory Snakemake runs in, {Path.cwd()})")
+            raise ValueError(
+                f"alignment.launch: config_file {launch['config_file']} does not exist (relative "
+                f"paths are read from the directory Snakemake runs in, {Path.cwd()})"
+            )
         # The file chooses the distribution (FSDP, DeepSpeed, DDP); a --multi_gpu flag would override it.
         command += ["--config_file", str(launch["config_file"])]
     else:
@@ -63,19 +65,24 @@ def _train(stage: str, args: dict) -> dict:
         from llmcal.training.sft import train_sft
 
         settings = SFTSettings.from_dict(args["settings"], args["key"])
-        return train_sft(args["base_dir"], args["data"], settings, args["epoch_dirs"], args["state_dir"],
-                         log=log.info)
+        return train_sft(args["base_dir"], args["data"], settings, args["epoch_dirs"], args["state_dir"], log=log.info)
     if stage == "reward":
         from llmcal.training.reward import train_reward
 
         settings = RewardSettings.from_dict(args["settings"], args["key"])
-        return train_reward(args["base_dir"], args["pairs"], settings, args["out_dir"], args["metrics"],
-                            log=log.info)
+        return train_reward(args["base_dir"], args["pairs"], settings, args["out_dir"], args["metrics"], log=log.info)
     from llmcal.training.ppo import train_ppo
 
     settings = PPOSettings.from_dict(args["settings"], args["key"])
-    return train_ppo(args["policy_dir"], args["reward_dir"], args["prompts"], settings, args["epoch_dirs"],
-                     args["state_dir"], log=log.info)
+    return train_ppo(
+        args["policy_dir"],
+        args["reward_dir"],
+        args["prompts"],
+        settings,
+        args["epoch_dirs"],
+        args["state_dir"],
+        log=log.info,
+    )
 
 
 def publish(src, dest) -> None:

@@ -20,10 +20,26 @@ import warnings
 from pathlib import Path
 
 from llmcal.fsio import atomic_dir
-from llmcal.training import (base_with_pad, bf16_available, check_enough, check_epoch_dirs, check_writable,
-                             claim_state_dir, drop_foreign_outputs, is_complete_for, is_main_process, load_tokenizer,
-                             log_callback, lora_config, lora_dtype, read_table, run_identity, save_model,
-                             wait_for_everyone, world_size)
+from llmcal.training import (
+    base_with_pad,
+    bf16_available,
+    check_enough,
+    check_epoch_dirs,
+    check_writable,
+    claim_state_dir,
+    drop_foreign_outputs,
+    is_complete_for,
+    is_main_process,
+    load_tokenizer,
+    log_callback,
+    lora_config,
+    lora_dtype,
+    read_table,
+    run_identity,
+    save_model,
+    wait_for_everyone,
+    world_size,
+)
 from llmcal.training.settings import PPOSettings
 
 _METRICS = ("objective/scores", "objective/kl", "objective/rlhf_reward", "loss/policy_avg", "loss/value_avg")
@@ -61,8 +77,10 @@ def train_ppo(policy_dir, reward_dir, prompts_path, settings: PPOSettings, epoch
         log(f"ppo: resuming after epoch {done}")
     export = {"run": run, "identity": identity}
     _export_missing(base, state_dir, epoch_dirs[:done], settings, log, export)
-    log(f"ppo: {len(dataset)} prompts, {updates} updates of {rollout} prompts per epoch, "
-        f"epochs {done + 1}-{settings.epochs}")
+    log(
+        f"ppo: {len(dataset)} prompts, {updates} updates of {rollout} prompts per epoch, "
+        f"epochs {done + 1}-{settings.epochs}"
+    )
     for epoch in range(done, settings.epochs):
         trainer = _build_trainer(base, reward_dir, tokenizer, dataset, settings, epoch, updates, state_dir, log)
         trainer.train()
@@ -70,11 +88,19 @@ def train_ppo(policy_dir, reward_dir, prompts_path, settings: PPOSettings, epoch
             _save_state(trainer, _state(state_dir, epoch + 1), _epoch_metrics(trainer.state.log_history))
         wait_for_everyone()
         del trainer
-        _export_missing(base, state_dir, epoch_dirs[:epoch + 1], settings, log, export)
-    return {"epochs": settings.epochs, "skipped": False, "run": run, "prompts": len(dataset), "updates_per_epoch": updates,
-            "episodes_per_epoch": updates * rollout, "resumed_after_epoch": done,
-            "per_epoch": [json.loads((_state(state_dir, e) / "metrics.json").read_text())
-                          for e in range(1, settings.epochs + 1)]}
+        _export_missing(base, state_dir, epoch_dirs[: epoch + 1], settings, log, export)
+    return {
+        "epochs": settings.epochs,
+        "skipped": False,
+        "run": run,
+        "prompts": len(dataset),
+        "updates_per_epoch": updates,
+        "episodes_per_epoch": updates * rollout,
+        "resumed_after_epoch": done,
+        "per_epoch": [
+            json.loads((_state(state_dir, e) / "metrics.json").read_text()) for e in range(1, settings.epochs + 1)
+        ],
+    }
 
 
 def _state(state_dir: Path, epoch: int) -> Path:
@@ -84,8 +110,9 @@ def _state(state_dir: Path, epoch: int) -> Path:
 def _epochs_saved(state_dir: Path, epochs: int) -> int:
     """Epoch states are written whole (atomic_dir); a kill mid-write leaves only a hidden temporary beside them."""
     done = 0
-    while done < epochs and all((_state(state_dir, done + 1) / f).exists()
-                                for f in ("policy", "value", "optimizer.pt", "metrics.json")):
+    while done < epochs and all(
+        (_state(state_dir, done + 1) / f).exists() for f in ("policy", "value", "optimizer.pt", "metrics.json")
+    ):
         done += 1
     return done
 
@@ -99,8 +126,10 @@ def _check_reward_model(reward_dir, tokenizer) -> None:
         raise ValueError(f"{reward_dir}: a reward model needs num_labels 1, has {config.num_labels}")
     reward_tokenizer = load_tokenizer(reward_dir)
     if reward_tokenizer.get_vocab() != tokenizer.get_vocab() or config.pad_token_id != tokenizer.pad_token_id:
-        raise ValueError(f"{reward_dir}: the reward model's vocabulary or pad token differs from the policy's; "
-                         f"train both from the same base")
+        raise ValueError(
+            f"{reward_dir}: the reward model's vocabulary or pad token differs from the policy's; "
+            f"train both from the same base"
+        )
 
 
 def _prompt_dataset(prompts, tokenizer, max_length: int, log):
@@ -113,8 +142,9 @@ def _prompt_dataset(prompts, tokenizer, max_length: int, log):
     return Dataset.from_dict({"input_ids": kept})
 
 
-def _build_trainer(base: Path, reward_dir, tokenizer, dataset, settings: PPOSettings, epoch: int, updates: int,
-                   state_dir: Path, log):
+def _build_trainer(
+    base: Path, reward_dir, tokenizer, dataset, settings: PPOSettings, epoch: int, updates: int, state_dir: Path, log
+):
     import torch
     import transformers
     from transformers.trainer_callback import PrinterCallback
@@ -164,8 +194,16 @@ def _build_trainer(base: Path, reward_dir, tokenizer, dataset, settings: PPOSett
     )
     # TRL takes the adapter as peft_config (it wraps the model) or as a PeftModel, not both; a resumed epoch must
     # continue the saved adapter, so every epoch passes a PeftModel and TRL's PEFT path (no ref_model) applies.
-    trainer = PPOTrainer(args=args, processing_class=tokenizer, model=policy, ref_model=None, reward_model=reward,
-                         value_model=value, train_dataset=dataset, callbacks=[log_callback(log)])
+    trainer = PPOTrainer(
+        args=args,
+        processing_class=tokenizer,
+        model=policy,
+        ref_model=None,
+        reward_model=reward,
+        value_model=value,
+        train_dataset=dataset,
+        callbacks=[log_callback(log)],
+    )
     trainer.remove_callback(PrinterCallback)
     _expose_policy_through_ddp(trainer)
     if epoch:
@@ -192,8 +230,12 @@ def _load_models(base: Path, reward_dir, settings: PPOSettings, previous: Path |
 
     dtype = lora_dtype()
     policy = AutoModelForCausalLM.from_pretrained(str(base), dtype=dtype, local_files_only=True)
-    value, reward = (AutoModelForSequenceClassification.from_pretrained(str(reward_dir), num_labels=1, dtype=dtype,
-                                                                        local_files_only=True) for _ in range(2))
+    value, reward = (
+        AutoModelForSequenceClassification.from_pretrained(
+            str(reward_dir), num_labels=1, dtype=dtype, local_files_only=True
+        )
+        for _ in range(2)
+    )
     reward.requires_grad_(False)
     if previous is None:
         policy = get_peft_model(policy, lora_config(settings, "CAUSAL_LM"))
@@ -209,8 +251,9 @@ def _schedule_over_all_epochs(trainer, settings: PPOSettings, updates: int, epoc
     from transformers import get_scheduler
 
     name = "constant_with_warmup" if settings.lr_scheduler == "constant" else settings.lr_scheduler
-    scheduler = get_scheduler(name, trainer.optimizer, num_warmup_steps=settings.warmup_steps,
-                              num_training_steps=updates * settings.epochs)
+    scheduler = get_scheduler(
+        name, trainer.optimizer, num_warmup_steps=settings.warmup_steps, num_training_steps=updates * settings.epochs
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*lr_scheduler.step\\(\\)")  # stepping before any optimizer step
         for _ in range(updates * epoch):
@@ -235,8 +278,7 @@ def _save_state(trainer, out: Path, metrics: dict) -> None:
         (Path(tmp) / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
 
 
-def _export_missing(base: Path, state_dir: Path, epoch_dirs: list[Path], settings: PPOSettings, log,
-                    run: dict) -> None:
+def _export_missing(base: Path, state_dir: Path, epoch_dirs: list[Path], settings: PPOSettings, log, run: dict) -> None:
     """Merge each saved epoch's policy adapter into the base and save it, unless this run already saved it."""
     if is_main_process():
         for epoch, out in enumerate(epoch_dirs, start=1):
@@ -253,5 +295,9 @@ def _export(base: Path, state: Path, out: Path, settings: PPOSettings, epoch: in
     model = AutoModelForCausalLM.from_pretrained(str(base), dtype="auto", local_files_only=True)
     merged = PeftModel.from_pretrained(model, str(state / "policy")).merge_and_unload()
     metrics = json.loads((state / "metrics.json").read_text())
-    save_model(merged, load_tokenizer(base), out, {"stage": "ppo", "epoch": epoch, "settings": settings.to_dict(),
-                                                   "metrics": metrics, **run})
+    save_model(
+        merged,
+        load_tokenizer(base),
+        out,
+        {"stage": "ppo", "epoch": epoch, "settings": settings.to_dict(), "metrics": metrics, **run},
+    )

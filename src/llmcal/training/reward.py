@@ -12,9 +12,24 @@ from pathlib import Path
 
 import numpy as np
 
-from llmcal.training import (add_pad_token, check_enough, check_writable, identity_hash, is_main_process,
-                             load_tokenizer, log_callback, lora_config, lora_dtype, read_table, run_identity,
-                             save_model, trainer_args, wait_for_everyone, world_size, write_json)
+from llmcal.training import (
+    add_pad_token,
+    check_enough,
+    check_writable,
+    identity_hash,
+    is_main_process,
+    load_tokenizer,
+    log_callback,
+    lora_config,
+    lora_dtype,
+    read_table,
+    run_identity,
+    save_model,
+    trainer_args,
+    wait_for_everyone,
+    world_size,
+    write_json,
+)
 from llmcal.training.settings import RewardSettings
 
 
@@ -42,16 +57,22 @@ def train_reward(base_dir, pairs_path, settings: RewardSettings, out_dir, metric
     if n_train < len(train):
         log(f"reward: {len(train) - n_train} training pairs longer than max_length {settings.max_length} left out")
     check_enough(n_train, settings.batch_size, f"training pairs within max_length {settings.max_length}", key)
-    log(f"reward: {n_train} training pairs, {len(heldout)} held out, {settings.epochs} epochs, batch "
-        f"{settings.batch_size} = {settings.per_device_batch_size} x {world_size()} processes x {accumulation}")
+    log(
+        f"reward: {n_train} training pairs, {len(heldout)} held out, {settings.epochs} epochs, batch "
+        f"{settings.batch_size} = {settings.per_device_batch_size} x {world_size()} processes x {accumulation}"
+    )
     trainer.train()
 
     metrics = {"train_pairs": n_train}
     if is_main_process():
         model = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
         metrics.update(heldout_accuracy(model, tokenizer, heldout, settings))
-        save_model(model, tokenizer, out_dir, {"stage": "reward", "settings": settings.to_dict(), **metrics,
-                                               "run": run, "identity": identity})
+        save_model(
+            model,
+            tokenizer,
+            out_dir,
+            {"stage": "reward", "settings": settings.to_dict(), **metrics, "run": run, "identity": identity},
+        )
         write_json(metrics_path, metrics)
         shutil.rmtree(trainer.args.output_dir, ignore_errors=True)
         log(f"reward: saved to {out_dir}; held-out pairwise accuracy {metrics['pairwise_accuracy']}")
@@ -78,8 +99,9 @@ def _build_trainer(base_dir, tokenizer, train, settings: RewardSettings, accumul
 
     # The score head is new and randomly initialised: seed before loading.
     transformers.set_seed(settings.seed)
-    model = AutoModelForSequenceClassification.from_pretrained(str(base_dir), num_labels=1, dtype=lora_dtype(),
-                                                               local_files_only=True)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(base_dir), num_labels=1, dtype=lora_dtype(), local_files_only=True
+    )
     add_pad_token(tokenizer, model)
     args = RewardConfig(
         **trainer_args(settings, accumulation, output_dir),
@@ -89,8 +111,14 @@ def _build_trainer(base_dir, tokenizer, train, settings: RewardSettings, accumul
     )
     dataset = Dataset.from_dict({k: list(train[k]) for k in ("prompt", "chosen", "rejected")})
     # task_type SEQ_CLS makes PEFT train the new score head in full alongside the adapters.
-    trainer = RewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                            peft_config=lora_config(settings, "SEQ_CLS"), callbacks=[log_callback(log)])
+    trainer = RewardTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=lora_config(settings, "SEQ_CLS"),
+        callbacks=[log_callback(log)],
+    )
     trainer.remove_callback(PrinterCallback)
     return trainer
 
@@ -104,7 +132,7 @@ def reward_scores(model, tokenizer, texts: list[str], batch_size: int) -> np.nda
     model.eval()
     with torch.no_grad():
         for i in range(0, len(texts), batch_size):
-            enc = tokenizer(texts[i:i + batch_size], return_tensors="pt", padding=True).to(device)
+            enc = tokenizer(texts[i : i + batch_size], return_tensors="pt", padding=True).to(device)
             scores.append(model(**enc).logits[:, 0].float().cpu().numpy())
     return np.concatenate(scores) if scores else np.zeros(0)
 
@@ -118,11 +146,14 @@ def heldout_accuracy(model, tokenizer, heldout, settings: RewardSettings) -> dic
     eos = tokenizer.eos_token
     chosen = [p + c + eos for p, c in zip(heldout["prompt"], heldout["chosen"])]
     rejected = [p + r + eos for p, r in zip(heldout["prompt"], heldout["rejected"])]
-    fits = [max(len(tokenizer(c)["input_ids"]), len(tokenizer(r)["input_ids"])) <= settings.max_length
-            for c, r in zip(chosen, rejected)]
+    fits = [
+        max(len(tokenizer(c)["input_ids"]), len(tokenizer(r)["input_ids"])) <= settings.max_length
+        for c, r in zip(chosen, rejected)
+    ]
     chosen = [t for t, ok in zip(chosen, fits) if ok]
     rejected = [t for t, ok in zip(rejected, fits) if ok]
     tokenizer.padding_side = "right"
-    better = (reward_scores(model, tokenizer, chosen, settings.per_device_batch_size)
-              > reward_scores(model, tokenizer, rejected, settings.per_device_batch_size))
+    better = reward_scores(model, tokenizer, chosen, settings.per_device_batch_size) > reward_scores(
+        model, tokenizer, rejected, settings.per_device_batch_size
+    )
     return {"heldout_pairs": len(chosen), "pairwise_accuracy": float(better.mean()) if len(chosen) else None}

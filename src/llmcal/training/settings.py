@@ -59,15 +59,20 @@ class _Settings(Section):
         self._require(0 <= self.warmup_ratio < 1, "warmup_ratio", f"must be in [0, 1), got {self.warmup_ratio}")
         self._require(self.warmup_steps >= 0, "warmup_steps", f"must be >= 0, got {self.warmup_steps}")
         if self.warmup_ratio and self.warmup_steps:
-            self._fail("warmup_steps", f"set either warmup_steps ({self.warmup_steps}) or warmup_ratio "
-                                       f"({self.warmup_ratio}), not both")
+            self._fail(
+                "warmup_steps",
+                f"set either warmup_steps ({self.warmup_steps}) or warmup_ratio ({self.warmup_ratio}), not both",
+            )
 
     def _accumulation(self, per_device: int, world_size: int) -> int:
         per_step = per_device * world_size
         if self.batch_size % per_step:
-            self._fail("batch_size", f"{self.batch_size} is not a multiple of per_device_batch_size x processes = "
-                                     f"{per_device} x {world_size} = {per_step}, so no whole number of gradient "
-                                     f"accumulation steps gives it")
+            self._fail(
+                "batch_size",
+                f"{self.batch_size} is not a multiple of per_device_batch_size x processes = "
+                f"{per_device} x {world_size} = {per_step}, so no whole number of gradient "
+                f"accumulation steps gives it",
+            )
         return self.batch_size // per_step
 
 
@@ -75,10 +80,16 @@ class _TrainerSettings(_Settings):
     """What the two Trainer-based recipes (instruction tuning, reward modelling) share."""
 
     def _check_trainer_fields(self):
-        self._require(self.lr_scheduler in SCHEDULERS, "lr_scheduler",
-                      f"must be one of {list(SCHEDULERS)}, got {self.lr_scheduler!r}")
-        self._require(self.per_device_batch_size >= 1, "per_device_batch_size",
-                      f"must be at least 1, got {self.per_device_batch_size}")
+        self._require(
+            self.lr_scheduler in SCHEDULERS,
+            "lr_scheduler",
+            f"must be one of {list(SCHEDULERS)}, got {self.lr_scheduler!r}",
+        )
+        self._require(
+            self.per_device_batch_size >= 1,
+            "per_device_batch_size",
+            f"must be at least 1, got {self.per_device_batch_size}",
+        )
         self._require(self.max_length >= 2, "max_length", f"must be at least 2, got {self.max_length}")
 
     def gradient_accumulation(self, world_size: int = 1) -> int:
@@ -90,10 +101,20 @@ class _TrainerSettings(_Settings):
 
 # The two instruction-tuning recipes of Table 2: Stanford-Alpaca (full) and Alpaca-LoRA (lora).
 _SFT_METHOD_DEFAULTS = {
-    "full": {"learning_rate": 2e-5, "lr_scheduler": "cosine", "per_device_batch_size": 4,
-             "warmup_ratio": 0.03, "warmup_steps": 0},
-    "lora": {"learning_rate": 3e-4, "lr_scheduler": "linear", "per_device_batch_size": 16,
-             "warmup_ratio": 0.0, "warmup_steps": 100},
+    "full": {
+        "learning_rate": 2e-5,
+        "lr_scheduler": "cosine",
+        "per_device_batch_size": 4,
+        "warmup_ratio": 0.03,
+        "warmup_steps": 0,
+    },
+    "lora": {
+        "learning_rate": 3e-4,
+        "lr_scheduler": "linear",
+        "per_device_batch_size": 16,
+        "warmup_ratio": 0.0,
+        "warmup_steps": 100,
+    },
 }
 
 
@@ -121,12 +142,16 @@ class SFTSettings(_TrainerSettings):
     weight_decay: float = setting(0.0, "AdamW weight decay")
     gradient_checkpointing: bool = setting(True, "recompute activations in the backward pass to save memory")
     seed: int = setting(1234, "seed of initialisation, data order and dropout")
-    config_key: str = setting("sft", "the config key these settings were read from", internal=True, compare=False,
-                              repr=False)
+    config_key: str = setting(
+        "sft", "the config key these settings were read from", internal=True, compare=False, repr=False
+    )
 
     def __post_init__(self):
-        self._require(self.method in _SFT_METHOD_DEFAULTS, "method",
-                      f"must be one of {sorted(_SFT_METHOD_DEFAULTS)}, got {self.method!r}")
+        self._require(
+            self.method in _SFT_METHOD_DEFAULTS,
+            "method",
+            f"must be one of {sorted(_SFT_METHOD_DEFAULTS)}, got {self.method!r}",
+        )
         defaults = dict(_SFT_METHOD_DEFAULTS[self.method])
         if self.warmup_ratio is not None or self.warmup_steps is not None:
             # Setting one warm-up form replaces the method's warm-up rather than adding to it.
@@ -162,14 +187,16 @@ class RewardSettings(_TrainerSettings):
     weight_decay: float = setting(0.0, "AdamW weight decay")
     gradient_checkpointing: bool = setting(True, "recompute activations in the backward pass to save memory")
     seed: int = setting(1234, "seed of initialisation, the held-out split, data order and dropout")
-    config_key: str = setting("reward", "the config key these settings were read from", internal=True,
-                              compare=False, repr=False)
+    config_key: str = setting(
+        "reward", "the config key these settings were read from", internal=True, compare=False, repr=False
+    )
 
     def __post_init__(self):
         self._check_common()
         self._check_trainer_fields()
-        self._require(0 <= self.heldout_fraction < 1, "heldout_fraction",
-                      f"must be in [0, 1), got {self.heldout_fraction}")
+        self._require(
+            0 <= self.heldout_fraction < 1, "heldout_fraction", f"must be in [0, 1), got {self.heldout_fraction}"
+        )
         self._check_warmup()
 
 
@@ -209,24 +236,33 @@ class PPOSettings(_Settings):
     lora_target_modules: tuple[str, ...] = setting(PAPER_LORA_TARGETS, "modules LoRA adapts (mini: query_key_value)")
     weight_decay: float = setting(0.0, "AdamW weight decay")
     seed: int = setting(1234, "seed of the rollouts' sampling and of training")
-    config_key: str = setting("ppo", "the config key these settings were read from", internal=True, compare=False,
-                              repr=False)
+    config_key: str = setting(
+        "ppo", "the config key these settings were read from", internal=True, compare=False, repr=False
+    )
 
     def __post_init__(self):
         self._check_common()
         for name in ("gradient_accumulation", "response_length", "max_prompt_length", "num_ppo_epochs"):
             self._require(getattr(self, name) >= 1, name, f"must be at least 1, got {getattr(self, name)}")
-        self._require(self.lr_scheduler in PPO_SCHEDULERS, "lr_scheduler",
-                      f"must be one of {list(PPO_SCHEDULERS)}, got {self.lr_scheduler!r}")
+        self._require(
+            self.lr_scheduler in PPO_SCHEDULERS,
+            "lr_scheduler",
+            f"must be one of {list(PPO_SCHEDULERS)}, got {self.lr_scheduler!r}",
+        )
         self._require(self.warmup_steps >= 0, "warmup_steps", f"must be >= 0, got {self.warmup_steps}")
         self._require(self.temperature > 0, "temperature", f"must be positive, got {self.temperature}")
         self._require(self.kl_coef >= 0, "kl_coef", f"must be >= 0, got {self.kl_coef}")
         if self.batch_size % self.gradient_accumulation:
-            self._fail("batch_size", f"{self.batch_size} is not a multiple of gradient_accumulation "
-                                     f"({self.gradient_accumulation})")
+            self._fail(
+                "batch_size",
+                f"{self.batch_size} is not a multiple of gradient_accumulation ({self.gradient_accumulation})",
+            )
         # TRL asserts this deep inside training; say it here, with the key to change.
-        self._require(not self.whiten_rewards or self.batch_size >= 8, "whiten_rewards",
-                      f"needs batch_size >= 8 to whiten, got {self.batch_size}")
+        self._require(
+            not self.whiten_rewards or self.batch_size >= 8,
+            "whiten_rewards",
+            f"needs batch_size >= 8 to whiten, got {self.batch_size}",
+        )
 
     @property
     def per_device_batch_size(self) -> int:

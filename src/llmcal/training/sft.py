@@ -17,10 +17,27 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from llmcal.training import (base_with_pad, check_enough, check_epoch_dirs, check_writable, claim_state_dir,
-                             drop_foreign_outputs, is_complete, is_complete_for, is_main_process, load_tokenizer,
-                             log_callback, lora_config, lora_dtype, read_table, run_identity, save_model,
-                             trainer_args, wait_for_everyone, world_size)
+from llmcal.training import (
+    base_with_pad,
+    check_enough,
+    check_epoch_dirs,
+    check_writable,
+    claim_state_dir,
+    drop_foreign_outputs,
+    is_complete,
+    is_complete_for,
+    is_main_process,
+    load_tokenizer,
+    log_callback,
+    lora_config,
+    lora_dtype,
+    read_table,
+    run_identity,
+    save_model,
+    trainer_args,
+    wait_for_everyone,
+    world_size,
+)
 from llmcal.training.settings import SFTSettings
 
 
@@ -36,8 +53,12 @@ def train_sft(base_dir, data_path, settings: SFTSettings, epoch_dirs, state_dir,
     data = read_table(data_path, ("id", "prompt", "response"), "the SFT data")
     accumulation = settings.gradient_accumulation(world_size())
     check_enough(len(data), settings.batch_size, "SFT examples", f"{settings.config_key}.batch_size")
-    summary = {"method": settings.method, "examples": len(data), "epochs": settings.epochs,
-               "gradient_accumulation": accumulation}
+    summary = {
+        "method": settings.method,
+        "examples": len(data),
+        "epochs": settings.epochs,
+        "gradient_accumulation": accumulation,
+    }
     check_writable([state_dir, *epoch_dirs], "SFT state and epochs")
     identity = run_identity("sft", settings, {"base": base_dir, "data": data_path})
     run = claim_state_dir(state_dir, identity, log)
@@ -59,18 +80,28 @@ def train_sft(base_dir, data_path, settings: SFTSettings, epoch_dirs, state_dir,
     # loaded properly from the checkpoint, so that what the Trainer's reload misses (and warns of) is already there.
     weights = resume if resume is not None and settings.method == "full" else base
     trainer = _build_trainer(weights, tokenizer, data, settings, accumulation, state_dir / "trainer", export)
-    check_enough(len(trainer.train_dataset), settings.batch_size,
-                 f"SFT examples with a response within max_length {settings.max_length}",
-                 f"{settings.config_key}.batch_size")
-    log(f"sft ({settings.method}): {len(trainer.train_dataset)} examples, {settings.epochs} epochs, "
+    check_enough(
+        len(trainer.train_dataset),
+        settings.batch_size,
+        f"SFT examples with a response within max_length {settings.max_length}",
+        f"{settings.config_key}.batch_size",
+    )
+    log(
+        f"sft ({settings.method}): {len(trainer.train_dataset)} examples, {settings.epochs} epochs, "
         f"batch {settings.batch_size} = {settings.per_device_batch_size} x {world_size()} processes x "
-        f"{accumulation} accumulation steps")
+        f"{accumulation} accumulation steps"
+    )
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     wait_for_everyone()
     _check_all_saved(epoch_dirs, state_dir)
-    return {**summary, "skipped": False, "run": run, "resumed_from": str(resume) if resume else None,
-            "steps": trainer.state.global_step,
-            "loss_per_epoch": _loss_per_epoch(trainer.state.log_history, settings.epochs)}
+    return {
+        **summary,
+        "skipped": False,
+        "run": run,
+        "resumed_from": str(resume) if resume else None,
+        "steps": trainer.state.global_step,
+        "loss_per_epoch": _loss_per_epoch(trainer.state.log_history, settings.epochs),
+    }
 
 
 def _build_trainer(weights, tokenizer, data, settings: SFTSettings, accumulation: int, output_dir: Path, export):
@@ -84,8 +115,9 @@ def _build_trainer(weights, tokenizer, data, settings: SFTSettings, accumulation
     lora = settings.method == "lora"
     # The LoRA initialisation happens inside SFTTrainer, before the Trainer would seed anything.
     transformers.set_seed(settings.seed)
-    model = AutoModelForCausalLM.from_pretrained(str(weights), dtype=lora_dtype() if lora else torch.float32,
-                                                 local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(weights), dtype=lora_dtype() if lora else torch.float32, local_files_only=True
+    )
     dataset = Dataset.from_dict({"prompt": list(data["prompt"]), "completion": list(data["response"])})
     args = SFTConfig(
         **trainer_args(settings, accumulation, output_dir),
@@ -96,9 +128,14 @@ def _build_trainer(weights, tokenizer, data, settings: SFTSettings, accumulation
         save_strategy="epoch",
         save_total_limit=1,
     )
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                         peft_config=lora_config(settings, "CAUSAL_LM") if lora else None,
-                         callbacks=[_ExportEachEpoch(export), log_callback(export.log)])
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=lora_config(settings, "CAUSAL_LM") if lora else None,
+        callbacks=[_ExportEachEpoch(export), log_callback(export.log)],
+    )
     trainer.remove_callback(PrinterCallback)
     return trainer
 
@@ -129,10 +166,20 @@ class _Exporter:
         # dropout masks of the epochs after it, on the main process only, and a resumed run would differ.
         with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
             model = self._load(Path(checkpoint))
-            save_model(model, self.tokenizer, out, {"stage": "sft", "method": self.settings.method, "epoch": epoch,
-                                                    "global_step": state["global_step"],
-                                                    "settings": self.settings.to_dict(),
-                                                    "run": self.run, "identity": self.identity})
+            save_model(
+                model,
+                self.tokenizer,
+                out,
+                {
+                    "stage": "sft",
+                    "method": self.settings.method,
+                    "epoch": epoch,
+                    "global_step": state["global_step"],
+                    "settings": self.settings.to_dict(),
+                    "run": self.run,
+                    "identity": self.identity,
+                },
+            )
         self.log(f"sft: saved epoch {epoch} to {out}")
 
     def _load(self, checkpoint: Path):
@@ -161,8 +208,9 @@ def _check_all_saved(epoch_dirs: list[Path], state_dir: Path) -> None:
     """Only the last checkpoint is kept, so an epoch directory deleted after its epoch cannot be re-exported."""
     missing = [str(d) for d in epoch_dirs if not is_complete(d)]
     if missing:
-        raise RuntimeError(f"sft: {missing} were not saved and their checkpoints are gone; "
-                           f"delete {state_dir} to train again")
+        raise RuntimeError(
+            f"sft: {missing} were not saved and their checkpoints are gone; delete {state_dir} to train again"
+        )
 
 
 def _last_checkpoint(output_dir: Path, log=print) -> Path | None:
@@ -173,8 +221,11 @@ def _last_checkpoint(output_dir: Path, log=print) -> Path | None:
     """
     if not output_dir.is_dir():
         return None
-    found = sorted((int(d.name.split("-")[1]), d) for d in output_dir.iterdir()
-                   if d.is_dir() and d.name.startswith("checkpoint-") and d.name.split("-")[1].isdigit())
+    found = sorted(
+        (int(d.name.split("-")[1]), d)
+        for d in output_dir.iterdir()
+        if d.is_dir() and d.name.startswith("checkpoint-") and d.name.split("-")[1].isdigit()
+    )
     for _, checkpoint in reversed(found):
         problem = checkpoint_problem(checkpoint)
         if problem is None:
@@ -207,8 +258,7 @@ def checkpoint_problem(checkpoint: Path) -> str | None:
             return "trainer_state.json lacks global_step/epoch"
     except (OSError, ValueError) as e:
         return f"trainer_state.json unreadable: {e.__class__.__name__}"
-    weights = [checkpoint / n for n in ("model.safetensors", "adapter_model.safetensors")
-               if (checkpoint / n).is_file()]
+    weights = [checkpoint / n for n in ("model.safetensors", "adapter_model.safetensors") if (checkpoint / n).is_file()]
     index = checkpoint / "model.safetensors.index.json"
     if index.is_file():
         try:
