@@ -258,8 +258,8 @@ def test_only_result_fields_are_params_and_jobs_still_get_the_runtime_ones():
     assert job.batch_tokens == 999 and job.max_length == config["scoring"]["max_length"]
 
 
-def _rule(config: dict, tmp_path, name: str):
-    """The rule `name` of the workflow as Snakemake parses it for `config` (its params and threads)."""
+def _parsed_rule(config: dict, tmp_path, name: str):
+    """The rule `name` of the workflow as Snakemake parses it for `config`."""
     from snakemake.api import SnakemakeApi
     from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
 
@@ -272,8 +272,13 @@ def _rule(config: dict, tmp_path, name: str):
             snakefile=ROOT / "Snakefile",
             workdir=tmp_path,
         )
-        rule = workflow._workflow.get_rule(name)
-        return {k: v for k, v in rule.params.items() if not callable(v)}, rule.resources["_cores"]
+        return workflow._workflow.get_rule(name)
+
+
+def _rule(config: dict, tmp_path, name: str):
+    """A rule's params and threads, as Snakemake decides reruns by them."""
+    rule = _parsed_rule(config, tmp_path, name)
+    return {k: v for k, v in rule.params.items() if not callable(v)}, rule.resources["_cores"]
 
 
 def test_a_runtime_only_setting_leaves_the_rules_params_and_so_every_job_standing(tmp_path):
@@ -442,21 +447,8 @@ def test_a_local_model_is_checked_against_its_context_window_when_the_dag_is_bui
 @pytest.mark.parametrize("name", ["score", "pretrain_mini", "sft_alpaca_full", "reward_model", "ppo"])
 def test_heavy_rules_measure_their_time_and_memory(tmp_path, name):
     """benchmark: on scoring and training, so measured time and memory can be set beside llmcal.resources."""
-    from snakemake.api import SnakemakeApi
-    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
-
-    path = tmp_path / "mini.yaml"
-    path.write_text(yaml.safe_dump(_mini()))
-    with SnakemakeApi(OutputSettings()) as api:
-        workflow = api.workflow(
-            resource_settings=ResourceSettings(cores=1),
-            config_settings=ConfigSettings(configfiles=[path]),
-            snakefile=ROOT / "Snakefile",
-            workdir=tmp_path,
-        )
-        rule = workflow._workflow.get_rule(name)
-        assert rule.benchmark is not None
-        assert str(rule.benchmark).startswith("results/mini/benchmarks/") and str(rule.benchmark).endswith(".tsv")
+    benchmark = str(_parsed_rule(_mini(), tmp_path, name).benchmark)
+    assert benchmark.startswith("results/mini/benchmarks/") and benchmark.endswith(".tsv")
 
 
 def test_every_file_the_readme_points_to_exists():
