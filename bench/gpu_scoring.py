@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
-from scoring_speed import forward_flops  # one count of the tokens each path runs (bench/ is on sys.path)
+from scoring_speed import forward_flops, pythia_config  # shared with the CPU bench (bench/ is on sys.path)
 
 from llmcal.models.load import LoadedModel
 from llmcal.scoring.engine import score_contexts
@@ -78,21 +78,10 @@ def attention_implementation(device: str) -> str:
 
 
 def random_model(shape: str, device: str, dtype, attn: str):
-    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+    from transformers import GPTNeoXForCausalLM
 
     hidden, layers, heads = SHAPES[shape]
-    cfg = GPTNeoXConfig(
-        vocab_size=VOCAB,
-        hidden_size=hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        intermediate_size=4 * hidden,
-        max_position_embeddings=2048,
-        rotary_pct=0.25,
-        pad_token_id=1,
-        eos_token_id=0,
-        bos_token_id=0,
-    )
+    cfg = pythia_config(hidden, layers, heads, pad=1, eos=0, vocab=VOCAB)
     torch.manual_seed(0)
     with torch.device(device):
         model = GPTNeoXForCausalLM._from_config(cfg, dtype=dtype, attn_implementation=attn)

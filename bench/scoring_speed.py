@@ -126,24 +126,31 @@ def write_corpus(path: Path, seed: int = 0) -> Path:
     return path
 
 
-def save_pythia_shape(shape: str, tokenizer_dir: Path, out: Path) -> Path:
-    from transformers import AutoTokenizer, GPTNeoXConfig, GPTNeoXForCausalLM
+def pythia_config(hidden: int, layers: int, heads: int, pad: int, eos: int, vocab: int = 50304):
+    """A GPT-NeoX config in the Pythia suite's shape (4x MLP, 25% rotary, 2048 positions): both benches use it."""
+    from transformers import GPTNeoXConfig
 
-    hidden, layers, heads = SHAPES[shape]
-    torch.manual_seed(0)
-    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    cfg = GPTNeoXConfig(
-        vocab_size=50304,
+    return GPTNeoXConfig(
+        vocab_size=vocab,
         hidden_size=hidden,
         num_hidden_layers=layers,
         num_attention_heads=heads,
         intermediate_size=4 * hidden,
         max_position_embeddings=2048,
         rotary_pct=0.25,
-        eos_token_id=tok.eos_token_id,
-        bos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
+        eos_token_id=eos,
+        bos_token_id=eos,
+        pad_token_id=pad,
     )
+
+
+def save_pythia_shape(shape: str, tokenizer_dir: Path, out: Path) -> Path:
+    from transformers import AutoTokenizer, GPTNeoXForCausalLM
+
+    hidden, layers, heads = SHAPES[shape]
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    cfg = pythia_config(hidden, layers, heads, pad=tok.pad_token_id, eos=tok.eos_token_id)
     GPTNeoXForCausalLM(cfg).save_pretrained(out)
     tok.save_pretrained(out)
     return out
