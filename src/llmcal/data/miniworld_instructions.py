@@ -9,12 +9,31 @@ preset runs the same readers (:mod:`llmcal.data.instructions`) as the paper::
 
 All three talk about the world's facts, so tuning a mini model on them is
 tuning on knowledge it was pretrained on, as with LLaMA and the real sets.
-What section 6.2 attributes the Alpaca/OA difference to is mirrored on purpose:
-the Alpaca stand-in is homogeneous (five task templates, one answer phrasing
-per relation, one formal tone), the OA stand-in varies task (questions,
-explanations, stories, poems, opinions, advice, letters, lists) and tone
-(casual, emotional, personal) and comes as ranked trees with deleted,
-non-English and multi-turn parts for the converter to skip.
+
+Section 6.2 attributes the Alpaca/OA difference to how the sets were made, and
+that is mirrored on purpose:
+
+* The Alpaca stand-in is built the self-instruct way: a seed pool of nine tasks
+  (``ALPACA_SEEDS``), each expanded into many near-duplicates. An instance keeps
+  its seed's instruction, lightly reworded as a generator would, and the seed's
+  one response format (the same corpus wording, the same frame). Each seed asks
+  about one area (capitals, biographies, animals, companies, ...), and content is
+  concentrated as self-instruct output is: subjects are drawn with probability
+  proportional to popularity ** ``ALPACA_SKEW``, so the same favourite entities
+  and facts recur across many instances. About 40% of rows have an input.
+* The OA stand-in is crowd-like: twenty kinds of request (questions, one-word
+  answers, explanations short and multi-paragraph, stories, poems, jokes,
+  recipes, travel plans, advice, comparisons, summaries, role-play, pros and
+  cons, letters, opinions), each with its own vocabulary, in casual, personal
+  and emotional registers; facts are drawn uniformly. It comes as ranked trees
+  with deleted, non-English, unreviewed, unranked and multi-turn parts for the
+  converter to skip (450-500 English single-turn pairs from 600 trees).
+
+Only diversity was tuned (the skew, the seed pool, the OA kinds), measured with
+``bench/instruction_diversity.py`` (the embedder's mean pairwise cosine distance
+of the responses, as Figure 6's rule computes it); never a calibration result.
+Every response stays a correct statement of world facts (lesser OA replies are
+worse but not wrong), so the tuning data never teaches a false fact.
 
 Two leakage rules: facts in the world's MMLU test split are never stated, so
 tuning cannot teach test answers; and neither MMLU question wording nor the
@@ -33,6 +52,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from pathlib import Path
 
 from llmcal.data.instructions import build_comparison, oasst_single_turn
@@ -54,6 +74,7 @@ class _Fact:
     object: str
     s: str  # subject name
     o: str  # object name
+    weight: float = 1.0  # how often the corpus states it
 
 
 class _View:
@@ -62,7 +83,7 @@ class _View:
     def __init__(self, world: dict):
         self.entities = {e["id"]: e for e in world["entities"]}
         self.facts = [
-            _Fact(f["relation"], f["subject"], f["object"], f["subject_name"], f["object_name"])
+            _Fact(f["relation"], f["subject"], f["object"], f["subject_name"], f["object_name"], f.get("weight", 1.0))
             for f in world["facts"]
             if not str(f.get("mmlu") or "").endswith("/test")
         ]
@@ -111,7 +132,11 @@ def _inline(sentence: str) -> str:
 
 
 # --------------------------------------------------------------------------
-# Alpaca: homogeneous, self-instruct style
+# Alpaca: self-instruct style, a few seed tasks expanded into near-duplicates
+
+# How strongly the "generator" favours popular facts: a fact is drawn with probability proportional to
+# its corpus weight to this power (1 would follow the corpus; self-instruct output is far more concentrated).
+ALPACA_SKEW = 3.0
 
 # Worded unlike the MMLU questions and the corpus's Q&A lines.
 ASK = {
@@ -127,6 +152,8 @@ ASK = {
     "diet": "State what the {s} feeds on.",
     "taxon": "Classify the {s} as a bird, fish, mammal, reptile, insect or amphibian.",
 }
+# The leading verbs a generator swaps among when it paraphrases an ASK instruction.
+ASK_VERBS = ("Name", "Identify", "State")
 KIND_NAMES = {
     "country": "a country",
     "city": "a city",
@@ -136,51 +163,235 @@ KIND_NAMES = {
     "animal": "an animal",
 }
 CLASSIFY = "Classify the following name as a country, a city, a river, a person, a company or an animal."
+# The generator rewords each seed instruction a little; the seed's own wording (the first) comes most often.
+SEED_WORDING_WEIGHTS = (6, 2, 1, 1)
 
 
-def _alpaca_ask(view: _View, rng: random.Random) -> dict:
-    f = rng.choice(view.facts)
-    return {"instruction": ASK[f.relation].format(s=f.s), "input": "", "output": _state(f)}
+class _Favourites:
+    """The generator's favourite topics: entities drawn with a strong popularity skew (``ALPACA_SKEW``).
+
+    Facts are drawn by drawing their subject first, so a favourite entity's facts all recur across the
+    seed tasks, as the same popular topics do across self-instruct's generations.
+    """
+
+    def __init__(self, view: _View, skew: float):
+        self.view = view
+        self.weight = {e["id"]: e.get("popularity", 1.0) ** skew for e in view.named}
+        self._pools: dict[tuple, tuple[list[str], list[float]]] = {}
+
+    def subject(self, rng: random.Random, *relations: str, kind: str | None = None) -> str | None:
+        """A favourite subject with a fact of any of ``relations`` (all when none given), or None."""
+        key = (relations, kind)
+        if key not in self._pools:
+            own, wanted = self.view.own, set(relations or REL)
+            subjects = [
+                s
+                for s in sorted(own)
+                if wanted & set(own[s]) and (kind is None or self.view.entities[s]["kind"] == kind)
+            ]
+            self._pools[key] = (subjects, list(accumulate(self.weight.get(s, 0.0) for s in subjects)))
+        subjects, cum = self._pools[key]
+        return rng.choices(subjects, cum_weights=cum)[0] if subjects and cum[-1] > 0 else None
+
+    def fact(self, rng: random.Random, *relations: str) -> _Fact | None:
+        subject = self.subject(rng, *relations)
+        if subject is None:
+            return None
+        facts = [f for r, f in sorted(self.view.own[subject].items()) if not relations or r in relations]
+        return rng.choice(facts)
+
+    def named(self, rng: random.Random) -> dict:
+        cum = list(accumulate(self.weight[e["id"]] for e in self.view.named))
+        return rng.choices(self.view.named, cum_weights=cum)[0]
 
 
-def _alpaca_question(view: _View, rng: random.Random) -> dict:
-    f = rng.choice(view.facts)
-    question = _render(REL[f.relation].qa, f.s)[0]
-    return {"instruction": "Answer the following question in one sentence.", "input": question, "output": _state(f)}
+def _wording(rng: random.Random, wordings: tuple[str, ...], **slots: str) -> str:
+    return rng.choices(wordings, weights=SEED_WORDING_WEIGHTS[: len(wordings)])[0].format(**slots)
 
 
-def _alpaca_sentence(view: _View, rng: random.Random) -> dict:
-    f = rng.choice(view.facts)
-    return {"instruction": f"Write a sentence about {view.topic(f.subject)}.", "input": "", "output": _state(f)}
+def _row(instruction: str, output: str, input: str = "") -> dict:
+    return {"instruction": instruction, "input": input, "output": output}
 
 
-def _alpaca_describe(view: _View, rng: random.Random) -> dict:
-    subject = rng.choice(sorted(view.own))
-    facts = list(view.own[subject].values())[:3]
-    return {
-        "instruction": f"Write a short description of {view.topic(subject)}.",
-        "input": "",
-        "output": " ".join(_state(f) for f in facts),
-    }
+def _profile(view: _View, subject: str, relations: tuple[str, ...]) -> str:
+    """The subject's facts of ``relations``, in that order, each in its first corpus wording."""
+    return " ".join(_state(view.own[subject][r]) for r in relations if r in view.own[subject])
 
 
-def _alpaca_classify(view: _View, rng: random.Random) -> dict:
-    e = rng.choice(view.named)
-    return {"instruction": CLASSIFY, "input": e["name"], "output": f"{e['name']} is {KIND_NAMES[e['kind']]}."}
+@dataclass(frozen=True)
+class _Seed:
+    """One seed task: its instruction rewordings, the relations it asks about, and its one response format.
+
+    ``ask`` is "one" (one fact per instance) or "profile" (all the subject's facts of ``relations``);
+    ``input`` says what the instance's input holds: "" (none), "name", "question" or "blank".
+    """
+
+    name: str
+    weight: int
+    wordings: tuple[str, ...]
+    relations: tuple[str, ...]
+    ask: str = "one"
+    input: str = ""
+    template: int = 0  # the corpus wording of the stated fact
+    frame: str = "{out}"  # the response around the stated fact(s): {out}, {t} topic, {s} subject, {o} object
 
 
-ALPACA_TASKS = (
-    (_alpaca_ask, 40),
-    (_alpaca_question, 20),
-    (_alpaca_sentence, 15),
-    (_alpaca_describe, 10),
-    (_alpaca_classify, 15),
+ALPACA_SEEDS = (
+    _Seed(
+        "capital",
+        14,
+        (
+            "Name the capital city of {t}.",
+            "Name the capital of {t}.",
+            "Identify the capital city of {t}.",
+            "State the capital city of {t}.",
+        ),
+        ("capital",),
+        template=3,
+        frame="{out} As the capital, {o} is the political and administrative centre of {s}.",
+    ),
+    _Seed(
+        "city",
+        8,
+        (
+            "Identify the country in which the following city lies.",
+            "Identify the country where the following city lies.",
+            "Name the country in which the following city lies.",
+            "Identify the country in which the following city is located.",
+        ),
+        ("located_in",),
+        input="name",
+        template=2,
+        frame="{out} Therefore, the answer is {o}.",
+    ),
+    _Seed(
+        "river",
+        6,
+        (
+            "Name the country that {t} flows through.",
+            "Name the country {t} flows through.",
+            "Identify the country that {t} flows through.",
+            "State the country that {t} flows through.",
+        ),
+        ("flows_through",),
+        frame="{out} Therefore, the answer is {o}.",
+    ),
+    _Seed(
+        "biography",
+        14,
+        (
+            "Write a short biography of {t}.",
+            "Write a brief biography of {t}.",
+            "Write a short biography for {t}.",
+            "Give a short biography of {t}.",
+        ),
+        ("occupation", "born_in"),
+        ask="profile",
+        frame="Here is a short biography of {t}:\n\n{out}",
+    ),
+    _Seed(
+        "company",
+        12,
+        (
+            "Write a short company profile of {t}.",
+            "Write a brief company profile of {t}.",
+            "Write a short profile of the company {t}.",
+            "Write a company profile of {t}.",
+        ),
+        ("founded_by", "headquarters", "product"),
+        ask="profile",
+        frame="Here is a short company profile of {t}:\n\n{out}",
+    ),
+    _Seed(
+        "animal",
+        14,
+        (
+            "Describe {t} in a few sentences.",
+            "Describe {t} briefly.",
+            "Write a few sentences describing {t}.",
+            "Describe {t} in a few short sentences.",
+        ),
+        ("taxon", "habitat", "diet"),
+        ask="profile",
+        frame="Here is a short description of {t}:\n\n{out}",
+    ),
+    _Seed(
+        "question",
+        12,
+        (
+            "Answer the following question in one sentence.",
+            "Answer the following question.",
+            "Answer the question below in one sentence.",
+            "Provide a one-sentence answer to the following question.",
+        ),
+        (),
+        input="question",
+        frame="The answer is {o}. {out}",
+    ),
+    _Seed(
+        "blank",
+        8,
+        (
+            "Fill in the blank in the following sentence.",
+            "Fill in the blank.",
+            "Complete the following sentence by filling in the blank.",
+            "Fill in the blank in the sentence below.",
+        ),
+        (),
+        input="blank",
+        frame="The missing word is {o}. The completed sentence is: {out}",
+    ),
+    _Seed(
+        "classify",
+        6,
+        (
+            CLASSIFY,
+            "Classify the following name as a country, city, river, person, company or animal.",
+            "Classify the following as a country, a city, a river, a person, a company or an animal.",
+            "Classify the following name into one of these categories: country, city, river, person, company, animal.",
+        ),
+        (),
+        ask="kind",
+        input="name",
+    ),
 )
 
 
+def _alpaca_instance(fav: _Favourites, rng: random.Random, seed: _Seed) -> dict | None:
+    view = fav.view
+    if seed.ask == "kind":
+        e = fav.named(rng)
+        output = seed.frame.format(out=f"{e['name']} is {KIND_NAMES[e['kind']]}.", s=e["name"])
+        return _row(_wording(rng, seed.wordings), output, e["name"])
+    if seed.ask == "profile":
+        subject = fav.subject(rng, *seed.relations)
+        if subject is None:
+            return None
+        name = view.entities[subject]["name"]
+        output = seed.frame.format(out=_profile(view, subject, seed.relations), t=view.topic(subject), s=name)
+    else:
+        f = fav.fact(rng, *seed.relations)
+        if f is None:
+            return None
+        subject, name = f.subject, f.s
+        output = seed.frame.format(out=_state(f, seed.template), t=view.topic(subject), s=f.s, o=f.o)
+    instruction = _wording(rng, seed.wordings, t=view.topic(subject))
+    if seed.input == "question":
+        return _row(instruction, output, _question(f))
+    if seed.input == "blank":
+        return _row(instruction, output, _render(REL[f.relation].train[seed.template], f.s, "___")[0])
+    return _row(instruction, output, name if seed.input == "name" else "")
+
+
 def _alpaca_data(view: _View, rng: random.Random, n: int) -> list[dict]:
-    tasks, weights = zip(*ALPACA_TASKS)
-    return [rng.choices(tasks, weights=weights)[0](view, rng) for _ in range(n)]
+    fav = _Favourites(view, ALPACA_SKEW)
+    weights = [s.weight for s in ALPACA_SEEDS]
+    rows = []
+    while len(rows) < n:
+        row = _alpaca_instance(fav, rng, rng.choices(ALPACA_SEEDS, weights=weights)[0])
+        if row is not None:
+            rows.append(row)
+    return rows
 
 
 # --------------------------------------------------------------------------
@@ -426,17 +637,263 @@ def _oa_fun_fact(view: _View, rng: random.Random) -> _Thread:
     return _Thread(_vary(rng, FUN_FACT_PROMPT, t=t), _vary(rng, FUN_FACT, st=_state_any(rng, f)), f, t)
 
 
+# More crowd-like kinds: advice, travel plans, comparisons, recipes, jokes, summaries, role-play, debates,
+# one-word answers and long explanations, each with its own vocabulary, length and register.
+ADVICE_PROMPT = (
+    "[I'm moving to {c} next month for a new job and honestly I'm terrified. I don't know anyone there."
+    "|My partner got transferred to {c} and I have to follow. How do I not feel lonely?"
+    "|So I just signed a lease in {c}?? First time living alone. Any tips??"
+    "|Starting university in {c} soon. Nervous wreck here, what should I do first?]"
+)
+ADVICE = (
+    "[Moving somewhere new is a big step, and feeling nervous is completely normal."
+    "|First of all, congratulations, and please go easy on yourself: change is hard."
+    "|I hear you. Leaving familiar faces behind is scary.] {st}\n\n"
+    "A few things that [help|tend to help|helped a lot of people]:\n{tips}\n\n"
+    "[You won't feel at home overnight, but you will get there.|Give it a few months. It gets easier, I promise."
+    "|Be patient with yourself, and reach out to friends back home when you miss them.]"
+)
+TIPS = (
+    "Join a club, a choir or a sports team: shared hobbies make friends faster than anything.",
+    "Walk a different street every evening so the neighbourhood starts to feel like yours.",
+    "Keep one small routine from home, like your Sunday pancakes or a morning run.",
+    "Say yes to invitations for the first few weeks, even when you are tired.",
+    "Find a café or library you like and become a regular.",
+    "Unpack the kitchen first; cooking a proper meal on day one does wonders.",
+    "Schedule video calls with family so you have something to look forward to.",
+    "Volunteer somewhere for a couple of hours a week; it is the easiest way to meet kind people.",
+)
+TRAVEL_PROMPT = (
+    "[Plan a {n}-day trip to {c} for me and my partner. We like food and slow mornings."
+    "|I have {n} days in {c} with two kids. Itinerary please!"
+    "|Backpacking {c} on a tight budget for {n} days, where should I go?]"
+)
+TRAVEL_DAY = (
+    "[wander the old market and try the street food|take a slow boat ride and pack a picnic"
+    "|visit the museum in the morning and rest in a park after lunch|rent bikes and explore the quiet lanes"
+    "|book a cooking class, then find a rooftop for sunset|spend the day at the hot springs"
+    "|join a free walking tour and end at a cosy tavern|hike up to the viewpoint early, before the crowds]"
+)
+COMPARE_PROMPT = (
+    "[What's the difference between the {a} and the {b}?|{a} vs {b}, which one is cooler? Go!"
+    "|My son insists the {a} and the {b} are basically the same animal. Help me prove him wrong.]"
+)
+COMPARE = (
+    "[Great question!|Ooh, a classic debate.|They are easy to mix up, but they are quite different.] "
+    "{a_facts}\n\n{b_facts}\n\n[So, not the same at all!|Which one you find cooler is up to you.]"
+)
+RECIPE_FOODS = ("seeds", "shrimp", "fruit", "leaves", "roots", "berries")
+RECIPE_PROMPT = (
+    "[Give me an easy recipe with {food}.|What can I cook tonight? All I have is {food} and some butter."
+    "|Any healthy snack ideas using {food}?]"
+)
+RECIPE = (
+    "[Here's a quick one|Try this|This is one of my favourites]: **{dish}**\n\n"
+    "Ingredients:\n- two handfuls of {food}\n- a knob of butter or a splash of olive oil\n"
+    "- [a squeeze of lemon|a drizzle of honey|a crushed garlic clove]\n- salt and pepper\n\n"
+    "Steps:\n1. Rinse the {food} and pat them dry.\n2. [Toast|Roast|Sauté] them over medium heat for about "
+    "[five|ten|fifteen] minutes, stirring now and then.\n3. Season to taste and serve [warm|at room temperature]."
+    "\n\nFun fact while you cook: {st}"
+)
+DISHES = ("golden pan of {food}", "crispy {food} bowl", "weeknight {food} skillet", "lemony {food} salad")
+JOKE_PROMPT = "[Tell me a joke about {t}.|make me laugh, something about {t}|I need a pun about {t} for my speech lol]"
+JOKES = (
+    "Why did {t} [cross the road|start a podcast|bring a ladder]? [To get to the other side, obviously."
+    "|Nobody knows, and that's the joke.|It wanted to reach new heights.]",
+    "I tried to write a joke about {t}, but it was too niche. 🥁",
+    "Knock knock. Who's there? {T}. {T} who? {T}, the best punchline you have never heard!",
+)
+JOKE_FACT = " [Okay, okay. A real fact to make up for it:|On a serious note:|Bonus fact:] {st}"
+SUMMARY_PROMPT = "[Can you summarize this for me?|TL;DR please:|Summarize in one line:]\n\n{text}"
+SUMMARY = "[In short: {st}|TL;DR: {st}|Basically, {st_inline}|The gist: {st}]"
+PERSONAS = {
+    "pirate": (
+        "Arr, gather 'round, matey! Ol' Captain Redbeard knows these waters and lands well.",
+        "Now hoist the sails and be off with ye, before the tide turns!",
+    ),
+    "tour guide": (
+        "Welcome, everyone, and please stay close to the yellow umbrella!",
+        "We'll stop for ice cream in ten minutes, and the bus leaves at four sharp.",
+    ),
+    "medieval bard": (
+        "Hark, good gentles, and lend thine ears to a humble minstrel's song!",
+        "Thus ends my tale. A coin for the lute, kind lords and ladies?",
+    ),
+    "grumpy robot": (
+        "BEEP. Processing request. Enthusiasm module not found.",
+        "Query complete. Returning to standby mode. Do not disturb.",
+    ),
+}
+ROLEPLAY_PROMPT = "[Pretend you're a {persona} and tell me about {t}.|Roleplay as a {persona}! Topic: {t}.]"
+DEBATE_PROMPT = (
+    "[Give me the pros and cons of living in {c}.|Is {c} a good place to raise a family? Be honest."
+    "|Debate yourself: should I move to {c} or not?]"
+)
+DEBATE = (
+    "[Let's weigh it up.|Fair question, here's a balanced take.|Alright, both sides:] {st}\n\n"
+    "**Pros**\n- {pro1}\n- {pro2}\n\n**Cons**\n- {con1}\n- {con2}\n\n"
+    "[In the end it comes down to your budget and your priorities.|Visit for a weekend before you decide.]"
+)
+PROS = ("lively markets and good food", "friendly neighbours", "decent schools", "green parks", "a short commute")
+CONS = ("long, dark winters", "busy traffic at rush hour", "rising rents", "not much nightlife", "noisy summers")
+SHORT_PROMPT = "[quick q: {q}|{q} one word pls|{q} just the answer, no essay]"
+LONG_PROMPT = (
+    "[Tell me everything you know about {p}.|I'm writing an essay on {p}. Can you give me a detailed background?"
+    "|Who exactly is {p}? Please be thorough.]"
+)
+LONG_CLOSER = (
+    "[If you are writing about {p}, I'd suggest starting with their early years and working forward."
+    "|There is a lot more one could say, but those are the main points."
+    "|I hope that gives you a solid starting point for your essay; good luck!]"
+)
+
+
+def _city_fact(view: _View, rng: random.Random) -> _Fact | None:
+    cities = view.by_relation["located_in"]
+    return rng.choice(cities) if cities else None
+
+
+def _oa_advice(view: _View, rng: random.Random) -> _Thread | None:
+    f = _city_fact(view, rng)
+    if f is None:
+        return None
+    tips = rng.sample(TIPS, rng.randint(2, 4))
+    bullets = "\n".join(f"- {t}" for t in tips) if rng.random() < 0.6 else " ".join(tips)
+    return _Thread(_vary(rng, ADVICE_PROMPT, c=f.s), _vary(rng, ADVICE, st=_state_any(rng, f), tips=bullets), f, f.s)
+
+
+def _oa_travel(view: _View, rng: random.Random) -> _Thread | None:
+    cities_of = defaultdict(list)
+    for f in view.by_relation["located_in"]:
+        cities_of[f.o].append(f)
+    countries = sorted(c for c, fs in cities_of.items() if len(fs) >= 2)
+    if not countries:
+        return None
+    pool = cities_of[rng.choice(countries)]
+    stops = rng.sample(pool, min(3, len(pool)))
+    days = "\n".join(
+        f"Day {i}: {f.s}. {_state_any(rng, f)} [In the morning|After breakfast|Then], {_vary(rng, TRAVEL_DAY)}."
+        for i, f in enumerate(stops, 1)
+    )
+    country = stops[0].o
+    reply = f"[Sounds lovely!|Fun!|Here's a rough plan.] {days}\n\n[Pack comfy shoes!|Have an amazing trip!]"
+    return _Thread(_vary(rng, TRAVEL_PROMPT, n=str(len(stops)), c=country), _vary(rng, reply), stops[0], country)
+
+
+def _oa_compare(view: _View, rng: random.Random) -> _Thread | None:
+    animals = view.subjects_with("habitat") or view.subjects_with("diet")
+    if len(animals) < 2:
+        return None
+    a, b = (view.own[x] for x in rng.sample(animals, 2))
+    a_facts = " ".join(_state_any(rng, f) for f in a.values())
+    b_facts = " ".join(_state_any(rng, f) for f in b.values())
+    first = next(iter(a.values()))
+    other = next(iter(b.values()))
+    reply = _vary(rng, COMPARE, a_facts=a_facts, b_facts=b_facts)
+    return _Thread(_vary(rng, COMPARE_PROMPT, a=first.s, b=other.s), reply, first, f"the {first.s}")
+
+
+def _oa_recipe(view: _View, rng: random.Random) -> _Thread | None:
+    diets = [f for f in view.by_relation["diet"] if f.o in RECIPE_FOODS]
+    if not diets:
+        return None
+    f = rng.choice(diets)
+    dish = _cap(rng.choice(DISHES).format(food=f.o))
+    reply = _vary(rng, RECIPE, dish=dish, food=f.o, st=_state_any(rng, f))
+    return _Thread(_vary(rng, RECIPE_PROMPT, food=f.o), reply, f, f.o)
+
+
+def _oa_joke(view: _View, rng: random.Random) -> _Thread:
+    f = rng.choice(view.facts)
+    t = view.topic(f.subject)
+    reply = _vary(rng, rng.choice(JOKES) + JOKE_FACT, t=t, T=_cap(t), st=_state_any(rng, f))
+    return _Thread(_vary(rng, JOKE_PROMPT, t=t), reply, f, t)
+
+
+def _oa_summary(view: _View, rng: random.Random) -> _Thread | None:
+    subjects = [s for s in sorted(view.own) if len(view.own[s]) >= 2]
+    if not subjects:
+        return None
+    facts = list(view.own[rng.choice(subjects)].values())
+    rng.shuffle(facts)
+    t = view.topic(facts[0].subject)
+    text = " ".join(_state_any(rng, f) for f in facts) + " " + rng.choice(SUMMARY_FILLERS).format(t=_cap(t))
+    st = _state_any(rng, facts[0])
+    return _Thread(
+        _vary(rng, SUMMARY_PROMPT, text=text), _vary(rng, SUMMARY, st=st, st_inline=_inline(st)), facts[0], t
+    )
+
+
+SUMMARY_FILLERS = (
+    "{t} comes up often in conversation.",
+    "People have been curious about {t} for a long time.",
+    "{t} is a popular topic in the local papers.",
+)
+
+
+def _oa_roleplay(view: _View, rng: random.Random) -> _Thread:
+    f = rng.choice(view.facts)
+    t = view.topic(f.subject)
+    persona = rng.choice(sorted(PERSONAS))
+    hello, bye = PERSONAS[persona]
+    return _Thread(_vary(rng, ROLEPLAY_PROMPT, persona=persona, t=t), f"{hello} {_state_any(rng, f)} {bye}", f, t)
+
+
+def _oa_debate(view: _View, rng: random.Random) -> _Thread | None:
+    f = _city_fact(view, rng)
+    if f is None:
+        return None
+    pro, con = rng.sample(PROS, 2), rng.sample(CONS, 2)
+    reply = _vary(rng, DEBATE, st=_state_any(rng, f), pro1=pro[0], pro2=pro[1], con1=con[0], con2=con[1])
+    return _Thread(_vary(rng, DEBATE_PROMPT, c=f.s), reply, f, f.s)
+
+
+def _oa_short(view: _View, rng: random.Random) -> _Thread:
+    f = rng.choice(view.facts)
+    return _Thread(_vary(rng, SHORT_PROMPT, q=_question(f)), _cap(f.o) + ".", f, view.topic(f.subject))
+
+
+def _oa_long(view: _View, rng: random.Random) -> _Thread | None:
+    people = view.subjects_with("born_in") or view.subjects_with("occupation")
+    if not people:
+        return None
+    person = rng.choice(people)
+    own = list(view.own[person].values())
+    first = " ".join(_state_any(rng, f) for f in own)
+    more = []
+    born = view.own[person].get("born_in")
+    if born is not None and "located_in" in view.own.get(born.object, {}):
+        more.append(_state_any(rng, view.own[born.object]["located_in"]))
+    more += [_state_any(rng, f) for f in view.about.get(person, []) if f.relation == "founded_by"]
+    paragraphs = [f"[Sure, here is an overview.|Happy to help with your essay.|Of course!] {first}"]
+    if more:
+        paragraphs.append("[For some context|A bit more background|Related to that], " + _inline(" ".join(more)))
+    paragraphs.append(LONG_CLOSER)
+    p = own[0].s
+    return _Thread(_vary(rng, LONG_PROMPT, p=p), _vary(rng, "\n\n".join(paragraphs), p=p), own[0], p)
+
+
 OA_KINDS = (
-    (_oa_ask, 20),
-    (_oa_explain, 12),
-    (_oa_person_story, 8),
-    (_oa_animal_story, 8),
-    (_oa_poem, 6),
-    (_oa_opinion, 8),
-    (_oa_emotional, 12),
-    (_oa_company, 10),
-    (_oa_list, 6),
-    (_oa_fun_fact, 10),
+    (_oa_ask, 8),
+    (_oa_explain, 7),
+    (_oa_person_story, 5),
+    (_oa_animal_story, 5),
+    (_oa_poem, 4),
+    (_oa_opinion, 5),
+    (_oa_emotional, 6),
+    (_oa_company, 6),
+    (_oa_list, 4),
+    (_oa_fun_fact, 4),
+    (_oa_advice, 6),
+    (_oa_travel, 5),
+    (_oa_compare, 5),
+    (_oa_recipe, 4),
+    (_oa_joke, 5),
+    (_oa_summary, 5),
+    (_oa_roleplay, 6),
+    (_oa_debate, 5),
+    (_oa_short, 5),
+    (_oa_long, 6),
 )
 LESSER = (
     "{st}",
