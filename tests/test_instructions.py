@@ -8,6 +8,7 @@ import random
 import re
 import shutil
 import time
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pandas as pd
@@ -642,17 +643,105 @@ def test_mini_alpaca_is_less_diverse_than_oasst(mini_sets, mini_world):
     assert _mean_jaccard(a) > 2 * _mean_jaccard(o)
 
 
-def test_mini_alpaca_answers_are_true(mini_sets, mini_world):
-    alpaca, _, _ = mini_sets
-    truths = true_statements(mini_world)
-    names = {e["name"]: e["kind"] for e in mini_world["entities"]}
-    for row in alpaca:
-        if row["instruction"].startswith("Classify the following name"):
-            kind = names[row["input"]]
-            assert row["output"] == f"{row['input']} is {'an' if kind == 'animal' else 'a'} {kind}."
-            continue
-        for sentence in re.split(r"(?<=\.) ", row["output"]):
-            assert sentence in truths, row
+def _claim_patterns(world: dict) -> list[tuple[str, re.Pattern]]:
+    """(relation, pattern) for every corpus and T-REx wording: a fact-shaped claim between two entity names."""
+    names = defaultdict(list)
+    for e in world["entities"]:
+        names[e["kind"]].append(re.escape(e["name"]))
+    patterns = []
+    for rel in REL.values():
+        subj = "|".join(sorted(names[rel.subject_kind], key=len, reverse=True))
+        obj = "|".join(sorted(names[rel.object_kind], key=len, reverse=True))
+        for template in (*rel.train, *rel.trex):
+            body = re.escape(template.rstrip("."))
+            body = body.replace(re.escape("{s}"), f"(?P<s>{subj})").replace(re.escape("{ao}"), f"an? (?P<o>{obj})")
+            body = body.replace(re.escape("{o}"), f"(?P<o>{obj})")
+            patterns.append((rel.name, re.compile(rf"\b{body}\b", re.IGNORECASE)))
+    return patterns
+
+
+def _claims(text: str, patterns) -> set[tuple[str, str, str]]:
+    return {(rel, m["s"].lower(), m["o"].lower()) for rel, pattern in patterns for m in pattern.finditer(text)}
+
+
+def _world_facts(world: dict) -> set[tuple[str, str, str]]:
+    return {(f["relation"], f["subject_name"].lower(), f["object_name"].lower()) for f in world["facts"]}
+
+
+def test_mini_responses_never_claim_a_false_fact(mini, mini_world):
+    folder = mini[0] / "instructions"
+    patterns, facts = _claim_patterns(mini_world), _world_facts(mini_world)
+    alpaca = read_alpaca(folder / ALPACA_FILE)
+    replies = [m["text"] for m in read_oasst(folder / OASST_FILE) if m["role"] == "assistant" and m["lang"] == "en"]
+    kinds = {e["name"]: e["kind"] for e in mini_world["entities"]}
+    for text in [r["output"] for r in alpaca] + replies:
+        claims = _claims(text, patterns)
+        assert claims <= facts, (text, claims - facts)
+    # Both sets teach the world's facts: every Alpaca output states one (classification rows state a kind),
+    # and most OA replies do (stories and poems carry theirs in their own words).
+    classify = [r for r in alpaca if r["input"] in kinds and r["output"].startswith(r["input"] + " is a")]
+    for row in classify:
+        kind = kinds[row["input"]]
+        assert row["output"] == f"{row['input']} is {'an' if kind == 'animal' else 'a'} {kind}."
+    assert sum(bool(_claims(r["output"], patterns)) for r in alpaca) + len(classify) == len(alpaca)
+    assert sum(bool(_claims(text, patterns)) for text in replies) > 0.6 * len(replies)
+
+
+def test_the_claim_check_can_fail(mini_world):
+    patterns, facts = _claim_patterns(mini_world), _world_facts(mini_world)
+    f = next(f for f in mini_world["facts"] if f["relation"] == "capital")
+    other = next(g["object_name"] for g in mini_world["facts"] if g["relation"] == "capital" and g is not f)
+    assert _claims(f"Sure! The capital of {f['subject_name']} is {f['object_name']}.", patterns) <= facts
+    assert not _claims(f"Sure! The capital of {f['subject_name']} is {other}.", patterns) <= facts
+
+
+def _instruction_skeletons(rows, world: dict) -> list[str]:
+    return _skeletons([r["instruction"] + "\n" + r["input"] for r in rows], world)
+
+
+def _top_share(items: list[str], k: int) -> float:
+    return sum(c for _, c in Counter(items).most_common(k)) / len(items)
+
+
+def _distinct_ngrams(texts: list[str], n: int = 3) -> float:
+    """Distinct word n-grams over all n-grams of the texts: lexical diversity (1 = nothing repeats)."""
+    grams = [tuple(w[i : i + n]) for t in texts for w in [re.findall(r"\w+", t.lower())] for i in range(len(w) - n + 1)]
+    return len(set(grams)) / len(grams)
+
+
+def test_mini_alpaca_is_built_the_self_instruct_way(mini_sets, mini_world):
+    alpaca, pairs, (alpaca_table, oasst_table) = mini_sets
+    a_rows, o_rows = alpaca_table.to_pylist(), oasst_table.to_pylist()
+
+    # A few seed instructions, lightly reworded, produce most rows; crowd prompts hardly repeat.
+    a_share = _top_share(_instruction_skeletons(a_rows, mini_world), 10)
+    o_share = _top_share(_instruction_skeletons(o_rows, mini_world), 10)
+    assert a_share > 0.5 and a_share > 2 * o_share
+    # Responses repeat their wording and content; OA's use far more distinct word trigrams.
+    a_responses, o_responses = alpaca_table.column("response").to_pylist(), oasst_table.column("response").to_pylist()
+    assert _distinct_ngrams(a_responses) < 0.5 * _distinct_ngrams(o_responses)
+    # Content is concentrated: the favourite entities recur far more often than in the crowd's prompts.
+    names = sorted({e["name"] for e in mini_world["entities"]}, key=len, reverse=True)
+    pattern = re.compile(rf"\b(?:{'|'.join(map(re.escape, names))})\b")
+
+    def top_entity_share(texts):
+        return _top_share([m for t in texts for m in dict.fromkeys(pattern.findall(t))], 5)
+
+    assert top_entity_share(a_responses) > 1.5 * top_entity_share(o_responses)
+    # Alpaca's share of rows with an input (about 40% in the real set), in the published format.
+    with_input = sum(1 for r in alpaca if r["input"]) / len(alpaca)
+    assert 0.25 < with_input < 0.55
+    assert all(set(r) == {"id", "instruction", "input", "output"} for r in alpaca)
+
+
+def test_mini_oasst_is_crowd_like(mini_sets):
+    _, pairs, _ = mini_sets
+    lengths = sorted(len(p["output"]) for p in pairs)
+    # One-word answers beside multi-paragraph replies.
+    assert lengths[0] < 20 and lengths[-1] > 3 * lengths[len(lengths) // 2]
+    assert sum("\n\n" in p["output"] for p in pairs) > 0.15 * len(pairs)
+    first_words = Counter(p["output"].split()[0] for p in pairs)
+    assert len(first_words) > 0.1 * len(pairs)
 
 
 def test_mini_comparison_chosen_states_true_facts(mini, mini_world):
@@ -676,3 +765,10 @@ def test_mini_data_never_states_mmlu_test_facts_or_questions(mini, mini_world):
     assert not [s for s in test_facts if s in blob]
     questions = [q["question"] for s in mini_world["mmlu"].values() for q in s["test"]]
     assert not [q for q in questions if q in blob]
+    # No MMLU question wording and no T-REx-only sentence, for any fact, in any case.
+    low = blob.lower()
+    for f in mini_world["facts"]:
+        rel = REL[f["relation"]]
+        worded = [_render(rel.mmlu, f["subject_name"])[0]]
+        worded += [_render(t, f["subject_name"], f["object_name"])[0] for t in rel.trex]
+        assert not [w for w in worded if w.lower() in low]
