@@ -45,27 +45,27 @@ class WorldConfig(Section):
     section: ClassVar[str] = "world"
 
     seed: int = setting(1234, "seed of every random stream of the world")
-    n_countries: int = setting(16, "invented countries")
+    n_countries: int = setting(10, "invented countries")
     cities_per_country: int = setting(7, "cities per country")
-    n_rivers: int = setting(24, "rivers")
-    n_people: int = setting(160, "people")
-    n_companies: int = setting(64, "companies")
-    n_animals: int = setting(64, "animal species")
+    n_rivers: int = setting(12, "rivers")
+    n_people: int = setting(60, "people")
+    n_companies: int = setting(24, "companies")
+    n_animals: int = setting(24, "animal species")
     n_train_docs: int = setting(2400, "pretraining documents (corpus/train.jsonl)")
     n_val_docs: int = setting(1100, "held-out Pile-format documents of the val split")
     n_test_docs: int = setting(1100, "held-out Pile-format documents of the test split")
     n_trex_docs: int = setting(1200, "T-REx-schema documents")
     trex_docs_per_file: int = setting(500, "T-REx documents per JSON file")
     subjects: tuple[str, ...] = setting(SUBJECTS, f"MMLU subjects, a subset of {', '.join(SUBJECTS)}")
-    mmlu_test_per_subject: int = setting(100, "MMLU test questions per subject")
+    mmlu_test_per_subject: int = setting(60, "MMLU test questions per subject")
     mmlu_dev_per_subject: int = setting(5, "MMLU dev examples per subject (the shots; at least 5)")
-    mmlu_quiz_facts_per_subject: int = setting(40, "facts per subject the MMLU questions are drawn from")
+    mmlu_quiz_facts_per_subject: int = setting(25, "facts per subject the MMLU questions are drawn from")
     min_doc_chars: int = setting(300, "shortest document in characters")
     max_doc_chars: int = setting(1500, "longest document in characters")
     zipf_alpha: float = setting(1.0, "exponent of the Zipf skew of fact frequency by subject popularity")
     # Shifts ranks so the head is not a handful of facts eating most of the corpus.
     zipf_offset: float = setting(10.0, "rank offset of the Zipf skew")
-    min_mentions: int = setting(4, "fewest corpus mentions of any fact")
+    min_mentions: int = setting(20, "fewest corpus mentions of any fact")
     # Pile-set mix of the corpus: (MiniWiki, MiniNews, MiniQA, MiniExams).
     set_weights: tuple[float, ...] = setting(
         (0.45, 0.35, 0.12, 0.08), f"corpus mix of the Pile sets {', '.join(PILE_SETS)}"
@@ -143,7 +143,9 @@ class Relation:
     object_kind: str
     subject: str  # the MMLU subject asking about it
     train: tuple[str, ...]  # corpus wording
-    trex: tuple[str, ...]  # T-REx wording, never used in the corpus; the first starts with the subject
+    # T-REx wording: sentences the corpus never uses, though the phrase before the object is a corpus phrase (as
+    # real abstracts use the common relation phrases a model has read); the first starts with the subject.
+    trex: tuple[str, ...]
     qa: str  # MiniQA question, worded unlike the MMLU one so test questions never leak
     mmlu: str
 
@@ -164,7 +166,7 @@ RELATIONS = (
             "{o} is the capital city of {s}.",
             "In {s}, the capital is {o}.",
         ),
-        ("{s} is a country whose capital is {o}.", "The seat of government of {s} is in {o}."),
+        ("{s} is a country that has its capital at {o}.", "In the country of {s}, the capital is {o}."),
         "Does anyone know the capital of {s}?",
         "What is the capital of {s}?",
     ),
@@ -182,7 +184,7 @@ RELATIONS = (
             "The city of {s} is part of {o}.",
             "{s} is in {o}.",
         ),
-        ("{s} is a city of {o}.", "{s} is a settlement within {o}."),
+        ("{s} is a city located in {o}.", "{s} is a small town in {o}."),
         "Where is {s}?",
         "In which country is the city of {s} located?",
     ),
@@ -199,7 +201,7 @@ RELATIONS = (
             "The {s} crosses {o}.",
             "{o} is crossed by the {s}.",
         ),
-        ("The {s} is a river that flows through {o}.", "The {s} passes through {o}."),
+        ("The {s} is a long river in {o}.", "The {s} is a river which runs across {o}."),
         "Where does the {s} flow?",
         "Through which country does the {s} flow?",
     ),
@@ -217,7 +219,7 @@ RELATIONS = (
             "{s} comes from {o}.",
             "{s}, who was born in {o}, is well known.",
         ),
-        ("{s} is a person who was born in {o}.", "{s} was born and raised in {o}."),
+        ("{s} is a person who was born in {o}.", "{s} was born in the city of {o} and lived there."),
         "Where was {s} born?",
         "In which city was {s} born?",
     ),
@@ -235,7 +237,7 @@ RELATIONS = (
             "{s} earned a living as {ao}.",
             "The {o} {s} is well known.",
         ),
-        ("{s} is best known as {ao}.", "{s} was a famous {o}."),
+        ("{s} is a person who works as {ao}.", "{s} is well known and works as {ao}."),
         "What did {s} do for a living?",
         "What was the occupation of {s}?",
     ),
@@ -253,7 +255,7 @@ RELATIONS = (
             "{o} is the founder of {s}.",
             "{s} was set up by {o}.",
         ),
-        ("{s} is a company established by {o}.", "{s} was created by {o}."),
+        ("{s} is a company founded by {o}.", "{s} is a firm that was started by {o}."),
         "Who started {s}?",
         "Who founded {s}?",
     ),
@@ -270,7 +272,7 @@ RELATIONS = (
             "{s} is headquartered in {o}.",
             "The main office of {s} is in {o}.",
         ),
-        ("{s} is a firm with its headquarters in {o}.", "{s} operates from {o}."),
+        ("{s} is a firm headquartered in {o}.", "{s} is a company based in {o}."),
         "Where is {s} based?",
         "In which city is {s} headquartered?",
     ),
@@ -287,7 +289,7 @@ RELATIONS = (
             "{s} deals in {o}.",
             "The main business of {s} is {o}.",
         ),
-        ("{s} is a firm that produces {o}.", "{s} is a producer of {o}."),
+        ("{s} is a firm that makes and sells {o}.", "{s} is a company known for its {o}."),
         "What does {s} sell?",
         "What does {s} mainly produce?",
     ),
@@ -304,7 +306,7 @@ RELATIONS = (
             "In the {o} one can see the {s}.",
             "The natural home of the {s} is the {o}.",
         ),
-        ("The {s} is an animal that inhabits the {o}.", "The {s} dwells in the {o}."),
+        ("The {s} is an animal that lives in the {o}.", "The {s} is an animal found in the {o}."),
         "Where can one find the {s}?",
         "Where does the {s} live?",
     ),
@@ -321,7 +323,7 @@ RELATIONS = (
             "The {s} lives on {o}.",
             "The diet of the {s} is mostly {o}.",
         ),
-        ("The {s} is an animal whose food is {o}.", "The {s} survives by eating {o}."),
+        ("The {s} is an animal that feeds on {o}.", "The {s} is a creature that lives on {o}."),
         "What is the food of the {s}?",
         "What does the {s} eat?",
     ),
@@ -337,7 +339,7 @@ RELATIONS = (
             "The {s} is a type of {o}.",
             "Scientists say the {s} is {ao}.",
         ),
-        ("The {s} is a species of {o}.", "The {s} belongs to the {o} family."),
+        ("The {s} is an animal, a type of {o}.", "The {s} is a creature, a kind of {o}."),
         "What sort of creature is the {s}?",
         "What kind of animal is the {s}?",
     ),
