@@ -22,13 +22,17 @@ import time
 from pathlib import Path
 
 from llmcal import diversity
+from llmcal.config import load_yaml
 from llmcal.data import instructions as ins
 from llmcal.data.miniworld import WorldConfig, generate_world
 from llmcal.data.miniworld_instructions import ALPACA_FILE, OASST_FILE, generate_instruction_data
 
-SEED = 1234  # config/mini.yaml: seed (instruction data, draw and bootstrap all use it)
-N = 320  # config/mini.yaml: alignment.data.n
-N_BOOT = 200  # config/mini.yaml: alignment.diversity.n_boot
+# The mini preset's settings, read from its config (not copied): the seed (instruction data, draw and bootstrap all
+# use it), alignment.data.n, alignment.diversity.n_boot and the world's knobs.
+MINI = load_yaml(Path(__file__).resolve().parents[1] / "config" / "mini.yaml")
+SEED = int(MINI["seed"])
+N = int(MINI["alignment"]["data"]["n"])
+N_BOOT = int(MINI["alignment"]["diversity"]["n_boot"])
 
 
 def measure(world_dir: Path, seed: int = SEED, n: int = N, n_boot: int = N_BOOT, embedder=None) -> dict:
@@ -54,7 +58,9 @@ def measure(world_dir: Path, seed: int = SEED, n: int = N, n_boot: int = N_BOOT,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("world_dir", nargs="?", type=Path, help="a generated world (default: WorldConfig(seed=7))")
+    ap.add_argument(
+        "world_dir", nargs="?", type=Path, help="a generated world (default: the one config/mini.yaml generates)"
+    )
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--n", type=int, default=N)
     ap.add_argument("--n-boot", type=int, default=N_BOOT)
@@ -64,7 +70,7 @@ def main() -> None:
         world_dir = args.world_dir
         if world_dir is None:
             world_dir = Path(tmp) / "world"
-            generate_world(world_dir, WorldConfig(seed=7))
+            generate_world(world_dir, WorldConfig.from_dict(MINI.get("world", {})))
         result = measure(world_dir, args.seed, args.n, args.n_boot)
     print(json.dumps(result["summary"]))
     for name in ("alpaca", "oasst"):
