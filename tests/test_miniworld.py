@@ -290,7 +290,7 @@ def test_default_world_sizes(tmp_path):
 
 def _before_object(template: str) -> tuple[str, ...]:
     """The two words right before a template's object slot, lower-cased."""
-    head = re.split(r"\{a?o\}", template)[0]
+    head = re.split(r"\{a?o\}", template)[0].replace("{s}", "SUBJECT")  # the subject slot counts as a word
     return tuple(re.findall(r"[a-z]+", head.lower())[-2:])
 
 
