@@ -14,6 +14,8 @@ def test_conda_env_pins_match_requirements():
     env = yaml.safe_load((ROOT / "envs" / "llmcal.yaml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     dev_tools = {"pytest", "snakefmt==2.1.0", "ruff==0.17.6", "codespell==2.4.3"}
+    # Test-only: the reference smooth ECE and its imports (tests/test_smooth_ece.py).
+    dev_tools |= {"relplot==1.0.3", "seaborn==0.13.2", "deprecation==2.1.0"}
     assert sorted(pip) == sorted(r for r in reqs if r not in dev_tools)
     assert "trl==1.12.0" in reqs and "torch==2.13.0" in reqs
 

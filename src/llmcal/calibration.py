@@ -17,9 +17,11 @@ __all__ = [
     "adaptive_calibration_error",
     "bin_indices",
     "brier_score",
+    "equal_mass_calibration_error",
     "expected_calibration_error",
     "maximum_calibration_error",
     "reliability_table",
+    "smooth_calibration_error",
 ]
 
 
@@ -147,6 +149,22 @@ def adaptive_calibration_error(confidence, correct, n_bins: int = 10) -> float:
     """ECE over equal-mass bins (sorted by confidence, split as np.array_split does)."""
     conf, corr = _validate(confidence, correct, n_bins)
     return _ace(conf, corr, n_bins)
+
+
+def equal_mass_calibration_error(confidence, correct, n_bins: int = 10) -> float:
+    """ECE over equal-mass bins with HELM's boundaries (its `ece_10_bin`): see llmcal.smooth_ece.equal_mass_ece."""
+    from llmcal.smooth_ece import equal_mass_ece
+
+    conf, corr = _validate(confidence, correct, n_bins)
+    return equal_mass_ece(conf, corr, n_bins)
+
+
+def smooth_calibration_error(confidence, correct) -> float:
+    """Smooth ECE (Błasiok & Nakkiran 2023) with its self-chosen bandwidth, as relplot.smECE computes it."""
+    from llmcal.smooth_ece import smooth_ece
+
+    conf, corr = _validate(confidence, correct)
+    return smooth_ece(conf, corr)
 
 
 def brier_score(confidence, correct) -> float:
