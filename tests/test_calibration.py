@@ -201,6 +201,10 @@ def test_summarize_matches_individual_metrics():
         "mce",
         "adaptive_ece",
         "brier",
+        "smece",
+        "smece_lo",
+        "smece_hi",
+        "ece_em",
     }
     assert type(out["n"]) is int and out["n"] == 7
     assert all(type(v) is float for k, v in out.items() if k != "n")

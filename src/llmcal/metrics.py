@@ -13,6 +13,7 @@ import numpy as np
 from llmcal import stats
 from llmcal.calibration import _ace, _ece, _mce, _validate
 from llmcal.sections import Section, setting
+from llmcal.smooth_ece import equal_mass_ece, smooth_ece, smooth_ece_rows
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,15 @@ def _bootstrap(conf, corr, n_boot, seed, level, n_bins) -> dict:
     return {"ece_lo": ece_lo, "ece_hi": ece_hi, "accuracy_lo": acc_lo, "accuracy_hi": acc_hi}
 
 
+def smooth_ece_interval(conf, corr, n_boot: int, seed: int, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of smECE, on the same replicates as the ECE and accuracy intervals."""
+    rng = np.random.default_rng(seed)
+    reps = np.concatenate(
+        [smooth_ece_rows(conf, corr, counts) for _, counts in stats.resample_chunks(rng, len(conf), n_boot)]
+    )
+    return stats.percentile_interval(reps, stats.check_level(level))
+
+
 def bootstrap_interval(
     confidence, correct, n_boot: int = 1000, seed: int = 0, level: float = 0.95, n_bins: int = 10
 ) -> dict:
@@ -52,6 +62,7 @@ def summarize(confidence, correct, n_bins: int = 10, n_boot: int = 1000, seed: i
     """All metrics for one (model, task), as plain Python numbers."""
     conf, corr = _validate(confidence, correct, n_bins)
     boot = _bootstrap(conf, corr, n_boot, seed, 0.95, n_bins)
+    smece_lo, smece_hi = smooth_ece_interval(conf, corr, n_boot, seed)
     return {
         "n": len(conf),
         "accuracy": float(corr.mean()),
@@ -63,4 +74,9 @@ def summarize(confidence, correct, n_bins: int = 10, n_boot: int = 1000, seed: i
         "mce": _mce(conf, corr, n_bins),
         "adaptive_ece": _ace(conf, corr, n_bins),
         "brier": float(np.mean((conf - corr) ** 2)),
+        # Beyond the paper: smooth ECE (relplot's smECE) with its interval, and HELM's equal-mass ECE.
+        "smece": smooth_ece(conf, corr),
+        "smece_lo": smece_lo,
+        "smece_hi": smece_hi,
+        "ece_em": equal_mass_ece(conf, corr, n_bins),
     }

@@ -244,6 +244,10 @@ EXTRA_COLUMNS = [
     "n",
     "ece",
     "adaptive_ece",
+    "ece_em",
+    "smece",
+    "smece_lo",
+    "smece_hi",
     "brier",
     "selective_auc",
     "temperature",
@@ -256,7 +260,7 @@ EXTRA_COLUMNS = [
 def calibration_extras(
     metrics: pd.DataFrame, load_scores: Callable[[str, str], pd.DataFrame], seed: int, n_bins: int = 10
 ) -> pd.DataFrame:
-    """Per (model, task) of metrics: adaptive ECE and Brier (from metrics), selective-prediction area
+    """Per (model, task) of metrics: adaptive ECE, equal-mass ECE, smECE and Brier (from metrics), selective-prediction area
     (`selective_auc`) and temperature scaling (`fit_temperature`: T, held-out ECE before and after).
 
     Where scores cannot be read, or carry no temperature inputs, those columns
@@ -271,6 +275,7 @@ def calibration_extras(
             "n": row.n,
             "ece": row.ece,
             "adaptive_ece": getattr(row, "adaptive_ece", math.nan),
+            **{k: getattr(row, k, math.nan) for k in ("ece_em", "smece", "smece_lo", "smece_hi")},
             "brier": getattr(row, "brier", math.nan),
             "selective_auc": math.nan,
             "temperature": math.nan,
