@@ -30,9 +30,10 @@ rule aggregate:
     input:
         STUDY.all_scores(),
     output:
-        report(
+        metrics=report(
             STUDY.metrics_file(), caption="../report/metrics.rst", category="Metrics"
         ),
+        per_subject=STUDY.per_subject_file(),
     log:
         LAYOUT.log("aggregate"),
     conda:

@@ -32,7 +32,7 @@ def test_paper_config_lists_every_model_of_the_paper():
     # Figure 4 names the dynamics entry and gets all of its checkpoints, in step order.
     fig4 = study.figure("fig4")
     assert fig4.models == tuple(f"pythia-1.4b-step{s}" for s in steps)
-    assert {f.name for f in study.figures} == {f"fig{i}" for i in (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)}
+    assert {f.name for f in study.figures} == {f"fig{i}" for i in (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)} | {"subjects"}
     # Each hub checkpoint is downloaded once, however many entries name it.
     assert len(study.hub_models()) == len({(m.hub, m.revision) for m in study.models.values() if m.hub})
 

@@ -110,7 +110,12 @@ def test_score_task_outputs(lm, task):
             {"id": ["f1", "f2"], "context": ["the capital founded by ", "city of "], "entity": ["Tash", "Valdoria"]}
         ),
         "mmlu": pd.DataFrame(
-            {"id": ["m1", "m2"], "prompt": ["salt?\nA. a\nB. b\nC. c\nD. d\nAnswer:"] * 2, "answer": ["A", "D"]}
+            {
+                "id": ["m1", "m2"],
+                "subject": ["anatomy", "astronomy"],
+                "prompt": ["salt?\nA. a\nB. b\nC. c\nD. d\nAnswer:"] * 2,
+                "answer": ["A", "D"],
+            }
         ),
     }
     out = score_task(lm, task, frames[task], ScoringConfig(max_length=64, min_context=2), seed=0)
@@ -122,6 +127,7 @@ def test_score_task_outputs(lm, task):
         assert np.allclose(probs.sum(1), 1.0)
         assert np.allclose(probs.max(1), out.confidence)
         assert (out.correct == (out.prediction == out.target)).all()
+        assert list(out.subject) == ["anatomy", "astronomy"]  # the per-subject table reads it from here
     else:
         assert (out.correct == (out.pred_id == out.target_id)).all()
         assert (out.target_prob <= out.confidence + 1e-12).all()

@@ -181,7 +181,7 @@ def test_paper_dry_run_lists_every_download_scoring_and_figure_job(tmp_path):
     assert int(counts["score"]) == 38 + 15
     assert int(counts["download_data"]) == 3
     assert int(counts["download_instructions"]) == 3
-    assert int(counts["figure"]) == 11
+    assert int(counts["figure"]) == 11 + 1  # Figures 2-12, and the per-subject MMLU figure
     assert int(counts["sample_data"]) == 3
 
 

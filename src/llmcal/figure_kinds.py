@@ -105,6 +105,15 @@ def _resolve_confidence_hist(study: Study, key: str, f: dict) -> Figure:
     return _model_figure(study, key, f, task="mmlu")
 
 
+def _resolve_per_subject(study: Study, key: str, f: dict) -> Figure:
+    if "mmlu" not in study.tasks:
+        raise ConfigError(f"{key}.kind: a per_subject figure needs the mmlu task among the run's tasks")
+    fig = _model_figure(study, key, f, task="mmlu")
+    if fig.task != "mmlu":
+        raise ConfigError(f"{key}.task: a per_subject figure is of MMLU's subjects, got {fig.task!r}")
+    return fig
+
+
 def _needs_alignment(study: Study, key: str, f: dict) -> None:
     if study.alignment is None:
         raise ConfigError(f"{key}.kind: a {f['kind']} figure needs the config's `alignment` section")
@@ -133,6 +142,10 @@ def _score_inputs(study: Study, fig: Figure) -> dict:
 
 def _metrics_inputs(study: Study, fig: Figure) -> dict:
     return {"metrics": study.metrics_file(), "scores": []}
+
+
+def _per_subject_inputs(study: Study, fig: Figure) -> dict:
+    return {"per_subject": study.per_subject_file()}
 
 
 def _diversity_inputs(study: Study, fig: Figure) -> dict:
@@ -208,6 +221,15 @@ def _draw_alignment(job: FigureJob) -> None:
     )
 
 
+def _draw_per_subject(job: FigureJob) -> None:
+    import pandas as pd
+
+    from llmcal import figures
+
+    table = pd.read_csv(job.inputs["per_subject"])
+    figures.figure_per_subject(table, list(job.figure["models"]), job.out, title=job.figure.get("title"))
+
+
 def _draw_diversity(job: FigureJob) -> None:
     import pandas as pd
 
@@ -234,6 +256,7 @@ KINDS: dict[str, FigureKind] = {
         ),
         FigureKind("alignment", _resolve_alignment, _metrics_inputs, _group_params, _draw_alignment),
         FigureKind("diversity", _resolve_diversity, _diversity_inputs, _no_params, _draw_diversity),
+        FigureKind("per_subject", _resolve_per_subject, _per_subject_inputs, _no_params, _draw_per_subject),
     )
 }
 

@@ -495,6 +495,48 @@ def figure_confidence_hist(
         return _save(fig, out_path)
 
 
+def figure_per_subject(table, models: Sequence[str], out_path, *, title: str | None = None) -> plt.Figure:
+    """ECE and accuracy per MMLU subject (rows, sorted by the last model's ECE) for each model, with 95% intervals.
+
+    ``table``: the per-subject table (llmcal.metrics.PER_SUBJECT_COLUMNS), e.g. results/.../per_subject.csv.
+    """
+    models = list(models)
+    if not models:
+        raise ValueError("figure_per_subject needs at least one model")
+    missing = [m for m in models if m not in set(table["model"])]
+    if missing:
+        raise ValueError(f"figure_per_subject: no per-subject rows for {missing} (are they scored on MMLU?)")
+    rows = table[table["model"].isin(models)]
+    order = rows[rows["model"] == models[-1]].sort_values("ece")["subject"].tolist()
+    y = np.arange(len(order))
+    height = 0.8 / len(models)
+    colors = plt.get_cmap("viridis")(np.linspace(0.1, 0.85, len(models)))
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(
+            1,
+            2,
+            figsize=(7.5, max(2.6, 0.22 * len(order) * max(1, len(models) / 2) + 1.2)),
+            sharey=True,
+            layout="constrained",
+        )
+        for k, (model, color) in enumerate(zip(models, colors)):
+            sub = rows[rows["model"] == model].set_index("subject").reindex(order)
+            pos = y - 0.4 + height * (k + 0.5)
+            for ax, col in zip(axes, ("ece", "accuracy")):
+                err = np.vstack([sub[col] - sub[f"{col}_lo"], sub[f"{col}_hi"] - sub[col]]).clip(min=0)
+                ax.barh(pos, sub[col], height=height, color=color, xerr=err, error_kw={"lw": 0.6}, label=model)
+        axes[0].set_yticks(y, labels=[s.replace("_", " ") for s in order])
+        axes[0].invert_yaxis()
+        axes[0].set_xlabel("ECE")
+        axes[1].set_xlabel("accuracy")
+        axes[1].axvline(0.25, color="0.4", lw=0.7, ls="--")
+        for ax in axes:
+            ax.grid(axis="x", alpha=0.3, lw=0.5)
+        axes[1].legend(loc="lower right", framealpha=0.85)
+        fig.suptitle(title or "MMLU calibration and accuracy per subject (95% intervals; dashed: chance)")
+        return _save(fig, out_path)
+
+
 def figure_selective(
     curves: Mapping, models: Sequence[str], out_path, *, task_labels: Mapping[str, str] | None = None
 ) -> plt.Figure:

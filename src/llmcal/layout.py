@@ -91,6 +91,9 @@ class Layout:
     def metrics_file(self) -> str:
         return self.path("metrics.csv")
 
+    def per_subject_file(self) -> str:
+        return self.path("per_subject.csv")
+
     def figure_file(self, name: str) -> str:
         return self.path("figures", f"{name}.pdf")
 

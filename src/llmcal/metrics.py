@@ -80,3 +80,38 @@ def summarize(confidence, correct, n_bins: int = 10, n_boot: int = 1000, seed: i
         "smece_hi": smece_hi,
         "ece_em": equal_mass_ece(conf, corr, n_bins),
     }
+
+
+PER_SUBJECT_COLUMNS = ["model", "subject", "n", "accuracy", "accuracy_lo", "accuracy_hi", "ece", "ece_lo", "ece_hi"]
+
+
+def per_group(confidence, correct, groups, n_bins: int = 10, n_boot: int = 1000, seed: int = 0) -> list[dict]:
+    """Accuracy and ECE with their 95% intervals for each group (e.g. MMLU subject), in sorted group order.
+
+    Each group is resampled on its own (the same seed for every group, as summarize resamples each model).
+    """
+    conf, corr = _validate(confidence, correct, n_bins)
+    groups = np.asarray(groups, dtype=object)
+    if len(groups) != len(conf):
+        raise ValueError(f"length mismatch: {len(conf)} samples, {len(groups)} group labels")
+    missing = [i for i, g in enumerate(groups) if not isinstance(g, str) or not g]
+    if missing:
+        raise ValueError(f"{len(missing)} sample(s) have no group label, e.g. row {missing[0]}")
+    rows = []
+    for g in sorted(set(groups)):
+        sel = groups == g
+        c, y = conf[sel], corr[sel]
+        boot = _bootstrap(c, y, n_boot, seed, 0.95, n_bins)
+        rows.append(
+            {
+                "subject": g,
+                "n": int(sel.sum()),
+                "accuracy": float(y.mean()),
+                "accuracy_lo": boot["accuracy_lo"],
+                "accuracy_hi": boot["accuracy_hi"],
+                "ece": _ece(c, y, n_bins),
+                "ece_lo": boot["ece_lo"],
+                "ece_hi": boot["ece_hi"],
+            }
+        )
+    return rows

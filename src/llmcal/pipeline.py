@@ -185,23 +185,52 @@ def _check_writable(out: str) -> None:
         )
 
 
-def aggregate_job(score_files: list[str], rows: list[dict], metrics_cfg: dict, seed: int, out: str) -> pd.DataFrame:
-    """The metrics table: one row per (model, task); rows[i] names the model and task of score_files[i]."""
-    from llmcal.metrics import summarize
+def aggregate_job(
+    score_files: list[str],
+    rows: list[dict],
+    metrics_cfg: dict,
+    seed: int,
+    out: str,
+    per_subject_out: str | None = None,
+) -> pd.DataFrame:
+    """The metrics table: one row per (model, task); rows[i] names the model and task of score_files[i].
 
-    records = []
+    per_subject_out: also the MMLU table per (model, subject) (llmcal.metrics.per_group), from the subject
+    column of each MMLU score file; written with its header alone when the run has no MMLU.
+    """
+    import pyarrow.parquet as pq
+
+    from llmcal.metrics import PER_SUBJECT_COLUMNS, per_group, summarize
+
+    n_bins, n_boot = metrics_cfg.get("n_bins", 10), metrics_cfg.get("n_boot", 1000)
+    records, subjects = [], []
     for path, meta in zip(score_files, rows, strict=True):
-        df = pd.read_parquet(path, columns=["confidence", "correct"])
+        mmlu = per_subject_out is not None and meta["task"] == "mmlu"
+        columns = ["confidence", "correct"]
+        if mmlu:
+            available = pq.ParquetFile(path).schema_arrow.names
+            if "subject" not in available:
+                raise ValueError(
+                    f"{path}: an MMLU score file without a `subject` column (written by an older llmcal); "
+                    "delete it, or rerun with --forcerun score, so it is rescored"
+                )
+            columns.append("subject")
+        df = pd.read_parquet(path, columns=columns)
         stats = summarize(
-            df["confidence"].to_numpy(),
-            df["correct"].to_numpy(),
-            n_bins=metrics_cfg.get("n_bins", 10),
-            n_boot=metrics_cfg.get("n_boot", 1000),
-            seed=seed,
+            df["confidence"].to_numpy(), df["correct"].to_numpy(), n_bins=n_bins, n_boot=n_boot, seed=seed
         )
         records.append({**meta, **stats})
+        if mmlu:
+            try:
+                groups = per_group(df["confidence"], df["correct"], df["subject"], n_bins, n_boot, seed)
+            except ValueError as exc:
+                raise ValueError(f"{path}: {exc}") from None
+            subjects += [{"model": meta["model"], **g} for g in groups]
     table = pd.DataFrame.from_records(records)
     atomic_write(out, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6f"))
+    if per_subject_out is not None:
+        per_subject = pd.DataFrame.from_records(subjects, columns=PER_SUBJECT_COLUMNS)
+        atomic_write(per_subject_out, lambda tmp: per_subject.to_csv(tmp, index=False, float_format="%.6f"))
     return table
 
 

@@ -269,6 +269,10 @@ class Study:
     def metrics_file(self) -> str:
         return self.layout.metrics_file()
 
+    def per_subject_file(self) -> str:
+        """MMLU accuracy and ECE per (model, subject): the aggregate job's second table."""
+        return self.layout.per_subject_file()
+
     # resources ----------------------------------------------------------------------------------------------
 
     def job_resources(
@@ -476,4 +480,5 @@ class Study:
 
     def all_targets(self) -> list[str]:
         extra = [self.reward_metrics_file()] + self.diversity_files() if self.alignment else []
-        return [self.metrics_file()] + [self.figure_file(f.name) for f in self.figures] + extra + self.findings_files()
+        tables = [self.metrics_file(), self.per_subject_file()]
+        return tables + [self.figure_file(f.name) for f in self.figures] + extra + self.findings_files()

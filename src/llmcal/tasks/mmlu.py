@@ -215,6 +215,8 @@ class MMLU(Task):
         )
         for j, letter in enumerate(LETTERS):
             out[f"p_{letter}"] = res["choice_probs"][:, j]
+        if "subject" in df.columns:  # every sample the workflow builds has it: the per-subject table reads it here
+            out["subject"] = list(df["subject"])
         out.attrs["shortened"] = req.shortened
         return out
 
