@@ -129,3 +129,18 @@ def test_one_scoring_job_per_model_writes_every_task_and_asks_for_all_their_samp
     clm = study.job_resources("score", model="llama-65b", task="clm")
     assert whole == res.job_resources("score", study.models["llama-65b"].params, samples=total)
     assert whole["runtime"] > clm["runtime"] and whole["mem_mb"] == clm["mem_mb"] and whole["gpu"] == clm["gpu"]
+
+
+def test_the_aggregate_job_asks_for_time_by_its_samples_and_replicates():
+    from llmcal import resources as res
+
+    paper, mini = Study(_load("config.yaml")), Study(_load("config/mini.yaml"))
+    # Every score file is read and resampled n_boot times: the paper's 159 files (~11.2M samples) need over an hour.
+    samples = sum(paper.score_samples(r["task"]) for r in paper.score_rows())
+    assert len(paper.score_rows()) == 159 and samples > 10_000_000
+    agg = paper.job_resources("aggregate")
+    assert agg == res.job_resources("aggregate", 0.0, samples=samples, replicates=paper.metrics.n_boot)
+    assert agg["gpu"] == 0 and agg["runtime"] > 60
+    # The miniature's table is small: the 30-minute floor of any CPU job.
+    assert mini.job_resources("aggregate")["runtime"] <= 31
+    assert paper.job_resources("figure")["runtime"] == 30

@@ -18,7 +18,10 @@ hour in the queue costs more than a slightly larger request):
     runtime (min) = scoring: 10 + 6 x P in billions x samples / 100k   (samples: every task of the model's job);
                     training: 30 + 40 x P in billions x epochs x examples / 10k (x 0.5 for LoRA)
 
-A job with no model (sampling, aggregation, figures) asks for no GPU, 4 GB and 30 minutes.
+                    metrics tables (aggregate): 30 + 2.4e-7 s x samples of all score files x bootstrap replicates
+                    (ECE, accuracy and smECE intervals; 1.2e-7 s measured on one core, doubled)
+
+Any other job with no model (sampling, figures, the report) asks for no GPU, 4 GB and 30 minutes.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ import math
 import re
 
 BYTES = {"bfloat16": 2, "float16": 2, "float32": 4, "auto": 2}
-KINDS = ("score", "full", "lora", "reward", "ppo", "cpu")
+KINDS = ("score", "full", "lora", "reward", "ppo", "cpu", "aggregate")
+# The metrics tables' bootstrap (ECE, accuracy and smECE intervals), seconds per (sample x replicate): 1.2e-7
+# measured on one core at 100k samples and 1000 replicates (11.8 s a row), doubled for slower cluster cores.
+AGGREGATE_S_PER_SAMPLE_REPLICATE = 2.4e-7
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmbt])$", re.IGNORECASE)
 _SCALE = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
 GB = 1024
@@ -47,6 +53,7 @@ def job_resources(
     gpu_mem_gb: float = 80.0,
     processes: int = 1,
     samples: int = 100_000,
+    replicates: int = 1000,
     epochs: int = 3,
     examples: int = 10_000,
     gpu: bool = True,
@@ -57,6 +64,10 @@ def job_resources(
     """
     if kind not in KINDS:
         raise ValueError(f"unknown job kind {kind!r}; kinds are {KINDS}")
+    if kind == "aggregate":
+        # One CPU job reads every score file; `samples` is their total, each resampled `replicates` times.
+        runtime = 30 + AGGREGATE_S_PER_SAMPLE_REPLICATE * samples * replicates / 60
+        return {"gpu": 0, "mem_mb": 4 * GB, "cpus_per_task": 2, "runtime": int(math.ceil(runtime))}
     if kind == "cpu" or params <= 0 and not gpu:
         return {"gpu": 0, "mem_mb": 4 * GB, "cpus_per_task": 2, "runtime": 30}
     weights_gb = params * BYTES.get(precision, 2) / 1e9

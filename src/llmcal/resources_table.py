@@ -32,7 +32,9 @@ def readme_table(study: Study) -> str:
         row("reward (LoRA)", base, study.job_resources("reward"))
         if study.alignment.ppo:
             row("ppo (LoRA)", base, study.job_resources("ppo"))
-    row("sampling, tables, figures", "-", study.job_resources("figure"))
+    n = len(study.score_rows())
+    row(f"aggregate ({n} score files, {study.metrics.n_boot} replicates)", "-", study.job_resources("aggregate"))
+    row("sampling, figures, report", "-", study.job_resources("figure"))
     return "\n".join(rows)
 
 

@@ -328,6 +328,9 @@ class Study:
                 examples=plan.ppo_prompts or examples,
                 **common,
             )
+        if rule == "aggregate":
+            samples = sum(self.score_samples(row["task"]) for row in self.score_rows())
+            return res.job_resources("aggregate", 0.0, samples=samples, replicates=self.metrics.n_boot)
         return res.job_resources("cpu", 0.0)
 
     def score_samples(self, task: str | None = None) -> int:
