@@ -91,3 +91,46 @@ def test_smece_rejects_what_the_other_metrics_reject():
         smooth_calibration_error([0.5, 1.2], [1, 0])
     with pytest.raises(ValueError, match="length mismatch"):
         equal_mass_calibration_error([0.5, 0.2], [1])
+
+
+def test_smoothed_reliability_curve_is_relplots():
+    from relplot.estimators import KernelSmoother
+    from relplot.kernels import ReflectedGaussianKernel
+
+    from llmcal.smooth_ece import smooth_reliability_curve
+
+    rng = np.random.default_rng(9)
+    for n in (5, 60, 600, 4000):
+        conf, corr = _case(rng, n)
+        t, mu, sigma = smooth_reliability_curve(conf, corr)
+        ref_value, ref_sigma = relplot.smECE(conf, corr, return_width=True)
+        ref = (
+            KernelSmoother(ReflectedGaussianKernel(ref_sigma)).fit(conf.reshape(-1, 1), corr).predict(t.reshape(-1, 1))
+        )
+        assert sigma == pytest.approx(ref_sigma, abs=1e-12)
+        assert np.abs(mu - ref).max() < 1e-6
+    # Over-confident predictions: the curve lies below the diagonal where the samples are.
+    conf = rng.uniform(0.6, 1, 3000)
+    corr = (rng.uniform(size=3000) < conf - 0.3).astype(float)
+    t, mu, _ = smooth_reliability_curve(conf, corr)
+    inside = (t > 0.65) & (t < 0.95)
+    assert (mu[inside] < t[inside] - 0.15).all()
+
+
+def test_reliability_diagrams_draw_the_smoothed_curve():
+    import matplotlib.pyplot as plt
+
+    from llmcal.figures import reliability_diagram
+    from llmcal.smooth_ece import smooth_reliability_curve
+
+    rng = np.random.default_rng(10)
+    conf, corr = _case(rng, 500)
+    fig, ax = plt.subplots()
+    try:
+        reliability_diagram(ax, conf, corr.astype(bool))
+        (line,) = [ln for ln in ax.get_lines() if ln.get_gid() == "smoothed"]
+        t, mu, sigma = smooth_reliability_curve(conf, corr)
+        assert np.array_equal(line.get_xdata(), t) and np.array_equal(line.get_ydata(), mu)
+        assert f"{sigma:.3f}" in line.get_label()
+    finally:
+        plt.close(fig)

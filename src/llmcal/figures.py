@@ -25,10 +25,12 @@ from matplotlib.patches import Patch  # noqa: E402
 
 from llmcal import tasks as task_registry  # noqa: E402
 from llmcal.calibration import expected_calibration_error, reliability_table  # noqa: E402
+from llmcal.smooth_ece import smooth_reliability_curve  # noqa: E402
 
 ACC_COLOR = "#4878d0"
 GAP_COLOR = "#d65f5f"
 ECE_COLOR = "#c44e52"
+SMOOTH_COLOR = "#2a2a2a"
 DIAG_COLOR = "0.35"
 
 # 7 pt is the floor: the trend figures are printed at page width with up to
@@ -178,6 +180,7 @@ def _diagram_handles() -> list:
         Patch(facecolor=ACC_COLOR, edgecolor="white", label="accuracy per bin"),
         Patch(facecolor=GAP_COLOR, alpha=0.35, hatch="//", edgecolor=GAP_COLOR, label="gap to mean confidence"),
         Line2D([], [], ls="--", color=DIAG_COLOR, label="perfect calibration"),
+        Line2D([], [], lw=1.2, color=SMOOTH_COLOR, label="smoothed (smECE's kernel and bandwidth)"),
     ]
 
 
@@ -237,6 +240,9 @@ def reliability_diagram(
         label="gap to mean confidence",
     )
     ax.plot([0, 1], [0, 1], ls="--", lw=1, color=DIAG_COLOR, label="perfect calibration")
+    # Beyond the paper: the binning-free curve behind smooth ECE (correctness smoothed at smECE's bandwidth).
+    t, mu, sigma = smooth_reliability_curve(confidence, correct.astype(float))
+    ax.plot(t, mu, lw=1.2, color=SMOOTH_COLOR, label=f"smoothed (smECE bandwidth {sigma:.3f})", gid="smoothed")
 
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
@@ -336,7 +342,7 @@ def figure_reliability(
             reliability_diagram(
                 ax, df["confidence"], df["correct"], n_bins=n_bins, title=_task_label(task, task_labels), legend=False
             )
-        fig.legend(handles=_diagram_handles(), loc="outside lower center", ncols=3, frameon=False)
+        fig.legend(handles=_diagram_handles(), loc="outside lower center", ncols=4, frameon=False)
         fig.suptitle(f"Reliability diagrams: {model_label}")
         return _save(fig, out_path)
 

@@ -93,8 +93,11 @@ def _at_sigma(grids: _Grids, sel: np.ndarray, sigma: float) -> np.ndarray:
     return np.sum(np.abs(ys / dens) * dens, axis=1) / np.sum(dens, axis=1)
 
 
-def smooth_ece_rows(conf: np.ndarray, corr: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """smECE of each row of sample weights (R, n) (ones for the point estimate, counts for bootstrap)."""
+def smooth_ece_rows(
+    conf: np.ndarray, corr: np.ndarray, weights: np.ndarray, *, return_sigma: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """smECE of each row of sample weights (R, n) (ones for the point estimate, counts for bootstrap);
+    with return_sigma, also each row's bandwidth."""
     weights = np.asarray(weights, dtype=np.float64)
     grids = _Grids(conf, corr, weights)
     rows = weights.shape[0]
@@ -119,12 +122,31 @@ def smooth_ece_rows(conf: np.ndarray, corr: np.ndarray, weights: np.ndarray) -> 
             start[sel[~ok]] = m
             start_value[sel[~ok]] = v[~ok]
     value[todo] = start_value[todo]
-    return value
+    return (value, start) if return_sigma else value
 
 
 def smooth_ece(conf: np.ndarray, corr: np.ndarray) -> float:
     """smECE of validated float arrays (see llmcal.calibration.smooth_calibration_error)."""
     return float(smooth_ece_rows(conf, corr, np.ones((1, len(conf))))[0])
+
+
+def smooth_reliability_curve(
+    conf: np.ndarray, corr: np.ndarray, mesh: int = MESH
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """(t, E[correct | confidence = t], sigma): correctness kernel-smoothed at smECE's own bandwidth, on a mesh.
+
+    The curve relplot's reliability diagrams draw (its KernelSmoother with the reflected Gaussian, no bagging).
+    """
+    ones = np.ones((1, len(conf)))
+    _, sigma = smooth_ece_rows(conf, corr, ones, return_sigma=True)
+    sigma = float(sigma[0])
+    t = np.linspace(0, 1, mesh)
+    # The residual slot of the grids carries correctness itself here: conf - (conf - corr) = corr.
+    grids = _Grids(conf, conf - corr, ones)
+    both = _smooth(grids.at(_grid_points(sigma)), sigma)
+    ys = _interpolate(t, both[:1])[0]
+    dens = _interpolate(t, both[1:])[0] + DENSITY_EPS
+    return t, ys / dens, sigma
 
 
 def equal_mass_ece(conf: np.ndarray, corr: np.ndarray, n_bins: int) -> float:
