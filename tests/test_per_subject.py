@@ -158,3 +158,17 @@ def test_a_per_subject_figure_needs_mmlu(tmp_path):
         )
     with pytest.raises(ConfigError, match=r"\.task: a per_subject figure is of MMLU's subjects, got 'clm'"):
         _mini_study(tmp_path, figures=[{"name": "s", "kind": "per_subject", "task": "clm", "models": ["mini-l"]}])
+
+
+def test_the_per_subject_figure_keeps_subjects_only_some_models_have(tmp_path):
+    from llmcal.figures import figure_per_subject
+
+    rng = np.random.default_rng(6)
+    full, part = _mmlu_scores(rng), _mmlu_scores(rng)
+    part = part[part.subject != "anatomy"]
+    rows = [{"model": "m1", **r} for r in per_group(full.confidence, full.correct, full.subject, n_boot=10)]
+    rows += [{"model": "m2", **r} for r in per_group(part.confidence, part.correct, part.subject, n_boot=10)]
+    fig = figure_per_subject(pd.DataFrame(rows, columns=PER_SUBJECT_COLUMNS), ["m1", "m2"], tmp_path / "x.pdf")
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    # m2, the last model, orders the subjects; anatomy, which only m1 has, is still drawn, last.
+    assert sorted(labels) == sorted(s.replace("_", " ") for s in SUBJECTS) and labels[-1] == "anatomy"

@@ -513,7 +513,9 @@ def figure_per_subject(table, models: Sequence[str], out_path, *, title: str | N
     if missing:
         raise ValueError(f"figure_per_subject: no per-subject rows for {missing} (are they scored on MMLU?)")
     rows = table[table["model"].isin(models)]
-    order = rows[rows["model"] == models[-1]].sort_values("ece")["subject"].tolist()
+    # Every subject any of the models has, sorted by the last model's ECE (subjects it lacks go last).
+    ece = rows.pivot(index="subject", columns="model", values="ece")
+    order = ece[models[-1]].sort_values(na_position="last", kind="stable").index.tolist()
     y = np.arange(len(order))
     height = 0.8 / len(models)
     colors = plt.get_cmap("viridis")(np.linspace(0.1, 0.85, len(models)))
