@@ -1,5 +1,5 @@
-# The alignment stage (section 6): instruction data, instruction tuning, the reward model, PPO, and the
-# response embeddings of Figure 6. Every epoch checkpoint is scored by rules/scoring.smk like any model.
+# The alignment stage (section 6): instruction data, instruction tuning, the reward model, PPO, DPO (beyond
+# the paper) and the response embeddings of Figure 6. Every epoch checkpoint is scored by rules/scoring.smk like any model.
 
 if STUDY.alignment:
     PLAN = STUDY.alignment
@@ -113,7 +113,7 @@ if STUDY.alignment:
 
         rule ppo:
             input:
-                policy=STUDY.ppo_policy_dir(),
+                policy=STUDY.rlhf_start_dir(),
                 reward=STUDY.reward_dir(),
                 prompts=STUDY.instruction_table("ppo_prompts"),
             output:
@@ -133,6 +133,30 @@ if STUDY.alignment:
                 state=STUDY.run_state_dir("ppo"),
             script:
                 "../scripts/ppo.py"
+
+    if PLAN.dpo:
+
+        rule dpo:
+            input:
+                policy=STUDY.rlhf_start_dir(),
+                pairs=STUDY.instruction_table("comparison"),
+            output:
+                [directory(d) for d in STUDY.run_epoch_dirs("dpo")],
+            log:
+                LAYOUT.log("alignment", "dpo"),
+            benchmark:
+                LAYOUT.benchmark("alignment", "dpo")
+            conda:
+                ENV_TORCH
+            threads: ALIGN_THREADS
+            resources:
+                **resources_of("dpo"),
+            params:
+                run=asdict(PLAN.dpo),
+                launch=PLAN.launch_for("dpo"),
+                state=STUDY.run_state_dir("dpo"),
+            script:
+                "../scripts/dpo.py"
 
     rule diversity:
         input:

@@ -326,7 +326,7 @@ def test_findings_without_alignment_section(tmp_path, pretraining):
     assert by_id["F1"].verdict == "supported"
     assert by_id["F2"].verdict == "supported"
     assert by_id["F7"].verdict == "supported"
-    for fid in ("F3", "F4", "F5", "F6", "F8"):
+    for fid in ("F3", "F4", "F5", "F6", "F8", "F9"):
         assert by_id[fid].verdict == "not evaluated"
         assert "alignment" in by_id[fid].reason
         assert by_id[fid].rows.empty
@@ -388,6 +388,8 @@ ALIGN_BIAS = {
     "oa-lora-e2": 0.04,
     "ppo-e1": 0.2,
     "ppo-e2": 0.2,
+    "dpo-e1": 0.2,
+    "dpo-e2": 0.2,
 }
 
 
@@ -400,7 +402,7 @@ def _alignment_section():
             "full": two,
             "lora": two,
         },
-        "rlhf": {"from": "alpaca-full", "epoch": 2, "ppo": two},
+        "rlhf": {"from": "alpaca-full", "epoch": 2, "ppo": two, "dpo": two},
     }
 
 
@@ -414,18 +416,34 @@ def _aligned_name(short: str) -> str:
 def test_alignment_findings(tmp_path):
     biases = {_aligned_name(m): {t: b + (0.01 if t == "clm" else 0.0) for t in TASKS} for m, b in ALIGN_BIAS.items()}
     metrics, scores = _study_data(biases)
-    # PPO leaves the model as it was: the same scores as its start.
+    # PPO leaves the model as it was: the same scores as its start. DPO does too, except that its final epoch
+    # is made overconfident below, so F9 must come out contradicted while F6 stays supported.
     start = _aligned_name("alp-full-e2")
     for t in TASKS:
-        for m in ("base-ppo-e1", "base-ppo-e2"):
+        for m in ("base-ppo-e1", "base-ppo-e2", "base-dpo-e1"):
             scores[(m, t)] = scores[(start, t)]
             metrics.loc[(metrics.model == m) & (metrics.task == t), "ece"] = float(
                 metrics.loc[(metrics.model == start) & (metrics.task == t), "ece"].iloc[0]
             )
+    worse = {_aligned_name("dpo-e2"): {t: 0.45 for t in TASKS}}
+    worse_metrics, worse_scores = _study_data(worse)
+    for t in TASKS:
+        scores[("base-dpo-e2", t)] = worse_scores[("base-dpo-e2", t)]
+        metrics = pd.concat(
+            [metrics[~((metrics.model == "base-dpo-e2") & (metrics.task == t))], worse_metrics[worse_metrics.task == t]]
+        )
     cfg = _config(tmp_path, _alignment_section())
     by_id = {f.id: f for f in evaluate_findings(cfg, metrics, _loader(scores), n_boot=N_BOOT, seed=0)}
     for fid in ("F3", "F4", "F5", "F6", "F8"):
         assert by_id[fid].verdict == "supported", (fid, by_id[fid].reason)
+    # F9 tests DPO as F6 tests PPO: its final epoch votes (contradicted), epoch 1 (unchanged) is supplementary.
+    f9 = by_id["F9"]
+    assert f9.verdict == "contradicted" and "Beyond the paper" in f9.claim
+    rows = f9.rows.drop_duplicates("comparison")
+    assert set(rows[rows.role == "primary"]["comparison"].str.split(" vs ").str[0]) == {"base-dpo-e2"}
+    assert (rows[rows.role == "supplementary"]["value"] == 0).all()
+    # F8 ranges over the paper's alignment models only: DPO's checkpoints are not among them.
+    assert not by_id["F8"].rows["model"].str.contains("dpo").any()
     assert {"primary", "supplementary"} == set(by_id["F3"].rows["role"])
     f6 = by_id["F6"].rows.drop_duplicates("comparison")
     assert (f6["value"] == 0).all() and (f6["claim"] == "< 0.01").all()
@@ -445,7 +463,7 @@ def test_alignment_findings_missing_scores_are_not_evaluated(tmp_path, pretraini
     metrics, scores = pretraining
     findings = evaluate_findings(_config(tmp_path, _alignment_section()), metrics, _loader(scores), n_boot=20, seed=0)
     by_id = {f.id: f for f in findings}
-    for fid in ("F3", "F4", "F5", "F6", "F8"):
+    for fid in ("F3", "F4", "F5", "F6", "F8", "F9"):
         assert by_id[fid].verdict == "not evaluated", fid
     assert by_id["F1"].verdict == "supported"
 

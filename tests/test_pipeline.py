@@ -167,8 +167,8 @@ def test_accelerate_command_for_several_processes(tmp_path):
 def test_unknown_training_stage_is_refused():
     from llmcal.training.launch import run_stage
 
-    with pytest.raises(ValueError, match="dpo"):
-        run_stage("dpo", {}, {}, ".")
+    with pytest.raises(ValueError, match="kto"):
+        run_stage("kto", {}, {}, ".")
 
 
 def test_two_processes_through_accelerate_train_the_same_model_as_one(tmp_path, tiny_models):

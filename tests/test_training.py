@@ -1,4 +1,4 @@
-"""The alignment trainers (SFT, reward model, PPO), run for real on the tiny models of conftest.
+"""The alignment trainers (SFT, reward model, PPO, DPO), run for real on the tiny models of conftest.
 
 Runs are a couple of optimizer steps on 8-10 examples; what is checked is the plumbing the workflow relies
 on: complete, loadable models per epoch, weights that moved, resumption, and the refusals.
@@ -14,7 +14,17 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from llmcal.training import PPOSettings, RewardSettings, SFTSettings, add_pad_token, train_ppo, train_reward, train_sft
+from llmcal.training import (
+    DPOSettings,
+    PPOSettings,
+    RewardSettings,
+    SFTSettings,
+    add_pad_token,
+    train_dpo,
+    train_ppo,
+    train_reward,
+    train_sft,
+)
 
 NEOX = ("query_key_value",)
 TINY = {"max_length": 64, "gradient_checkpointing": False}
@@ -162,7 +172,7 @@ def reward_run(tmp_path_factory, tiny_models):
 # settings ---------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cls", [SFTSettings, RewardSettings, PPOSettings])
+@pytest.mark.parametrize("cls", [SFTSettings, RewardSettings, PPOSettings, DPOSettings])
 def test_settings_refuse_unknown_keys_naming_the_key(cls):
     with pytest.raises(ValueError, match=r"alignment\.sft\.lora\.lr_rate`: unknown key; did you mean `learning_rate`"):
         cls.from_dict({"lr_rate": 1e-4}, "alignment.sft.lora")
@@ -420,3 +430,85 @@ def test_ppo_refuses_fewer_prompts_than_one_batch(tmp_path, full_run, reward_run
     with pytest.raises(ValueError, match=expected):
         train_ppo(full_run[0][-1], reward_run[0], prompts, settings, [tmp_path / "e1"], tmp_path / "state")
     assert not (tmp_path / "state").exists()
+
+
+# DPO --------------------------------------------------------------------------------------------------------------
+
+
+def dpo_settings(**kw) -> DPOSettings:
+    return DPOSettings(
+        **{
+            "epochs": 2,
+            "batch_size": 4,
+            "per_device_batch_size": 2,
+            "learning_rate": 1e-2,
+            "warmup_ratio": 0.0,
+            "heldout_fraction": 0.2,
+            "lora_target_modules": NEOX,
+            **TINY,
+            **kw,
+        }
+    )
+
+
+def test_dpo_settings_default_to_ours_and_check_their_values():
+    s = DPOSettings()
+    assert (s.beta, s.loss_type, s.lora_r, s.lora_alpha, s.lora_dropout, s.epochs, s.method) == (
+        0.1,
+        "sigmoid",
+        16,
+        32,
+        0.05,
+        3,
+        "lora",
+    )
+    with pytest.raises(ValueError, match=r"alignment\.rlhf\.dpo\.beta: must be positive"):
+        DPOSettings.from_dict({"beta": 0}, "alignment.rlhf.dpo")
+    with pytest.raises(ValueError, match=r"alignment\.rlhf\.dpo\.loss_type: must be one of"):
+        DPOSettings.from_dict({"loss_type": "kto"}, "alignment.rlhf.dpo")
+
+
+def test_dpo_trains_on_the_reward_split_saves_each_epoch_and_resumes(tmp_path, full_run):
+    policy = full_run[0][-1]
+    pairs = write_pairs(tmp_path / "pairs.parquet")
+    uninterrupted = [tmp_path / "u1", tmp_path / "u2"]
+    summary = train_dpo(policy, pairs, dpo_settings(), uninterrupted, tmp_path / "u-state", log=quiet)
+    # 10 pairs, 2 held out (the reward model's split at 0.2): 8 training pairs, 2 steps of 4 per epoch.
+    assert (summary["train_pairs"], summary["heldout_pairs"], summary["steps"]) == (8, 2, 4)
+    assert len(summary["heldout_accuracy_per_epoch"]) == 2 and None not in summary["heldout_accuracy_per_epoch"]
+    for d in uninterrupted:
+        model, tokenizer = load_causal(d)
+        assert tokenizer.pad_token_id != tokenizer.eos_token_id and not (d / "adapter_config.json").exists()
+        assert changed(weights(policy), weights(d), "query_key_value")
+        assert not changed(weights(policy), weights(d), "mlp")
+        assert json.loads((d / "llmcal_checkpoint.json").read_text())["stage"] == "dpo"
+    assert changed(weights(uninterrupted[0]), weights(uninterrupted[1]), "query_key_value")
+
+    dirs = [tmp_path / "e1", tmp_path / "e2"]
+    with pytest.raises(Interrupted):
+        train_dpo(policy, pairs, dpo_settings(), dirs, tmp_path / "state", log=interrupt_after("saved epoch 1"))
+    assert is_model(dirs[0]) and not dirs[1].exists()
+    first = mtime(dirs[0])
+    summary = train_dpo(policy, pairs, dpo_settings(), dirs, tmp_path / "state", log=quiet)
+    assert summary["resumed_from"] and mtime(dirs[0]) == first
+    # The resumed epoch 2 equals the uninterrupted one: adapter, optimizer, schedule and data order carry over.
+    reference = weights(uninterrupted[1])
+    assert all(torch.allclose(t, reference[k], atol=1e-6) for k, t in weights(dirs[1]).items())
+    assert train_dpo(policy, pairs, dpo_settings(), dirs, tmp_path / "state", log=quiet)["skipped"]
+    # Another beta is another run: its state is moved aside, never resumed.
+    lines = []
+    train_dpo(policy, pairs, dpo_settings(beta=0.5, epochs=1), dirs[:1], tmp_path / "state", log=lines.append)
+    assert any("settings.beta" in line and "moved aside" in line for line in lines)
+
+
+def test_dpo_leaves_out_long_pairs_and_refuses_fewer_than_one_batch(tmp_path, full_run):
+    pairs = write_pairs(tmp_path / "pairs.parquet")
+    df = pd.read_parquet(pairs)
+    df.loc[:5, "rejected"] = "word " * 200  # 6 pairs far beyond max_length 64
+    df.to_parquet(pairs)
+    lines = []
+    with pytest.raises(ValueError, match=r"DPO training pairs within max_length 64, fewer than one batch of 4"):
+        train_dpo(
+            full_run[0][-1], pairs, dpo_settings(), [tmp_path / "e1", tmp_path / "e2"], tmp_path / "s", lines.append
+        )
+    assert any("pairs longer than max_length 64 left out" in line for line in lines)

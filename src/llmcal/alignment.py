@@ -16,6 +16,8 @@ The config's ``alignment`` section (see config.yaml for the paper and config/min
       reward: {...}                      # RewardSettings (Table 3)
       rlhf: {from: alpaca-full, epoch: 3, ppo: {...}}   # PPO on that run's epoch (PPOSettings)
                                          # n_prompts: a seeded subset of the Alpaca prompts (default: all)
+                                         # dpo: {...} adds DPO from the same epoch (DPOSettings; not in
+                                         # the paper) on the reward model's training pairs
       launch: {num_processes: 1}         # >1 trains through `accelerate launch`; per stage, e.g.
                                          # full: {config_file: config/accelerate/fsdp_llama.yaml}
       embedder: {hub: sentence-transformers/all-mpnet-base-v2}   # or {package: ...}, {path: ...}
@@ -23,7 +25,7 @@ The config's ``alignment`` section (see config.yaml for the paper and config/min
       rlhf_margin: 0.01                  # F6's non-inferiority margin on ECE
 
 Each run's epoch checkpoints become models of the study, named ``{base}-{data}-{method}-e{k}`` and
-``{base}-ppo-e{k}``, scored with the instruction prompts of Table 1. This module is the one place that reads
+``{base}-ppo-e{k}`` (and ``{base}-dpo-e{k}``), scored with the instruction prompts of Table 1. This module is the one place that reads
 the section; the Snakefile, the findings and the figures ask it.
 """
 
@@ -50,24 +52,29 @@ HUB_PATTERNS = {
 # Which sets are synthetic (self-instruct) rather than human-written, for finding F4.
 SYNTHETIC = {"alpaca": True, "oasst": False}
 SET_LABELS = {"alpaca": "Alpaca", "oasst": "OpenAssistant"}
-LAUNCH_STAGES = ("full", "lora", "reward", "ppo")
+LAUNCH_STAGES = ("full", "lora", "reward", "ppo", "dpo")
+# The preference-optimisation methods that start from an instruction-tuned checkpoint (alignment.rlhf); PPO is
+# the paper's, DPO is beyond it.
+PREFERENCE_METHODS = {"ppo": "PPO", "dpo": "DPO"}
 
 
 @dataclass(frozen=True)
 class Run:
     """One training run of the stage; its epochs are models of the study."""
 
-    name: str  # alpaca-full, oasst-lora, ppo
-    stage: str  # sft or ppo
-    data: str  # the instruction set it trains on (PPO: the set its prompts come from)
-    method: str  # full, lora, or ppo
+    name: str  # alpaca-full, oasst-lora, ppo, dpo
+    stage: str  # sft, ppo or dpo
+    data: str  # the instruction set it trains on (PPO: the set its prompts come from; DPO: comparison)
+    method: str  # full, lora, ppo or dpo
     epochs: int
     models: tuple[str, ...]  # model names, epoch 1 first
     settings: dict = field(compare=False, hash=False)
 
     @property
     def label(self) -> str:
-        return "PPO" if self.stage == "ppo" else f"{SET_LABELS.get(self.data, self.data)} {self.method}"
+        if self.stage in PREFERENCE_METHODS:
+            return PREFERENCE_METHODS[self.stage]
+        return f"{SET_LABELS.get(self.data, self.data)} {self.method}"
 
     @property
     def synthetic(self) -> bool:
@@ -81,15 +88,26 @@ class AlignmentPlan:
     sft_runs: tuple[Run, ...]
     reward: dict
     ppo: Run | None
-    ppo_from: tuple[str, int] | None  # (run name, epoch) PPO starts from
+    ppo_from: tuple[str, int] | None  # (run name, epoch) PPO (and DPO) start from
     ppo_prompts: int | None  # how many Alpaca prompts PPO rolls out per epoch (None: all)
     launch: dict
     embedder: dict
     diversity: dict
     rlhf_margin: float
+    dpo: Run | None = None
 
     @property
     def runs(self) -> tuple[Run, ...]:
+        return self.sft_runs + self.preference_runs
+
+    @property
+    def preference_runs(self) -> tuple[Run, ...]:
+        """PPO, then DPO: the runs that start from the instruction-tuned checkpoint `ppo_from` names."""
+        return tuple(r for r in (self.ppo, self.dpo) if r is not None)
+
+    @property
+    def paper_runs(self) -> tuple[Run, ...]:
+        """The runs of the paper's section 6 (instruction tuning and PPO): what findings F3-F8 are about."""
         return self.sft_runs + ((self.ppo,) if self.ppo else ())
 
     def run(self, name: str) -> Run:
@@ -110,7 +128,7 @@ class AlignmentPlan:
 
 def plan_alignment(section: dict, models: dict[str, ModelSpec]) -> AlignmentPlan:
     """Check the section against the study's models and name every run and checkpoint."""
-    from llmcal.training.settings import PPOSettings, RewardSettings, SFTSettings
+    from llmcal.training.settings import DPOSettings, PPOSettings, RewardSettings, SFTSettings
 
     base = section.get("base")
     if base not in models:
@@ -151,7 +169,7 @@ def plan_alignment(section: dict, models: dict[str, ModelSpec]) -> AlignmentPlan
     reward_settings = _settings(RewardSettings, section.get("reward"), "alignment.reward")
     _check_batch(reward_settings, processes["reward"])
     reward = reward_settings.to_dict()
-    ppo, ppo_from, ppo_prompts = None, None, None
+    ppo, ppo_from, ppo_prompts, dpo = None, None, None, None
     rlhf = section.get("rlhf")
     if rlhf:
         start = rlhf.get("from", "alpaca-full")
@@ -175,6 +193,22 @@ def plan_alignment(section: dict, models: dict[str, ModelSpec]) -> AlignmentPlan
         )
         ppo_from = (start, epoch)
         ppo_prompts = rlhf.get("n_prompts")
+        if rlhf.get("dpo") is not None:
+            # By default DPO trains on exactly the reward model's training pairs (its held-out split).
+            given = dict(rlhf.get("dpo") or {})
+            given.setdefault("heldout_fraction", reward_settings.heldout_fraction)
+            given.setdefault("split_seed", reward_settings.seed)
+            dpo_settings = _settings(DPOSettings, given, "alignment.rlhf.dpo")
+            _check_batch(dpo_settings, processes["dpo"])
+            dpo = Run(
+                "dpo",
+                "dpo",
+                "comparison",
+                "dpo",
+                dpo_settings.epochs,
+                tuple(f"{base}-dpo-e{k}" for k in range(1, dpo_settings.epochs + 1)),
+                dpo_settings.to_dict(),
+            )
     embedder = dict(section.get("embedder") or {"hub": "sentence-transformers/all-mpnet-base-v2"})
     if len([k for k in ("hub", "package", "path") if embedder.get(k)]) != 1:
         raise ConfigError(f"alignment.embedder: give exactly one of hub, package or path, got {embedder}")
@@ -190,6 +224,7 @@ def plan_alignment(section: dict, models: dict[str, ModelSpec]) -> AlignmentPlan
         embedder,
         dict(section.get("diversity") or {}),
         float(section.get("rlhf_margin", 0.01)),
+        dpo,
     )
     taken = [m for r in plan.runs for m in r.models if m in models]
     if taken:

@@ -1,5 +1,8 @@
 """The paper's findings (Zhu et al. 2023, section 1) as tests on this run's data: the claims and their verdicts.
 
+F1-F8 are the paper's eight findings. F9 is beyond the paper: "DPO keeps calibration", tested as F6 tests PPO,
+when the config's `alignment.rlhf` has a `dpo` run.
+
 The statistics are llmcal.stats' (the same bootstrap as the metrics table's intervals), the report is rendered
 by llmcal.report.
 
@@ -25,10 +28,11 @@ applied to all of them (a paired bootstrap), which removes the item difficulty
 shared by the models from the comparison. Different tasks have different
 items and are resampled independently.
 
-The alignment findings (F3-F6, F8) read the plan of the config's `alignment`
+The alignment findings (F3-F6, F8, F9) read the plan of the config's `alignment`
 section (llmcal.alignment): the base model, each instruction-tuning run's
-epochs, PPO's epochs and the model it starts from, and `rlhf_margin`, F6's
-non-inferiority margin on ECE. A run counts as synthetic data for F4 when it
+epochs, PPO's (and DPO's) epochs and the model they start from, and `rlhf_margin`,
+F6's and F9's non-inferiority margin on ECE. F8 ranges over the paper's alignment
+models only (base, instruction tuning, PPO), so adding DPO leaves it unchanged. A run counts as synthetic data for F4 when it
 tunes on Alpaca. `_alignment_plan` is the one place that reads it.
 """
 
@@ -65,7 +69,7 @@ __all__ = [
 ]
 
 VERDICTS = ("supported", "contradicted", "inconclusive", "not evaluated")
-FINDING_IDS = ("F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8")
+FINDING_IDS = ("F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F9")
 RLHF_MARGIN = 0.01
 
 ROW_COLUMNS = [
@@ -475,6 +479,7 @@ class _Alignment:
     rlhf: tuple[_Rlhf, ...]
     margin: float
     models: tuple[str, ...] = field(default=())
+    dpo: tuple[_Rlhf, ...] = field(default=())
 
 
 def _alignment_plan(study) -> _Alignment:
@@ -483,8 +488,9 @@ def _alignment_plan(study) -> _Alignment:
         raise _Missing("the config has no `alignment` section (alignment-stage models are not in this run)")
     runs = tuple(_Run(r.data, r.method, r.synthetic, r.models) for r in plan.sft_runs)
     rlhf = (_Rlhf(plan.ppo_start_model(), plan.ppo.models),) if plan.ppo else ()
-    ordered = (plan.base,) + tuple(m for r in plan.runs for m in r.models)
-    return _Alignment(plan.base, runs, rlhf, plan.rlhf_margin, ordered)
+    dpo = (_Rlhf(plan.ppo_start_model(), plan.dpo.models),) if plan.dpo else ()
+    ordered = (plan.base,) + tuple(m for r in plan.paper_runs for m in r.models)
+    return _Alignment(plan.base, runs, rlhf, plan.rlhf_margin, ordered, dpo)
 
 
 def _build_f3(inp: _Inputs):
@@ -542,10 +548,7 @@ def _build_f5(inp: _Inputs):
     return "ECE(full fine-tuning) - ECE(LoRA), same data, final epochs, per task", stats, []
 
 
-def _build_f6(inp: _Inputs):
-    plan = _alignment_plan(inp.study)
-    if not plan.rlhf:
-        raise _Missing("alignment: no rlhf run")
+def _non_inferiority(inp: _Inputs, margin: float, runs: tuple[_Rlhf, ...], method: str):
     stats = [
         inp.diff(
             r.start,
@@ -554,20 +557,34 @@ def _build_f6(inp: _Inputs):
             f"{m} vs {r.start} / {t}",
             "primary" if m == r.models[-1] else "supplementary",
             -1,
-            plan.margin,
+            margin,
         )
-        for r in plan.rlhf
+        for r in runs
         for m in r.models
         for t in inp.tasks
     ]
     return (
         (
-            f"ECE(after PPO) - ECE(its instruction-tuned start), per task; non-inferiority margin "
-            f"{plan.margin:g}; primary: the final RLHF epoch"
+            f"ECE(after {method}) - ECE(its instruction-tuned start), per task; non-inferiority margin "
+            f"{margin:g}; primary: the final {method} epoch"
         ),
         stats,
         [],
     )
+
+
+def _build_f6(inp: _Inputs):
+    plan = _alignment_plan(inp.study)
+    if not plan.rlhf:
+        raise _Missing("alignment: no rlhf run")
+    return _non_inferiority(inp, plan.margin, plan.rlhf, "PPO")
+
+
+def _build_f9(inp: _Inputs):
+    plan = _alignment_plan(inp.study)
+    if not plan.dpo:
+        raise _Missing("alignment: no DPO run (add `dpo: {}` under alignment.rlhf)")
+    return _non_inferiority(inp, plan.margin, plan.dpo, "DPO")
 
 
 def _build_f8(inp: _Inputs):
@@ -653,6 +670,12 @@ _SPECS = [
         "Spearman rho between two tasks' ECE over the alignment models, tasks resampled independently",
         _build_f8,
     ),
+    _Spec(
+        "F9",
+        "Beyond the paper: DPO keeps calibration, as RLHF does (no deterioration beyond the same margin).",
+        "paired ECE difference (DPO - start), non-inferiority",
+        _build_f9,
+    ),
 ]
 
 
@@ -663,7 +686,7 @@ def evaluate_findings(
     n_boot: int = 1000,
     seed: int = 0,
 ) -> list[Finding]:
-    """The eight findings of section 1, in order, each with its numbers, test and verdict (see module doc).
+    """The eight findings of section 1 and F9 (DPO), in order, each with its numbers, test and verdict (see module doc).
 
     Missing inputs give "not evaluated" findings; a config that `Study` rejects raises its ConfigError.
     """

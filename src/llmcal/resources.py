@@ -12,11 +12,14 @@ hour in the queue costs more than a slightly larger request):
     lora (SFT, reward)  GPU memory = 1.2 x weights + 8 GB       (frozen base, small adapters)
     ppo           GPU memory = 3 x 1.2 x weights + 12 GB        (policy with its reference as the adapter off,
                                                                 value and reward models)
+    dpo           GPU memory = 1.2 x weights + 12 GB            (LoRA policy, its reference as the adapter off,
+                                                                two sequences per pair)
     gpus          = max(processes, ceil(GPU memory / gpu_mem_gb))          (0 on a CPU-only job)
     mem_mb        = 1.5 x weights + 8 GB (host memory: loading the checkpoint), per process
     cpus_per_task = 4 per GPU (data loading, tokenisation), 2 for CPU-only jobs
     runtime (min) = scoring: 10 + 6 x P in billions x samples / 100k   (samples: every task of the model's job);
-                    training: 30 + 40 x P in billions x epochs x examples / 10k (x 0.5 for LoRA)
+                    training: 30 + 40 x P in billions x epochs x examples / 10k (x 0.5 for LoRA;
+                    x 1.5 for DPO: a pair is two sequences, each also read by the reference)
 
                     metrics tables (aggregate): 30 + 2.4e-7 s x samples of all score files x bootstrap replicates
                     (ECE, accuracy and smECE intervals; 1.2e-7 s measured on one core, doubled)
@@ -30,7 +33,7 @@ import math
 import re
 
 BYTES = {"bfloat16": 2, "float16": 2, "float32": 4, "auto": 2}
-KINDS = ("score", "full", "lora", "reward", "ppo", "cpu", "aggregate")
+KINDS = ("score", "full", "lora", "reward", "ppo", "dpo", "cpu", "aggregate")
 # The metrics tables' bootstrap (ECE, accuracy and smECE intervals), seconds per (sample x replicate): 1.2e-7
 # measured on one core at 100k samples and 1000 replicates (11.8 s a row), doubled for slower cluster cores.
 AGGREGATE_S_PER_SAMPLE_REPLICATE = 2.4e-7
@@ -81,6 +84,9 @@ def job_resources(
     elif kind in ("lora", "reward"):
         need = 1.2 * weights_gb + 8
         runtime = 30 + 20 * billions * epochs * examples / 10_000
+    elif kind == "dpo":
+        need = 1.2 * weights_gb + 12
+        runtime = 30 + 60 * billions * epochs * examples / 10_000
     else:  # ppo
         need = 3 * 1.2 * weights_gb + 12
         runtime = 30 + 40 * billions * epochs * examples / 10_000

@@ -32,6 +32,8 @@ def readme_table(study: Study) -> str:
         row("reward (LoRA)", base, study.job_resources("reward"))
         if study.alignment.ppo:
             row("ppo (LoRA)", base, study.job_resources("ppo"))
+        if study.alignment.dpo:
+            row("dpo (LoRA)", base, study.job_resources("dpo"))
     n = len(study.score_rows())
     row(f"aggregate ({n} score files, {study.metrics.n_boot} replicates)", "-", study.job_resources("aggregate"))
     row("sampling, figures, report", "-", study.job_resources("figure"))

@@ -1,4 +1,4 @@
-"""Alignment-stage training (section 6 of the paper): instruction tuning, reward modelling and PPO.
+"""Alignment-stage training (section 6 of the paper): instruction tuning, reward modelling, PPO, and DPO.
 
 Every trainer writes complete models (a LoRA run writes merged copies) into directories that appear only when
 finished, so the scoring rules treat each epoch's checkpoint like any pretrained model, and an interrupted run
@@ -15,15 +15,24 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from llmcal.training.settings import PPOSettings, RewardSettings, SFTSettings
+from llmcal.training.settings import DPOSettings, PPOSettings, RewardSettings, SFTSettings
 
-__all__ = ["PPOSettings", "RewardSettings", "SFTSettings", "train_ppo", "train_reward", "train_sft"]
+__all__ = [
+    "DPOSettings",
+    "PPOSettings",
+    "RewardSettings",
+    "SFTSettings",
+    "train_dpo",
+    "train_ppo",
+    "train_reward",
+    "train_sft",
+]
 
 # Stanford-Alpaca's pad token for LLaMA, whose tokenizer has none.
 PAD_TOKEN = "[PAD]"
 CHECKPOINT_MARKER = "llmcal_checkpoint.json"
 
-_TRAINERS = {"train_sft": "sft", "train_reward": "reward", "train_ppo": "ppo"}
+_TRAINERS = {"train_sft": "sft", "train_reward": "reward", "train_ppo": "ppo", "train_dpo": "dpo"}
 
 
 def __getattr__(name):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 log = logging.getLogger("llmcal")
 
-STAGES = ("sft", "reward", "ppo")
+STAGES = ("sft", "reward", "ppo", "dpo")
 
 
 def run_stage(stage: str, args: dict, launch: dict, work_dir) -> dict:
@@ -59,7 +59,7 @@ def accelerate_command(launch: dict, job: Path) -> list[str]:
 
 
 def _train(stage: str, args: dict) -> dict:
-    from llmcal.training import PPOSettings, RewardSettings, SFTSettings
+    from llmcal.training import DPOSettings, PPOSettings, RewardSettings, SFTSettings
 
     if stage == "sft":
         from llmcal.training.sft import train_sft
@@ -71,6 +71,13 @@ def _train(stage: str, args: dict) -> dict:
 
         settings = RewardSettings.from_dict(args["settings"], args["key"])
         return train_reward(args["base_dir"], args["pairs"], settings, args["out_dir"], args["metrics"], log=log.info)
+    if stage == "dpo":
+        from llmcal.training.dpo import train_dpo
+
+        settings = DPOSettings.from_dict(args["settings"], args["key"])
+        return train_dpo(
+            args["policy_dir"], args["pairs"], settings, args["epoch_dirs"], args["state_dir"], log=log.info
+        )
     from llmcal.training.ppo import train_ppo
 
     settings = PPOSettings.from_dict(args["settings"], args["key"])

@@ -1,4 +1,7 @@
-"""Settings of the three alignment trainers, with the paper's hyper-parameters (Appendix A) as defaults.
+"""Settings of the alignment trainers, with the paper's hyper-parameters (Appendix A) as defaults.
+
+DPO is not in the paper; its defaults (DPOSettings) are ours, chosen to match the paper's RLHF where the two
+share a notion (LoRA r 16, alpha 32, dropout 0.05, three epochs) and TRL's DPO defaults elsewhere.
 
 Each settings class is a config section (llmcal.sections.Section) built from a config mapping by
 ``from_dict(d, key)``; ``key`` is where the mapping sits in the config (e.g. ``alignment.instruction_tuning.lora``)
@@ -19,6 +22,7 @@ from llmcal.sections import Section, setting
 PAPER_LORA_TARGETS = ("q_proj", "v_proj")
 SCHEDULERS = ("cosine", "linear")
 PPO_SCHEDULERS = ("constant", "cosine", "linear")
+DPO_LOSSES = ("sigmoid", "ipo", "hinge", "robust")
 
 
 class _Settings(Section):
@@ -271,3 +275,58 @@ class PPOSettings(_Settings):
     def rollout_batch(self, world_size: int = 1) -> int:
         """Prompts one PPO update consumes across all processes: TRL's `batch_size`."""
         return self.batch_size * world_size
+
+
+@dataclass(frozen=True)
+class DPOSettings(_TrainerSettings):
+    """Direct preference optimisation (not in the paper: these defaults are ours), a LoRA adapter on the
+    instruction-tuned checkpoint PPO starts from, trained on the comparison pairs the reward model learns from.
+
+    The reference policy is that checkpoint (TRL's adapter switched off). heldout_fraction and split_seed
+    default to the reward model's, so DPO trains on exactly the reward model's training pairs; the held-out
+    pairs measure each epoch's preference accuracy (implicit reward of chosen > rejected).
+    """
+
+    learning_rate: float = setting(5e-5, "peak learning rate (ours; LoRA DPO recipes use 5e-6 to 5e-4)")
+    lr_scheduler: str = setting("cosine", "learning-rate schedule, cosine or linear")
+    warmup_ratio: float = setting(0.1, "warm-up as a fraction of the steps")
+    warmup_steps: int = setting(0, "warm-up in steps; set either this or warmup_ratio")
+    epochs: int = setting(3, "passes over the training pairs, one checkpoint each")
+    batch_size: int = setting(32, "global batch of pairs: per-device batch x processes x gradient accumulation")
+    per_device_batch_size: int = setting(4, "pairs per device and step (each pair is two sequences)")
+    max_length: int = setting(1024, "longest prompt plus response in tokens; longer pairs are left out, and logged")
+    beta: float = setting(0.1, "DPO's beta: strength of the implicit KL constraint to the reference policy")
+    loss_type: str = setting("sigmoid", "DPO loss: sigmoid (the DPO paper's), ipo, hinge or robust")
+    label_smoothing: float = setting(0.0, "assumed share of flipped preference labels (cDPO / robust DPO)")
+    lora_r: int = setting(16, "LoRA rank (as the paper's RLHF)")
+    lora_alpha: int = setting(32, "LoRA scaling alpha (as the paper's RLHF)")
+    lora_dropout: float = setting(0.05, "dropout on the LoRA adapters (as the paper's RLHF)")
+    lora_target_modules: tuple[str, ...] = setting(PAPER_LORA_TARGETS, "modules LoRA adapts (mini: query_key_value)")
+    heldout_fraction: float = setting(0.1, "share of the pairs held out (default: the reward model's)")
+    split_seed: int = setting(1234, "seed of the held-out split (default: the reward model's seed)")
+    weight_decay: float = setting(0.0, "AdamW weight decay")
+    gradient_checkpointing: bool = setting(True, "recompute activations in the backward pass to save memory")
+    seed: int = setting(1234, "seed of the adapter's initialisation, data order and dropout")
+    config_key: str = setting(
+        "dpo", "the config key these settings were read from", internal=True, compare=False, repr=False
+    )
+
+    def __post_init__(self):
+        self._check_common()
+        self._check_trainer_fields()
+        self._check_warmup()
+        self._require(self.beta > 0, "beta", f"must be positive, got {self.beta}")
+        self._require(
+            self.loss_type in DPO_LOSSES, "loss_type", f"must be one of {list(DPO_LOSSES)}, got {self.loss_type!r}"
+        )
+        self._require(
+            0 <= self.label_smoothing < 0.5, "label_smoothing", f"must be in [0, 0.5), got {self.label_smoothing}"
+        )
+        self._require(
+            0 <= self.heldout_fraction < 1, "heldout_fraction", f"must be in [0, 1), got {self.heldout_fraction}"
+        )
+
+    @property
+    def method(self) -> str:
+        """DPO always trains a LoRA adapter (exported merged, like instruction tuning's lora method)."""
+        return "lora"

@@ -151,6 +151,7 @@ class _Exporter:
     log: object
     run: str
     identity: dict
+    stage: str = "sft"  # what the checkpoint's metadata and the log call it (DPO exports the same way)
 
     def __call__(self, checkpoint: Path) -> None:
         state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
@@ -171,7 +172,7 @@ class _Exporter:
                 self.tokenizer,
                 out,
                 {
-                    "stage": "sft",
+                    "stage": self.stage,
                     "method": self.settings.method,
                     "epoch": epoch,
                     "global_step": state["global_step"],
@@ -180,7 +181,7 @@ class _Exporter:
                     "identity": self.identity,
                 },
             )
-        self.log(f"sft: saved epoch {epoch} to {out}")
+        self.log(f"{self.stage}: saved epoch {epoch} to {out}")
 
     def _load(self, checkpoint: Path):
         from transformers import AutoModelForCausalLM
@@ -204,12 +205,12 @@ class _ExportEachEpoch(TrainerCallback):
             self.export(Path(args.output_dir) / f"checkpoint-{state.global_step}")
 
 
-def _check_all_saved(epoch_dirs: list[Path], state_dir: Path) -> None:
+def _check_all_saved(epoch_dirs: list[Path], state_dir: Path, stage: str = "sft") -> None:
     """Only the last checkpoint is kept, so an epoch directory deleted after its epoch cannot be re-exported."""
     missing = [str(d) for d in epoch_dirs if not is_complete(d)]
     if missing:
         raise RuntimeError(
-            f"sft: {missing} were not saved and their checkpoints are gone; delete {state_dir} to train again"
+            f"{stage}: {missing} were not saved and their checkpoints are gone; delete {state_dir} to train again"
         )
 
 
@@ -298,12 +299,12 @@ def _safetensors_problem(path: Path) -> str | None:
     return None
 
 
-def _loss_per_epoch(log_history: list[dict], epochs: int) -> list[float | None]:
-    """Mean of the logged step losses in each epoch (a step logged at epoch 1.25 belongs to epoch 2)."""
+def _loss_per_epoch(log_history: list[dict], epochs: int, key: str = "loss") -> list[float | None]:
+    """Mean of the logged step values of `key` in each epoch (a step logged at epoch 1.25 belongs to epoch 2)."""
     sums, counts = [0.0] * epochs, [0] * epochs
     for entry in log_history:
-        if "loss" in entry and "epoch" in entry:
+        if key in entry and "epoch" in entry:
             i = min(epochs, max(1, math.ceil(entry["epoch"] - 1e-9))) - 1
-            sums[i] += entry["loss"]
+            sums[i] += entry[key]
             counts[i] += 1
     return [s / c if c else None for s, c in zip(sums, counts)]
