@@ -37,6 +37,7 @@ LAYOUT = STUDY.layout
 MODEL_NAMES = "|".join(re.escape(m) for m in STUDY.models)
 TASK_NAMES = "|".join(re.escape(t) for t in STUDY.task_names)
 MINI_ENTRIES = "|".join(re.escape(e) for e in STUDY.mini_entries()) or "^$"
+KSHOT_MODELS = "|".join(re.escape(m) for m in STUDY.kshot_models) or "^$"
 
 
 wildcard_constraints:

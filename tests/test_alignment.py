@@ -64,6 +64,43 @@ def test_paper_plan_has_every_setting_of_section_6(paper):
     assert plan.launch["num_processes"] == 4
 
 
+def test_paper_plan_adds_dpo_from_ppos_start_on_the_reward_models_pairs(paper):
+    plan = paper.alignment
+    dpo = plan.dpo
+    assert (dpo.name, dpo.stage, dpo.label) == ("dpo", "dpo", "DPO")
+    assert dpo.models == ("llama-7b-dpo-e1", "llama-7b-dpo-e2", "llama-7b-dpo-e3")
+    # Our defaults, LoRA as the paper's RLHF; the held-out split is the reward model's.
+    s = dpo.settings
+    assert (s["beta"], s["loss_type"], s["lora_r"], s["lora_alpha"], s["lora_dropout"]) == (
+        0.1,
+        "sigmoid",
+        16,
+        32,
+        0.05,
+    )
+    assert (s["heldout_fraction"], s["split_seed"]) == (plan.reward["heldout_fraction"], plan.reward["seed"])
+    assert plan.preference_runs == (plan.ppo, dpo) and dpo not in plan.paper_runs
+    # It starts from PPO's checkpoint and reads the comparison pairs.
+    assert paper.rlhf_start_dir() == str(paper.model_dir("llama-7b-alpaca-full-e3"))
+    assert paper.job_resources("dpo")["gpu"] == 4  # launch.num_processes
+    # A reward split changed in the config moves DPO's with it, unless DPO sets its own.
+    cfg = _paper_with(lambda a: a["reward"].update(heldout_fraction=0.2, seed=7))
+    assert (Study(cfg).alignment.dpo.settings["heldout_fraction"], Study(cfg).alignment.dpo.settings["split_seed"]) == (
+        0.2,
+        7,
+    )
+    cfg = _paper_with(lambda a: a["rlhf"]["dpo"].update(heldout_fraction=0.3))
+    assert Study(cfg).alignment.dpo.settings["heldout_fraction"] == 0.3
+    # Without the key there is no DPO run, and no DPO checkpoint among the models.
+    without = _paper_with(lambda a: a["rlhf"].pop("dpo"))
+    # ... and a sweep that still names a DPO checkpoint says so.
+    with pytest.raises(ConfigError, match=r"kshot\.models: 'llama-7b-dpo-e3' is neither a model"):
+        Study(without)
+    without["kshot"]["models"].remove("llama-7b-dpo-e3")
+    study = Study(without)
+    assert study.alignment.dpo is None and "llama-7b-dpo-e1" not in study.models
+
+
 def test_aligned_checkpoints_are_models_scored_with_instructions(paper):
     spec = paper.models["llama-7b-oasst-lora-e2"]
     assert (spec.source, spec.prompt, spec.run, spec.epoch) == ("aligned", "instruct", "oasst-lora", 2)
@@ -72,8 +109,9 @@ def test_aligned_checkpoints_are_models_scored_with_instructions(paper):
     # Pretrained models keep the parameters they had before the alignment stage existed (no rerun of their scores).
     assert "prompt" not in paper.models["llama-7b"].as_params()
     assert paper.models["llama-7b"].prompt == "plain"
-    assert len([m for m in paper.models.values() if m.source == "aligned"]) == 15
+    assert len([m for m in paper.models.values() if m.source == "aligned"]) == 18  # 4 runs, PPO and DPO
     assert paper.score_file("mmlu", "llama-7b-ppo-e1") in paper.all_scores()
+    assert paper.score_file("mmlu", "llama-7b-dpo-e3") in paper.all_scores()
 
 
 def test_paper_downloads_include_instruction_data_and_embedder(paper):
@@ -91,10 +129,10 @@ def test_paper_downloads_include_instruction_data_and_embedder(paper):
     assert paper.instruction_raw()["oasst"].endswith("raw/instructions/oasst")
 
 
-def test_alignment_figures_show_base_every_run_and_ppo(paper):
+def test_alignment_figures_show_base_every_run_ppo_and_dpo(paper):
     fig5, fig12 = paper.figure("fig5"), paper.figure("fig12")
     assert (fig5.metric, fig12.metric) == ("ece", "accuracy")
-    assert fig5.models[0] == "llama-7b" and len(fig5.models) == 16
+    assert fig5.models[0] == "llama-7b" and len(fig5.models) == 19
     groups = paper.figure_params("fig5")["groups"]
     assert [g["label"] for g in groups] == [
         "Base (llama-7b)",
@@ -103,8 +141,10 @@ def test_alignment_figures_show_base_every_run_and_ppo(paper):
         "OpenAssistant full",
         "OpenAssistant lora",
         "PPO",
+        "DPO",
     ]
-    assert groups[-1]["models"] == list(paper.alignment.ppo.models)
+    assert groups[-2]["models"] == list(paper.alignment.ppo.models)
+    assert groups[-1]["models"] == list(paper.alignment.dpo.models)
     assert paper.figure_inputs("fig5") == {"metrics": paper.metrics_file(), "scores": []}
     assert paper.figure_inputs("fig6") == {"diversity": paper.diversity_files()}
     assert paper.figure_params("fig6") == {}
@@ -142,6 +182,12 @@ def _paper_with(mutate):
         ),
         (lambda a: a["reward"].update(batch_size=30), r"alignment\.reward\.batch_size: 30 is not a multiple"),
         (lambda a: a["rlhf"]["ppo"].update(gradient_accumulation=3), r"alignment\.rlhf\.ppo\.batch_size"),
+        (lambda a: a["rlhf"]["dpo"].update(beta=-1), r"alignment\.rlhf\.dpo\.beta: must be positive"),
+        (
+            lambda a: a["rlhf"]["dpo"].update(betta=0.2),
+            r"alignment\.rlhf\.dpo\.betta`: unknown key; did you mean `beta`",
+        ),
+        (lambda a: a["rlhf"]["dpo"].update(batch_size=30), r"alignment\.rlhf\.dpo\.batch_size: 30 is not a multiple"),
         (lambda a: a["instruction_tuning"]["runs"].append({"data": "alpaca", "method": "full"}), "listed twice"),
         (lambda a: a["data"].update(comparison={"source": "url"}), r"alignment\.data\.comparison\.url"),
         (lambda a: a.update(embedder={"hub": "x/y", "package": "z"}), r"alignment\.embedder"),
@@ -165,6 +211,10 @@ def test_alignment_figures_need_the_alignment_section():
     with pytest.raises(ConfigError, match=r"figures\[\d+\] \(fig5\)\.kind: a alignment figure needs"):
         Study(cfg)
     cfg["figures"] = [f for f in cfg["figures"] if f["kind"] not in ("alignment", "diversity")]
+    # The k-shot sweep names aligned checkpoints too: without the stage it says so, naming its key.
+    with pytest.raises(ConfigError, match=r"kshot\.models: 'llama-7b-alpaca-full-e3' is neither a model"):
+        Study(cfg)
+    cfg["kshot"]["models"] = ["llama-7b"]
     study = Study(cfg)
     assert study.alignment is None and not [m for m in study.models.values() if m.source == "aligned"]
 

@@ -433,6 +433,7 @@ def test_a_local_model_is_checked_against_its_context_window_when_the_dag_is_bui
     config["models"] = [{"name": "mine", "family": "mine", "size": "1b", "path": str(model)}]
     config["figures"], config["alignment"] = [], None
     config.pop("alignment")
+    config.pop("kshot")
     validate(config)
     with pytest.raises(
         ConfigError,

@@ -32,7 +32,10 @@ def test_paper_config_lists_every_model_of_the_paper():
     # Figure 4 names the dynamics entry and gets all of its checkpoints, in step order.
     fig4 = study.figure("fig4")
     assert fig4.models == tuple(f"pythia-1.4b-step{s}" for s in steps)
-    assert {f.name for f in study.figures} == {f"fig{i}" for i in (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)} | {"subjects"}
+    assert {f.name for f in study.figures} == {f"fig{i}" for i in (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)} | {
+        "subjects",
+        "kshot",
+    }
     # Each hub checkpoint is downloaded once, however many entries name it.
     assert len(study.hub_models()) == len({(m.hub, m.revision) for m in study.models.values() if m.hub})
 
@@ -135,9 +138,9 @@ def test_the_aggregate_job_asks_for_time_by_its_samples_and_replicates():
     from llmcal import resources as res
 
     paper, mini = Study(_load("config.yaml")), Study(_load("config/mini.yaml"))
-    # Every score file is read and resampled n_boot times: the paper's 159 files (~11.2M samples) need over an hour.
+    # Every score file is read and resampled n_boot times: the paper's 168 files (~11.9M samples) need over an hour.
     samples = sum(paper.score_samples(r["task"]) for r in paper.score_rows())
-    assert len(paper.score_rows()) == 159 and samples > 10_000_000
+    assert len(paper.score_rows()) == 168 and samples > 10_000_000
     agg = paper.job_resources("aggregate")
     assert agg == res.job_resources("aggregate", 0.0, samples=samples, replicates=paper.metrics.n_boot)
     assert agg["gpu"] == 0 and agg["runtime"] > 60

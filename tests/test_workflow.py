@@ -177,12 +177,14 @@ def test_paper_dry_run_lists_every_download_scoring_and_figure_job(tmp_path):
     # 7 Pythia + 11 Pythia-1.4B steps + 4 + 3 + 5 + 8, and the sentence encoder of Figure 6
     assert int(counts["download_model"]) == 38 + 1
     # One scoring job per model (its 3 tasks' files): pythia-1.4b-step143000 serves both studies, scored once;
-    # 4 runs x 3 epochs + 3 PPO epochs are scored too
-    assert int(counts["score"]) == 38 + 15
+    # 4 runs x 3 epochs + 3 PPO epochs + 3 DPO epochs are scored too
+    assert int(counts["score"]) == 38 + 18
     assert int(counts["download_data"]) == 3
     assert int(counts["download_instructions"]) == 3
-    assert int(counts["figure"]) == 11 + 1  # Figures 2-12, and the per-subject MMLU figure
+    assert int(counts["figure"]) == 11 + 2  # Figures 2-12, the per-subject and the k-shot MMLU figures
     assert int(counts["sample_data"]) == 3
+    # The k-shot sweep: one more job for each of its 8 models (0, 1 and 3 shots), and its table.
+    assert int(counts["score_kshot"]) == 8 and int(counts["kshot_table"]) == 1
 
 
 def test_paper_figure_5_lists_every_training_job_without_the_network(tmp_path):
@@ -195,12 +197,13 @@ def test_paper_figure_5_lists_every_training_job_without_the_network(tmp_path):
         "sft_oasst_lora",
         "reward_model",
         "ppo",
+        "dpo",
         "instruction_data",
         "aggregate",
         "figure",
     ):
         assert counts[rule] == 1, rule
-    assert counts["download_instructions"] == 3 and counts["score"] == 38 + 15
+    assert counts["download_instructions"] == 3 and counts["score"] == 38 + 18
 
 
 @pytest.mark.slow

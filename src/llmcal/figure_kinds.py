@@ -114,6 +114,19 @@ def _resolve_per_subject(study: Study, key: str, f: dict) -> Figure:
     return fig
 
 
+def _resolve_kshot(study: Study, key: str, f: dict) -> Figure:
+    if study.kshot is None:
+        raise ConfigError(f"{key}.kind: a kshot figure needs the config's `kshot` section (the sweep it draws)")
+    swept = study.resolve_models(study.kshot.models, "kshot.models")
+    if not f.get("models"):
+        return Figure(name=f["name"], kind="kshot", models=swept, title=f.get("title"))
+    fig = _model_figure(study, key, f)
+    outside = [m for m in fig.models if m not in swept]
+    if outside:
+        raise ConfigError(f"{key}.models: {outside} are not in kshot.models, so the sweep does not score them")
+    return fig
+
+
 def _needs_alignment(study: Study, key: str, f: dict) -> None:
     if study.alignment is None:
         raise ConfigError(f"{key}.kind: a {f['kind']} figure needs the config's `alignment` section")
@@ -146,6 +159,10 @@ def _metrics_inputs(study: Study, fig: Figure) -> dict:
 
 def _per_subject_inputs(study: Study, fig: Figure) -> dict:
     return {"per_subject": study.per_subject_file()}
+
+
+def _kshot_inputs(study: Study, fig: Figure) -> dict:
+    return {"kshot": study.kshot_file()}
 
 
 def _diversity_inputs(study: Study, fig: Figure) -> dict:
@@ -230,6 +247,15 @@ def _draw_per_subject(job: FigureJob) -> None:
     figures.figure_per_subject(table, list(job.figure["models"]), job.out, title=job.figure.get("title"))
 
 
+def _draw_kshot(job: FigureJob) -> None:
+    import pandas as pd
+
+    from llmcal import figures
+
+    table = pd.read_csv(job.inputs["kshot"])
+    figures.figure_kshot(table, list(job.figure["models"]), job.out, title=job.figure.get("title"))
+
+
 def _draw_diversity(job: FigureJob) -> None:
     import pandas as pd
 
@@ -257,6 +283,7 @@ KINDS: dict[str, FigureKind] = {
         FigureKind("alignment", _resolve_alignment, _metrics_inputs, _group_params, _draw_alignment),
         FigureKind("diversity", _resolve_diversity, _diversity_inputs, _no_params, _draw_diversity),
         FigureKind("per_subject", _resolve_per_subject, _per_subject_inputs, _no_params, _draw_per_subject),
+        FigureKind("kshot", _resolve_kshot, _kshot_inputs, _no_params, _draw_kshot),
     )
 }
 

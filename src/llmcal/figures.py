@@ -545,6 +545,46 @@ def figure_per_subject(table, models: Sequence[str], out_path, *, title: str | N
         return _save(fig, out_path)
 
 
+def figure_kshot(table, models: Sequence[str], out_path, *, title: str | None = None) -> plt.Figure:
+    """The k-shot sweep: MMLU ECE and accuracy against the number of in-context examples, one line per model.
+
+    ``table``: kshot.csv (llmcal.kshot.KSHOT_COLUMNS); error bars are the 95% intervals.
+    """
+    models = list(models)
+    if not models:
+        raise ValueError("figure_kshot needs at least one model")
+    missing = [m for m in models if m not in set(table["model"])]
+    if missing:
+        raise ValueError(f"figure_kshot: kshot.csv has no rows for {missing}")
+    colors = plt.get_cmap("viridis")(np.linspace(0.1, 0.85, len(models)))
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.0), layout="constrained")
+        for model, color in zip(models, colors):
+            rows = table[table["model"] == model].sort_values("shots")
+            for ax, col in zip(axes, ("ece", "accuracy")):
+                err = np.vstack([rows[col] - rows[f"{col}_lo"], rows[f"{col}_hi"] - rows[col]]).clip(min=0)
+                ax.errorbar(
+                    rows["shots"], rows[col], yerr=err, color=color, marker="o", ms=3, lw=1.2, capsize=2, label=model
+                )
+                # Open markers: k where some prompts, too long for scoring.max_length, kept fewer shots.
+                short = rows[rows["shortened"] > 0] if "shortened" in rows else rows.iloc[:0]
+                ax.plot(short["shots"], short[col], ls="none", marker="o", ms=6, mfc="white", mec=color, zorder=3)
+        shots = sorted(set(table.loc[table["model"].isin(models), "shots"]))
+        for ax, label in zip(axes, ("ECE", "accuracy")):
+            ax.set_xticks(shots)
+            ax.set_xlabel("in-context examples (k)")
+            ax.set_ylabel(label)
+            ax.grid(alpha=0.3, lw=0.5)
+        axes[1].axhline(0.25, color="0.4", lw=0.7, ls="--")
+        axes[1].legend(loc="best", framealpha=0.85)
+        fig.suptitle(
+            title
+            or "MMLU calibration against the number of shots\n(95% intervals; dashed: chance; open: some prompts "
+            "kept fewer shots to fit scoring.max_length)"
+        )
+        return _save(fig, out_path)
+
+
 def figure_selective(
     curves: Mapping, models: Sequence[str], out_path, *, task_labels: Mapping[str, str] | None = None
 ) -> plt.Figure:

@@ -88,6 +88,13 @@ class Layout:
     def score_file(self, task: str, model: str) -> str:
         return self.path("scores", task, f"{model}.parquet")
 
+    def kshot_score_file(self, shots: int, model: str) -> str:
+        """MMLU rescored at `shots` in-context examples (the k-shot sweep; the sample's own k is the MMLU file)."""
+        return self.path("scores", f"mmlu-{shots}shot", f"{model}.parquet")
+
+    def kshot_file(self) -> str:
+        return self.path("kshot.csv")
+
     def metrics_file(self) -> str:
         return self.path("metrics.csv")
 

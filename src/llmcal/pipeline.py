@@ -131,6 +131,35 @@ def score_model_job(
     The tasks are scored in turn, each score file written whole as soon as its task is done, so a job that fails
     on a later task leaves the finished files (Snakemake reruns the whole job all the same).
     """
+    if not files:
+        raise ValueError(f"{model['name']}: no task to score")
+    items = [(task, data, out, None) for task, (data, out) in files.items()]
+    _score_items(model_dir, model, items, scoring_cfg, seed, threads, task_modules)
+
+
+def kshot_score_job(
+    model_dir: str,
+    model: dict,
+    data: str,
+    shots: Sequence[int],
+    outs: Sequence[str],
+    scoring_cfg: dict,
+    seed: int,
+    threads: int = 1,
+) -> None:
+    """The k-shot sweep's MMLU scores of one model, one file per k, with one model load.
+
+    Each k's prompts are the sample's rebuilt from its first k shots (llmcal.tasks.mmlu.mmlu_at_shots) and
+    scored exactly as the MMLU task scores its own.
+    """
+    if not shots:
+        raise ValueError(f"{model['name']}: no k-shot prompts to score")
+    items = [("mmlu", data, out, int(k)) for k, out in zip(shots, outs, strict=True)]
+    _score_items(model_dir, model, items, scoring_cfg, seed, threads, ())
+
+
+def _score_items(model_dir, model, items, scoring_cfg, seed, threads, task_modules) -> None:
+    """Score (task, sample, out, shots) items with one load of the model; shots rebuilds MMLU prompts at k."""
     import pyarrow.parquet as pq
     import torch
 
@@ -138,30 +167,33 @@ def score_model_job(
     from llmcal.models.load import check_max_length, check_model_dir, load_model
     from llmcal.scoring.config import ScoringConfig
     from llmcal.tasks import score_task
+    from llmcal.tasks.mmlu import mmlu_at_shots
 
-    if not files:
-        raise ValueError(f"{model['name']}: no task to score")
     tasks.load_modules(task_modules)
-    summaries = {task: tasks.get(task).log_summary for task in files}
+    summaries = {task: tasks.get(task).log_summary for task, *_ in items}
     cfg = ScoringConfig.from_dict(scoring_cfg)
     # Everything that can fail without the weights fails before they are loaded, for every task.
-    for _, out in files.values():
+    for _, _, out, _ in items:
         _check_writable(out)
     check_max_length(model_dir, cfg.max_length)
     check_model_dir(model_dir)
-    for data, _ in files.values():  # from the file's footer: each sample is read only when its task's turn comes
+    for _, data, _, _ in items:  # from the file's footer: each sample is read only when its task's turn comes
         if pq.ParquetFile(data).metadata.num_rows == 0:
             raise ValueError(f"{data}: no samples to score")
     torch.set_num_threads(threads)
     lm = load_model(model_dir, model["arch"], dtype=cfg.dtype)
     instruct = model.get("prompt") == "instruct"
-    for task, (data, out) in files.items():
-        result = score_task(lm, task, pd.read_parquet(data), cfg, seed, instruct=instruct)
+    for task, data, out, shots in items:
+        df = pd.read_parquet(data)
+        if shots is not None:
+            df = mmlu_at_shots(df, shots)
+        result = score_task(lm, task, df, cfg, seed, instruct=instruct)
         atomic_write(out, lambda tmp, r=result: r.to_parquet(tmp, index=False))
         log.info(
-            "%s on %s: n=%d accuracy=%.4f mean confidence=%.4f%s",
+            "%s on %s%s: n=%d accuracy=%.4f mean confidence=%.4f%s",
             model["name"],
             task,
+            "" if shots is None else f" at {shots} shots",
             len(result),
             result["correct"].mean(),
             result["confidence"].mean(),
@@ -231,6 +263,15 @@ def aggregate_job(
     if per_subject_out is not None:
         per_subject = pd.DataFrame.from_records(subjects, columns=PER_SUBJECT_COLUMNS)
         atomic_write(per_subject_out, lambda tmp: per_subject.to_csv(tmp, index=False, float_format="%.6f"))
+    return table
+
+
+def kshot_table_job(score_files: list[str], rows: list[dict], metrics_cfg: dict, seed: int, out: str) -> pd.DataFrame:
+    """kshot.csv: accuracy and ECE with intervals per (model, k) of the k-shot sweep (llmcal.kshot)."""
+    from llmcal.kshot import kshot_table
+
+    table = kshot_table(score_files, rows, metrics_cfg, seed, log=log.warning)
+    atomic_write(out, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6f"))
     return table
 
 
@@ -361,6 +402,30 @@ def ppo_job(
     for src, dest in zip(staged, epoch_dirs, strict=True):
         publish(src, dest)
     log.info("ppo: %s", json.dumps(summary, default=str))
+    return summary
+
+
+def dpo_job(run: dict, policy_dir: str, pairs: str, launch: dict, state_dir: str, epoch_dirs: list[str]) -> dict:
+    """DPO (beyond the paper) from PPO's starting checkpoint on the reward model's training pairs."""
+    from llmcal.training import check_writable
+    from llmcal.training.launch import publish, run_stage
+
+    check_writable([state_dir, *epoch_dirs], "DPO outputs")
+    staged = _staged_epochs(state_dir, len(epoch_dirs))
+    args = {
+        "policy_dir": policy_dir,
+        "pairs": pairs,
+        "settings": run["settings"],
+        "epoch_dirs": staged,
+        "state_dir": state_dir,
+        "key": "alignment.rlhf.dpo",
+    }
+    summary = run_stage("dpo", args, launch, state_dir)
+    for src, dest in zip(staged, epoch_dirs, strict=True):
+        publish(src, dest)
+    # As for instruction tuning: with every epoch staged, the Trainer checkpoint is no longer needed to resume.
+    shutil.rmtree(Path(state_dir) / "trainer", ignore_errors=True)
+    log.info("dpo: %s", json.dumps(summary, default=str))
     return summary
 
 

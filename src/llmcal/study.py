@@ -15,6 +15,7 @@ from llmcal import resources as res
 from llmcal import tasks as task_registry
 from llmcal.data.miniworld import WorldConfig
 from llmcal.figure_kinds import Figure
+from llmcal.kshot import KShotConfig
 from llmcal.layout import Layout
 from llmcal.metrics import MetricsConfig
 from llmcal.models.pretrain import PretrainConfig
@@ -54,8 +55,13 @@ class Study:
         if config.get("alignment"):
             self.alignment = al.plan_alignment(config["alignment"], self.models)
             self.models.update(al.aligned_models(self.alignment, self.models[self.alignment.base]))
+        # The k-shot sweep's section is read before the figures (a kshot figure needs it), checked after them.
+        self.kshot = KShotConfig.from_dict(config["kshot"]) if config.get("kshot") is not None else None
+        self.kshot_models: tuple[str, ...] = ()
         self.figures = [self._figure(i, f) for i, f in enumerate(config.get("figures", []))]
         self._check_settings()
+        if self.kshot is not None:
+            self._plan_kshot()
 
     def results_config(self) -> dict:
         """The config less its runtime-only fields: the `params:` of a job that reads the whole config (findings),
@@ -124,6 +130,8 @@ class Study:
         seq_len = self.pretrain.seq_len
         stages = [(f"alignment.instruction_tuning.{r.method}", r.settings) for r in plan.sft_runs]
         stages.append(("alignment.reward", plan.reward))
+        if plan.dpo is not None:
+            stages.append(("alignment.rlhf.dpo", plan.dpo.settings))
         for key, settings in stages:
             length = int(settings.get("max_length", 0) or 0)
             if length > seq_len:
@@ -153,6 +161,57 @@ class Study:
                 f"models ({m.entry}).mini.hidden_size: {hidden} is not divisible by num_heads {heads}; "
                 f"each attention head needs a whole share of the hidden size"
             )
+
+    # the k-shot sweep ---------------------------------------------------------------------------------------
+
+    def _plan_kshot(self) -> None:
+        if "mmlu" not in self.tasks:
+            raise ConfigError("kshot: the k-shot sweep rescores MMLU, and `tasks` has no mmlu")
+        own = self.mmlu_shots()
+        beyond = [k for k in self.kshot.shots if k > own]
+        if beyond:
+            raise ConfigError(
+                f"kshot.shots: {beyond} exceed data.mmlu.n_shots {own}, the shots each MMLU prompt has; "
+                f"raise data.mmlu.n_shots or lower kshot.shots"
+            )
+        self.kshot_models = self.resolve_models(self.kshot.models, "kshot.models")
+
+    def mmlu_shots(self) -> int:
+        """The in-context examples of each MMLU prompt of the sample (data.mmlu.n_shots; 5, as the paper)."""
+        return int(self.data_config("mmlu").get("n_shots", 5))
+
+    def kshot_rescored(self) -> list[int]:
+        """The sweep's k other than the sample's own, in the config's order: what its scoring jobs score."""
+        return [k for k in self.kshot.shots if k != self.mmlu_shots()] if self.kshot else []
+
+    def kshot_score_file(self, shots: int, model: str) -> str:
+        """MMLU scores at k shots: the MMLU score file itself at the sample's own k."""
+        if shots == self.mmlu_shots():
+            return self.score_file("mmlu", model)
+        return self.layout.kshot_score_file(shots, model)
+
+    def kshot_model_scores(self, model: str) -> dict[str, str]:
+        """What one model's k-shot job writes, by k (`model` may be Snakemake's "{model}")."""
+        return {f"k{k}": self.layout.kshot_score_file(k, model) for k in self.kshot_rescored()}
+
+    def kshot_rows(self) -> list[dict]:
+        """Each row of kshot.csv: the model's metadata and k, in the order of kshot_files()."""
+        return [
+            {"model": m, "family": s.family, "size": s.size, "step": s.step, "run": s.run, "epoch": s.epoch, "shots": k}
+            for m in self.kshot_models
+            for s in [self.models[m]]
+            for k in sorted(self.kshot.shots)
+        ]
+
+    def kshot_files(self) -> list[str]:
+        return [self.kshot_score_file(r["shots"], r["model"]) for r in self.kshot_rows()]
+
+    def kshot_file(self) -> str:
+        return self.layout.kshot_file()
+
+    def kshot_data_file(self) -> str:
+        """The MMLU sample the sweep rebuilds its prompts from."""
+        return self.data_file("mmlu")
 
     # models -------------------------------------------------------------------------------------------------
 
@@ -290,7 +349,11 @@ class Study:
             spec = self.models[model]
             samples = self.score_samples(task)
             return res.job_resources("score", spec.params or 0.0, precision, samples=samples, **common)
-        if rule in ("sft", "reward", "ppo"):
+        if rule == "score_kshot":
+            spec = self.models[model]
+            samples = self.score_samples("mmlu") * len(self.kshot_rescored())
+            return res.job_resources("score", spec.params or 0.0, precision, samples=samples, **common)
+        if rule in ("sft", "reward", "ppo", "dpo"):
             plan = self._plan()
             base = self.models[plan.base].params or 0.0
             examples = plan.data["n"] or 10_000
@@ -316,6 +379,16 @@ class Study:
                     precision,
                     processes=processes("reward"),
                     epochs=plan.reward["epochs"],
+                    examples=examples,
+                    **common,
+                )
+            if rule == "dpo":
+                return res.job_resources(
+                    "dpo",
+                    base,
+                    precision,
+                    processes=processes("dpo"),
+                    epochs=plan.dpo.epochs,
                     examples=examples,
                     **common,
                 )
@@ -447,7 +520,8 @@ class Study:
     def reward_metrics_file(self) -> str:
         return self.layout.reward_metrics_file()
 
-    def ppo_policy_dir(self) -> str:
+    def rlhf_start_dir(self) -> str:
+        """The instruction-tuned checkpoint PPO and DPO start from (alignment.rlhf.from, .epoch)."""
         return str(self.model_dir(self._plan().ppo_start_model()))
 
     def embedder_spec(self) -> dict:
@@ -483,5 +557,5 @@ class Study:
 
     def all_targets(self) -> list[str]:
         extra = [self.reward_metrics_file()] + self.diversity_files() if self.alignment else []
-        tables = [self.metrics_file(), self.per_subject_file()]
+        tables = [self.metrics_file(), self.per_subject_file()] + ([self.kshot_file()] if self.kshot else [])
         return tables + [self.figure_file(f.name) for f in self.figures] + extra + self.findings_files()

@@ -61,6 +61,33 @@ def _mmlu_parts(sample_id: str, subject: str, prompt: str, shots_json) -> tuple[
     return shots, prompt[len(start) :]
 
 
+def mmlu_at_shots(df, k: int):
+    """The MMLU sample with every prompt rebuilt from its first k shots: header, shots[:k], then the question.
+
+    The k-shot sweep (config `kshot`) shows each question with the same dev examples, in the same order, for
+    every k, so that only the number of shots differs between its prompts; k equal to the sample's own number
+    of shots gives its prompts unchanged. The `shots` column keeps the shots used.
+    """
+    if k < 0:
+        raise ValueError(f"kshot.shots: {k} shots is negative")
+    missing = [c for c in ("subject", "shots") if c not in df.columns]
+    if missing:
+        raise ValueError(f"mmlu: a k-shot sweep needs the sample's {missing} column(s); rebuild the MMLU sample")
+    prompts, kept = [], []
+    for sample_id, subject, prompt, shots_json in zip(df["id"], df["subject"], df["prompt"], df["shots"]):
+        shots, question = _mmlu_parts(sample_id, subject, prompt, shots_json)
+        if k > len(shots):
+            raise ValueError(
+                f"mmlu sample {sample_id}: it has {len(shots)} shots and the k-shot sweep asks for {k}; raise "
+                f"data.mmlu.n_shots or leave {k} out of kshot.shots"
+            )
+        prompts.append(assemble(subject, shots[:k], question))
+        kept.append(json.dumps(shots[:k]))
+    out = df.copy()
+    out["prompt"], out["shots"] = prompts, kept
+    return out
+
+
 def mmlu_requests(df, tokenizer, arch: str, cfg, instruct: bool = False):
     """The letter question of each prompt; a prompt too long for ``cfg.max_length`` drops its last shots.
 
