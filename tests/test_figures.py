@@ -190,6 +190,35 @@ def test_figure_trend_scale(tmp_path, n_models):
     assert min(_font_sizes(fig)) >= 7
 
 
+def test_figure_trend_draws_the_range_over_seed_replicas(tmp_path):
+    models, metrics, scores = _synthetic(4)
+    # Three more seeds of the second model: their ECE (and accuracy) rows are in the metrics table only.
+    extra = []
+    for k, shift in enumerate((-0.03, 0.02, 0.05), start=1):
+        rows = metrics[metrics.model == models[1]].copy()
+        rows["model"] = f"{models[1]}-seed{k}"
+        rows["ece"] += shift
+        rows["accuracy"] -= shift
+        extra.append(rows)
+    metrics = pd.concat([metrics, *extra], ignore_index=True)
+    replicas = {models[1]: [f"{models[1]}-seed{k}" for k in (1, 2, 3)]}
+    fig = figure_trend(metrics, scores, models, "scale", tmp_path / "fig3.pdf", replicas=replicas)
+    _assert_pdf(tmp_path / "fig3.pdf")
+    for ax in _axes(fig, TREND_ECE_PREFIX):
+        task = ax.get_label().split("/")[1]
+        (band,) = [c for c in ax.collections if c.get_gid() == "seeds/ece"]
+        ((x0, lo), (x1, hi)) = band.get_segments()[0]
+        own = metrics[(metrics.model == models[1]) & (metrics.task == task)].ece.item()
+        assert x0 == x1 == 1  # at the second model's position only
+        assert (lo, hi) == pytest.approx((own - 0.03, own + 0.05))
+    (acc,) = [c for a in _axes(fig, TREND_ACC_PREFIX) for c in a.collections if c.get_gid() == "seeds/accuracy"][:1]
+    assert len(acc.get_segments()) == 1
+    assert any("range over 4 seeds" in t.get_text() for legend in fig.legends for t in legend.get_texts())
+    # A replica missing from the metrics table is an error naming it, not a narrower range.
+    with pytest.raises(ValueError, match="seed9"):
+        figure_trend(metrics, scores, models, "scale", tmp_path / "x.pdf", replicas={models[1]: [f"{models[1]}-seed9"]})
+
+
 def test_figure_trend_steps_uses_log2_axis(tmp_path):
     models, metrics, scores = _synthetic(11, steps=True)
     fig = figure_trend(metrics, scores, models, "steps", tmp_path / "fig4.pdf", tasks=["mmlu"])

@@ -26,7 +26,8 @@ def test_paper_config_lists_every_model_of_the_paper():
     steps = [256, 512, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000, 143000]
     assert [study.models[f"pythia-1.4b-step{s}"].revision for s in steps] == [f"step{s}" for s in steps]
     families = {m.family for m in study.models.values() if m.source == "hub"}
-    assert families == {"pythia", "llama", "llama2", "flan-t5", "opt"}
+    # The paper's five families, and the checkpoint-rich suites beyond it.
+    assert families == {"pythia", "llama", "llama2", "flan-t5", "opt"} | {"pythia-deduped", "olmo"}
     assert all(study.models[n].arch == "seq2seq" for n in names if n.startswith("flan-t5"))
     assert sum(n.startswith("opt-") for n in names) == 8
     # Figure 4 names the dynamics entry and gets all of its checkpoints, in step order.
@@ -35,6 +36,10 @@ def test_paper_config_lists_every_model_of_the_paper():
     assert {f.name for f in study.figures} == {f"fig{i}" for i in (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)} | {
         "subjects",
         "kshot",
+        "fig3-deduped",
+        "fig4-deduped",
+        "fig4-seeds",
+        "fig4-olmo",
     }
     # Each hub checkpoint is downloaded once, however many entries name it.
     assert len(study.hub_models()) == len({(m.hub, m.revision) for m in study.models.values() if m.hub})
@@ -138,12 +143,102 @@ def test_the_aggregate_job_asks_for_time_by_its_samples_and_replicates():
     from llmcal import resources as res
 
     paper, mini = Study(_load("config.yaml")), Study(_load("config/mini.yaml"))
-    # Every score file is read and resampled n_boot times: the paper's 168 files (~11.9M samples) need over an hour.
+    # Every score file is read and resampled n_boot times: the paper's 474 files (158 models x 3 tasks, ~34M
+    # samples with the checkpoint-rich suites) need hours.
     samples = sum(paper.score_samples(r["task"]) for r in paper.score_rows())
-    assert len(paper.score_rows()) == 168 and samples > 10_000_000
+    assert len(paper.score_rows()) == 474 and samples > 30_000_000
     agg = paper.job_resources("aggregate")
     assert agg == res.job_resources("aggregate", 0.0, samples=samples, replicates=paper.metrics.n_boot)
     assert agg["gpu"] == 0 and agg["runtime"] > 60
     # The miniature's table is small: the 30-minute floor of any CPU job.
     assert mini.job_resources("aggregate")["runtime"] <= 31
     assert paper.job_resources("figure")["runtime"] == 30
+
+
+# checkpoint-rich suites -------------------------------------------------------------------------------------
+
+
+def test_seed_runs_expand_with_their_seed_and_the_model_they_replicate():
+    entries = [
+        {"name": "p-160m", "family": "p", "size": "160m", "hub": "E/p-160m", "revision": "step143000"},
+        {"name": "p-160m-train", "family": "p", "size": "160m", "hub": "E/p-160m", "steps": [8, 64]},
+        {
+            "name": "p-160m-seed{seed}",
+            "family": "p",
+            "size": "160m",
+            "hub": "E/p-160m-seed{seed}",
+            "revision": "step143000",
+            "seeds": [1, 2],
+            "replicates": "p-160m",
+        },
+        {
+            "name": "p-160m-seed{seed}-train",
+            "family": "p",
+            "size": "160m",
+            "hub": "E/p-160m-seed{seed}",
+            "steps": [8, 64],
+            "seeds": [3],
+            "replicates": "p-160m-train",
+        },
+    ]
+    models = expand_models(entries)
+    one = models["p-160m-seed2"]
+    assert (one.hub, one.revision, one.seed, one.replica_of, one.entry) == (
+        "E/p-160m-seed2",
+        "step143000",
+        2,
+        "p-160m",
+        "p-160m-seed2",
+    )
+    assert one.as_params()["seed"] == 2 and "seed" not in models["p-160m"].as_params()
+    traj = models["p-160m-seed3-train-step64"]
+    assert (traj.hub, traj.revision, traj.step, traj.replica_of) == (
+        "E/p-160m-seed3",
+        "step64",
+        64,
+        "p-160m-train-step64",
+    )
+    assert models["p-160m-train-step8"].replica_of is None
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"name": "p-seed"}, r"models\[1\] \(p-seed\)\.name: with seeds, the name must contain '\{seed\}'"),
+        ({"hub": "E/p"}, r"\.hub: with seeds, the hub must contain '\{seed\}'"),
+        ({"replicates": "p-999m"}, r"\.replicates: 'p-999m' is not a model of `models`"),
+        ({"seeds": [1, 1]}, r"\.seeds: \[1, 1\] must be distinct seeds"),
+    ],
+)
+def test_seed_entries_are_checked(change, message):
+    base = {"name": "p", "family": "p", "size": "70m", "hub": "E/p"}
+    seeds = {"name": "p-seed{seed}", "family": "p", "size": "70m", "hub": "E/p-seed{seed}", "seeds": [1]}
+    seeds["replicates"] = "p"
+    with pytest.raises(ConfigError, match=message):
+        expand_models([base, {**seeds, **change}])
+
+
+def test_replicates_needs_seeds_and_revisions_map_steps_to_published_names():
+    with pytest.raises(ConfigError, match=r"\.replicates: only an entry with `seeds` replicates a model"):
+        expand_models([{"name": "p", "family": "p", "size": "1b", "hub": "E/p", "replicates": "q"}])
+    olmo = {"name": "o", "family": "o", "size": "1b", "hub": "a/O-hf", "revisions": {20000: "step20000-tokens84B"}}
+    (spec,) = expand_models([olmo]).values()
+    assert (spec.name, spec.step, spec.revision) == ("o-step20000", 20000, "step20000-tokens84B")
+    with pytest.raises(ConfigError, match=r"\.revisions: give steps \(with a revision template\) or revisions"):
+        expand_models([{**olmo, "steps": [1]}])
+    with pytest.raises(ConfigError, match=r"\.revisions: a mapping of training step to hub revision name"):
+        expand_models([{**olmo, "revisions": ["step1"]}])
+
+
+def test_paper_suites_are_config_entries_and_fig3_draws_the_seed_range():
+    study = Study(_load("config.yaml"))
+    assert study.models["pythia-1.4b-deduped-step512"].hub == "EleutherAI/pythia-1.4b-deduped"
+    assert study.models["olmo-1b-step700000"].revision == "step700000-tokens2936B"
+    assert study.figure("fig4-olmo").models[-1] == "olmo-1b-step700000"
+    replicas = study.figure_replicas(study.figure("fig3"))
+    assert sorted(replicas) == ["pythia-160m", "pythia-410m", "pythia-70m"]
+    assert replicas["pythia-160m"] == [f"pythia-160m-seed{k}" for k in range(1, 10)]
+    assert study.figure_params("fig3")["replicas"] == replicas
+    assert "replicas" not in study.figure_params("fig8")  # LLaMA has no seed runs
+    seeds = study.figure_replicas(study.figure("fig4-seeds"))
+    assert seeds["pythia-160m-train-step2000"][0] == "pythia-160m-seed1-train-step2000"

@@ -174,14 +174,17 @@ def test_paper_dry_run_lists_every_download_scoring_and_figure_job(tmp_path):
     # -n never runs a job, so nothing here reaches the network.
     proc = _snakemake(tmp_path, ROOT / "config.yaml", "-n", "--quiet", "rules", "--", "all")
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, flags=re.M))
-    # 7 Pythia + 11 Pythia-1.4B steps + 4 + 3 + 5 + 8, and the sentence encoder of Figure 6
-    assert int(counts["download_model"]) == 38 + 1
+    # 7 Pythia + 11 Pythia-1.4B steps + 4 + 3 + 5 + 8, and the sentence encoder of Figure 6; then the
+    # checkpoint-rich suites: Pythia-deduped (7 + 11 steps), PolyPythias (3 scales x 9 seeds, and 160m's
+    # 5 steps x 9 seeds, whose step143000 is the final seed run's download), 160m's 4 other steps, OLMo's 7.
+    assert int(counts["download_model"]) == 38 + 1 + 18 + 27 + 45 - 9 + 4 + 7
     # One scoring job per model (its 3 tasks' files): pythia-1.4b-step143000 serves both studies, scored once;
-    # 4 runs x 3 epochs + 3 PPO epochs + 3 DPO epochs are scored too
-    assert int(counts["score"]) == 38 + 18
+    # 4 runs x 3 epochs + 3 PPO epochs + 3 DPO epochs are scored too, and every checkpoint of the suites
+    assert int(counts["score"]) == 38 + 18 + 18 + 27 + 45 + 5 + 7
     assert int(counts["download_data"]) == 3
     assert int(counts["download_instructions"]) == 3
-    assert int(counts["figure"]) == 11 + 2  # Figures 2-12, the per-subject and the k-shot MMLU figures
+    # Figures 2-12, the per-subject and the k-shot MMLU figures, and the suites' four
+    assert int(counts["figure"]) == 11 + 2 + 4
     assert int(counts["sample_data"]) == 3
     # The k-shot sweep: one more job for each of its 8 models (0, 1 and 3 shots), and its table.
     assert int(counts["score_kshot"]) == 8 and int(counts["kshot_table"]) == 1
@@ -203,7 +206,8 @@ def test_paper_figure_5_lists_every_training_job_without_the_network(tmp_path):
         "figure",
     ):
         assert counts[rule] == 1, rule
-    assert counts["download_instructions"] == 3 and counts["score"] == 38 + 18
+    # Figure 5 reads the metrics table, which every model's scores feed (the suites' 102 checkpoints too).
+    assert counts["download_instructions"] == 3 and counts["score"] == 38 + 18 + 102
 
 
 @pytest.mark.slow

@@ -173,6 +173,13 @@ def _score_params(study: Study, fig: Figure) -> dict:
     return {"scores": study.figure_scores(fig)}
 
 
+def _trend_params(study: Study, fig: Figure) -> dict:
+    """The score files, and each model's seed replicas when it has any: the figure draws their ECE range, read
+    from the metrics table (already an input), so the replicas' score files are not inputs."""
+    replicas = study.figure_replicas(fig)
+    return {"scores": study.figure_scores(fig), **({"replicas": replicas} if replicas else {})}
+
+
 def _labelled_score_params(study: Study, fig: Figure) -> dict:
     return {"scores": study.figure_scores(fig), "labels": study.figure_labels(fig)}
 
@@ -208,6 +215,7 @@ def _draw_trend(job: FigureJob) -> None:
         title=job.figure.get("title"),
         task_labels=job.task_labels,
         n_bins=job.n_bins,
+        replicas=job.params.get("replicas"),
     )
 
 
@@ -275,8 +283,8 @@ KINDS: dict[str, FigureKind] = {
     k.name: k
     for k in (
         FigureKind("reliability", _resolve_reliability, _score_inputs, _score_params, _draw_reliability),
-        FigureKind("scale", _model_figure, _score_inputs, _score_params, _draw_trend),
-        FigureKind("steps", _resolve_steps, _score_inputs, _score_params, _draw_trend),
+        FigureKind("scale", _model_figure, _score_inputs, _trend_params, _draw_trend),
+        FigureKind("steps", _resolve_steps, _score_inputs, _trend_params, _draw_trend),
         FigureKind(
             "confidence_hist", _resolve_confidence_hist, _score_inputs, _labelled_score_params, _draw_confidence_hist
         ),

@@ -184,6 +184,9 @@ def _diagram_handles() -> list:
     ]
 
 
+SEED_ALPHA = 0.25
+
+
 def _trend_handles() -> list:
     # compact diagrams have no axis title for their counts, so the legend says what they are
     return [
@@ -267,12 +270,18 @@ def reliability_diagram(
     return table
 
 
-def _trend_panel(ax, x, rows: list[pd.Series], steps: bool, tick_labels: list[str], task_label: str, task: str):
+def _trend_panel(
+    ax, x, rows: list[pd.Series], steps: bool, tick_labels: list[str], task_label: str, task: str, spreads=None
+):
     ax.set_label(f"{TREND_ECE_PREFIX}/{task}")
     twin = ax.twinx()
     twin.set_label(f"{TREND_ACC_PREFIX}/{task}")
     series = ((ax, "ece", "ECE", ECE_COLOR, "o", "-"), (twin, "accuracy", "accuracy", ACC_COLOR, "s", "--"))
     for axis, column, label, color, marker, ls in series:
+        for pos, runs in zip(x, spreads or [None] * len(x)):
+            if runs:  # the seed spread: min to max over the model and its seed replicas
+                values = [r[column] for r in runs]
+                axis.vlines(pos, min(values), max(values), color=color, lw=6, alpha=SEED_ALPHA, gid=f"seeds/{column}")
         _interval_bars(axis, x, [r[f"{column}_lo"] for r in rows], [r[f"{column}_hi"] for r in rows], color)
         axis.plot(x, [r[column] for r in rows], color=color, marker=marker, ms=4, lw=1.2, ls=ls, label=label)
 
@@ -358,10 +367,16 @@ def figure_trend(
     *,
     tasks: Sequence[str] | None = None,
     n_bins: int = 10,
+    replicas: Mapping[str, Sequence[str]] | None = None,
 ) -> plt.Figure:
     """Figures 3/4/8-11: per task, ECE and accuracy (bootstrap intervals)
     against model scale or training step, above a grid of reliability
     diagrams for the same models.
+
+    ``replicas`` maps a model to the runs that repeat it with other
+    pretraining seeds (PolyPythias); where a model has them, a wide pale bar
+    spans the range of ECE (and of accuracy) over it and its replicas, read
+    from ``metrics``.
 
     ``x="scale"`` puts models on a categorical axis in the given order,
     labelled by ``size``; ``x="steps"`` uses ``step`` on a log2 axis.
@@ -379,6 +394,11 @@ def figure_trend(
     tasks = list(tasks) if tasks is not None else _default_tasks(metrics, models)
     rows = {t: [_lookup_metrics(index, m, t) for m in models] for t in tasks}
     frames = {t: [_lookup_scores(scores, m, t) for m in models] for t in tasks}
+    replicas = {m: list(r) for m, r in (replicas or {}).items() if r and m in models}
+    spreads = {
+        t: [[_lookup_metrics(index, r, t) for r in [m, *replicas[m]]] if m in replicas else None for m in models]
+        for t in tasks
+    }
     steps = x == "steps"
     if steps:
         positions = {t: [_step_of(r, m, t) for r, m in zip(rows[t], models)] for t in tasks}
@@ -401,6 +421,7 @@ def figure_trend(
                 panel_labels[task],
                 _task_label(task, task_labels),
                 task,
+                spreads[task],
             )
             for i, (model, df) in enumerate(zip(models, frames[task])):
                 r, c = divmod(i, cols)
@@ -420,7 +441,20 @@ def figure_trend(
                     ax.set_ylabel("accuracy")
                 if i + cols >= len(models):
                     ax.set_xlabel("confidence")
-        fig.legend(handles=_trend_handles(), loc="outside lower center", ncols=3, frameon=False)
+        handles = _trend_handles()
+        if replicas:
+            runs = sorted({len(r) + 1 for r in replicas.values()})
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    color=ECE_COLOR,
+                    lw=6,
+                    alpha=SEED_ALPHA,
+                    label=f"range over {'/'.join(map(str, runs))} seeds",
+                )
+            )
+        fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
         if title:
             fig.suptitle(title)
         return _save(fig, out_path)

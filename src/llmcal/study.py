@@ -308,6 +308,15 @@ class Study:
         tasks = [fig.task] if fig.task else self.tasks
         return {f"{m}|{t}": self.score_file(t, m) for m in fig.models for t in tasks}
 
+    def figure_replicas(self, fig: Figure) -> dict[str, list[str]]:
+        """Each model of a figure that other seeds' runs replicate (config `replicates`), with those runs."""
+        out = {}
+        for m in fig.models:
+            runs = [r.name for r in self.models.values() if r.replica_of == m]
+            if runs:
+                out[m] = runs
+        return out
+
     def figure_labels(self, fig: Figure) -> dict[str, str]:
         """Each model of a figure by its size."""
         return {m: self.models[m].size for m in fig.models}
