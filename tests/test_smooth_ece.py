@@ -1,6 +1,7 @@
 """Smooth ECE against its reference implementation (relplot, a test-only dependency), and HELM's equal-mass ECE."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import relplot
 
@@ -134,3 +135,42 @@ def test_reliability_diagrams_draw_the_smoothed_curve():
         assert f"{sigma:.3f}" in line.get_label()
     finally:
         plt.close(fig)
+
+
+# class-wise ECE (every answer option's probability) ---------------------------------------------------------------
+
+
+def test_classwise_ece_on_a_hand_computed_case():
+    from llmcal.calibration import classwise_calibration_error
+
+    probs = [[0.7, 0.2, 0.1], [0.5, 0.3, 0.2], [0.2, 0.2, 0.6]]
+    # class 0: |1-.7|, |0-.5|, |0-.2| -> 1.0/3; class 1: the two 0.2s share a bin (acc 0) -> (2 x .2 + .7)/3;
+    # class 2: .1, .2, |1-.6| -> 0.7/3. Their mean: 2.8/9.
+    assert classwise_calibration_error(probs, [0, 1, 2]) == pytest.approx(2.8 / 9, abs=1e-12)
+    # Perfect one-hot answers are calibrated; top-label ECE would not see the other options at all.
+    assert classwise_calibration_error(np.eye(4), [0, 1, 2, 3]) == 0.0
+    with pytest.raises(ValueError, match="targets must be class indices 0..2"):
+        classwise_calibration_error(probs, [0, 1, 3])
+
+
+def test_the_metrics_table_has_classwise_ece_for_mmlu_only(tmp_path):
+    from llmcal.calibration import classwise_calibration_error
+    from llmcal.pipeline import aggregate_job
+
+    rng = np.random.default_rng(4)
+    p = rng.dirichlet(np.ones(4), size=200)
+    target = rng.integers(0, 4, size=200)
+    mmlu = pd.DataFrame({f"p_{letter}": p[:, i] for i, letter in enumerate("ABCD")})
+    mmlu["confidence"], mmlu["correct"] = p.max(axis=1), p.argmax(axis=1) == target
+    mmlu["target"], mmlu["subject"] = ["ABCD"[t] for t in target], "astronomy"
+    clm = pd.DataFrame({"confidence": [0.2, 0.9, 0.6], "correct": [False, True, True]})
+    files = [tmp_path / "m.parquet", tmp_path / "c.parquet"]
+    mmlu.to_parquet(files[0])
+    clm.to_parquet(files[1])
+    rows = [{"model": "a", "task": "mmlu"}, {"model": "a", "task": "clm"}]
+    out = tmp_path / "metrics.csv"
+    aggregate_job([str(f) for f in files], rows, {"n_boot": 20}, 0, str(out), per_subject_out=str(tmp_path / "s.csv"))
+    table = pd.read_csv(out)
+    assert table.columns[-1] == "ece_classwise"
+    assert table.ece_classwise[0] == pytest.approx(classwise_calibration_error(p, target), abs=1e-6)
+    assert np.isnan(table.ece_classwise[1])  # CLM keeps no probability for every token: absent, not guessed

@@ -232,15 +232,19 @@ def aggregate_job(
     """
     import pyarrow.parquet as pq
 
+    from llmcal.calibration import classwise_calibration_error
+    from llmcal.data.mmlu_prompt import LETTERS
     from llmcal.metrics import PER_SUBJECT_COLUMNS, per_group, summarize
 
     n_bins, n_boot = metrics_cfg.get("n_bins", 10), metrics_cfg.get("n_boot", 1000)
     records, subjects = [], []
     for path, meta in zip(score_files, rows, strict=True):
         mmlu = per_subject_out is not None and meta["task"] == "mmlu"
-        columns = ["confidence", "correct"]
+        available = pq.ParquetFile(path).schema_arrow.names
+        # Multiple-choice score files keep every option's probability: their class-wise ECE is computed too.
+        options = [c for c in (f"p_{letter}" for letter in LETTERS) if c in available]
+        columns = ["confidence", "correct"] + (options + ["target"] if len(options) == len(LETTERS) else [])
         if mmlu:
-            available = pq.ParquetFile(path).schema_arrow.names
             if "subject" not in available:
                 raise ValueError(
                     f"{path}: an MMLU score file without a `subject` column (written by an older llmcal); "
@@ -251,6 +255,14 @@ def aggregate_job(
         stats = summarize(
             df["confidence"].to_numpy(), df["correct"].to_numpy(), n_bins=n_bins, n_boot=n_boot, seed=seed
         )
+        stats["ece_classwise"] = float("nan")  # absent where the file has no probability for every answer
+        if "target" in df.columns:
+            targets = df["target"].map({letter: i for i, letter in enumerate(LETTERS)})
+            if targets.isna().any():
+                raise ValueError(
+                    f"{path}: a target outside {list(LETTERS)}, e.g. {df['target'][targets.isna()].iloc[0]!r}"
+                )
+            stats["ece_classwise"] = classwise_calibration_error(df[options].to_numpy(), targets.to_numpy(), n_bins)
         records.append({**meta, **stats})
         if mmlu:
             try:
