@@ -38,6 +38,13 @@ def test_engine_matches_plain_loop(tiny_models, family):
         assert res["pred_id"][i] == int(ref.argmax())
         assert res["confidence"][i] == pytest.approx(float(ref.max()), abs=1e-5)
         assert res["target_prob"][i] == pytest.approx(float(ref[targets[i]]), abs=1e-5)
+        # The ten most probable tokens (candidate ECE's candidates), the target marked where it is among them.
+        top_p, top_ids = ref.topk(10)
+        assert res["topk_p"][i] == pytest.approx(top_p.double().numpy(), abs=1e-5)
+        assert res["topk_p"][i][0] == pytest.approx(res["confidence"][i], abs=1e-12)
+        assert res["topk_hit"][i].sum() == int(targets[i] in top_ids.tolist())
+        if res["topk_hit"][i].any():
+            assert res["topk_p"][i][res["topk_hit"][i]][0] == pytest.approx(res["target_prob"][i], abs=1e-12)
 
 
 def test_plan_batches_respects_budget_and_covers_all():

@@ -137,24 +137,27 @@ def test_reliability_diagrams_draw_the_smoothed_curve():
         plt.close(fig)
 
 
-# class-wise ECE (every answer option's probability) ---------------------------------------------------------------
+# candidate ECE (every candidate answer's probability, the target's included) -------------------------------------
 
 
-def test_classwise_ece_on_a_hand_computed_case():
-    from llmcal.calibration import classwise_calibration_error
+def test_candidate_ece_on_a_hand_computed_case():
+    from llmcal.calibration import candidate_calibration_error
 
     probs = [[0.7, 0.2, 0.1], [0.5, 0.3, 0.2], [0.2, 0.2, 0.6]]
-    # class 0: |1-.7|, |0-.5|, |0-.2| -> 1.0/3; class 1: the two 0.2s share a bin (acc 0) -> (2 x .2 + .7)/3;
-    # class 2: .1, .2, |1-.6| -> 0.7/3. Their mean: 2.8/9.
-    assert classwise_calibration_error(probs, [0, 1, 2]) == pytest.approx(2.8 / 9, abs=1e-12)
-    # Perfect one-hot answers are calibrated; top-label ECE would not see the other options at all.
-    assert classwise_calibration_error(np.eye(4), [0, 1, 2, 3]) == 0.0
-    with pytest.raises(ValueError, match="targets must be class indices 0..2"):
-        classwise_calibration_error(probs, [0, 1, 3])
+    hits = [[True, False, False], [False, True, False], [False, False, True]]
+    # Nine pairs in their bins: (0.0, 0.1] .1 (0) -> .1; (0.1, 0.2] .2 .2 .2 .2 (0, 0, 0, 0) -> 4 x .2;
+    # (0.2, 0.3] .3 (1) -> .7; (0.4, 0.5] .5 (0) -> .5; (0.5, 0.6] .6 (1) -> .4; (0.6, 0.7] .7 (1) -> .3.
+    assert candidate_calibration_error(probs, hits) == pytest.approx((0.1 + 0.8 + 0.7 + 0.5 + 0.4 + 0.3) / 9, abs=1e-12)
+    # Perfect one-hot answers are calibrated; top-label ECE would not see the other candidates at all.
+    assert candidate_calibration_error(np.eye(4), np.eye(4, dtype=bool)) == 0.0
+    with pytest.raises(ValueError, match="more than one candidate marked"):
+        candidate_calibration_error(probs, [[True, True, False]] * 3)
+    with pytest.raises(ValueError, match="must both be"):
+        candidate_calibration_error(probs, [[True, False]] * 3)
 
 
-def test_the_metrics_table_has_classwise_ece_for_mmlu_only(tmp_path):
-    from llmcal.calibration import classwise_calibration_error
+def test_the_metrics_table_has_candidate_ece_for_every_task_that_keeps_candidates(tmp_path, caplog):
+    from llmcal.calibration import candidate_calibration_error
     from llmcal.pipeline import aggregate_job
 
     rng = np.random.default_rng(4)
@@ -163,14 +166,22 @@ def test_the_metrics_table_has_classwise_ece_for_mmlu_only(tmp_path):
     mmlu = pd.DataFrame({f"p_{letter}": p[:, i] for i, letter in enumerate("ABCD")})
     mmlu["confidence"], mmlu["correct"] = p.max(axis=1), p.argmax(axis=1) == target
     mmlu["target"], mmlu["subject"] = ["ABCD"[t] for t in target], "astronomy"
-    clm = pd.DataFrame({"confidence": [0.2, 0.9, 0.6], "correct": [False, True, True]})
-    files = [tmp_path / "m.parquet", tmp_path / "c.parquet"]
-    mmlu.to_parquet(files[0])
-    clm.to_parquet(files[1])
-    rows = [{"model": "a", "task": "mmlu"}, {"model": "a", "task": "clm"}]
+    top = np.sort(rng.dirichlet(np.ones(12), size=50)[:, :10], axis=1)[:, ::-1]
+    hit = np.zeros_like(top, dtype=bool)
+    hit[np.arange(50), rng.integers(0, 10, size=50)] = rng.uniform(size=50) < 0.7  # the target is not always there
+    clm = pd.DataFrame({"confidence": top[:, 0], "correct": hit[:, 0], "topk_p": list(top), "topk_hit": list(hit)})
+    old = pd.DataFrame({"confidence": [0.2, 0.9, 0.6], "correct": [False, True, True]})  # before candidates
+    files = [tmp_path / "m.parquet", tmp_path / "c.parquet", tmp_path / "o.parquet"]
+    for frame, f in zip((mmlu, clm, old), files):
+        frame.to_parquet(f)
+    rows = [{"model": "a", "task": "mmlu"}, {"model": "a", "task": "clm"}, {"model": "b", "task": "clm"}]
     out = tmp_path / "metrics.csv"
     aggregate_job([str(f) for f in files], rows, {"n_boot": 20}, 0, str(out), per_subject_out=str(tmp_path / "s.csv"))
     table = pd.read_csv(out)
-    assert table.columns[-1] == "ece_classwise"
-    assert table.ece_classwise[0] == pytest.approx(classwise_calibration_error(p, target), abs=1e-6)
-    assert np.isnan(table.ece_classwise[1])  # CLM keeps no probability for every token: absent, not guessed
+    assert table.columns[-1] == "ece_candidates"
+    want = candidate_calibration_error(p, target[:, None] == np.arange(4)[None, :])
+    assert table.ece_candidates[0] == pytest.approx(want, abs=1e-6)
+    assert table.ece_candidates[1] == pytest.approx(candidate_calibration_error(top, hit), abs=1e-6)
+    # A file written before candidates were kept: the column is empty, and the log says why.
+    assert np.isnan(table.ece_candidates[2])
+    assert "o.parquet: no candidate probabilities" in caplog.text

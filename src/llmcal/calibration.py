@@ -159,24 +159,26 @@ def equal_mass_calibration_error(confidence, correct, n_bins: int = 10) -> float
     return equal_mass_ece(conf, corr, n_bins)
 
 
-def classwise_calibration_error(probs, targets, n_bins: int = 10) -> float:
-    """Class-wise ECE (Kull et al., 2019): the mean over classes k of the ECE of (p_k, 1[target = k]).
+def candidate_calibration_error(probs, hits, n_bins: int = 10) -> float:
+    """ECE over every candidate answer's probability, pooled: the pairs (probs[i, j], hits[i, j]) of all rows i
+    and candidates j, in the same equal-width bins as ECE.
 
-    Where ECE checks the probability of the predicted class only (top-label), this checks the probability
-    the model gives every class, the target's included: it is 0 when, for each class, the answers given
-    probability p turn out to be that class a share p of the time. ``probs`` is (n, K), ``targets`` the
-    target class of each row (0..K-1). The workflow computes it for MMLU's four options.
+    Top-label ECE checks the probability of the prediction only; this checks the probability the model gives
+    each candidate, the target's included: among candidates given probability p, a share p should be the
+    target. ``probs`` and ``hits`` are (n, K); ``hits[i, j]`` says whether candidate j of row i is its target
+    (at most one per row). MMLU's candidates are its four options; causal LM's and facts' the ten most
+    probable tokens (their probability of being the target is calibrated alike, the top ten being a function
+    of the probabilities).
     """
     p = np.asarray(probs, dtype=np.float64)
-    if p.ndim != 2 or p.shape[1] < 2:
-        raise ValueError(f"probs must be (n, K) with K >= 2 classes, got shape {p.shape}")
-    y = _as_1d(targets, "targets", dtype=np.int64)
-    if len(y) != len(p):
-        raise ValueError(f"length mismatch: {len(p)} rows of probs, {len(y)} targets")
-    if len(y) and (y.min() < 0 or y.max() >= p.shape[1]):
-        raise ValueError(f"targets must be class indices 0..{p.shape[1] - 1}")
-    n_bins = _check_n_bins(n_bins)
-    return float(np.mean([expected_calibration_error(p[:, k], y == k, n_bins) for k in range(p.shape[1])]))
+    h = np.asarray(hits)
+    if p.ndim != 2 or p.shape != h.shape:
+        raise ValueError(f"probs and hits must both be (n, K), got shapes {p.shape} and {h.shape}")
+    if h.dtype != bool:
+        raise ValueError(f"hits must be booleans, got {h.dtype}")
+    if (h.sum(axis=1) > 1).any():
+        raise ValueError("a row has more than one candidate marked as its target")
+    return expected_calibration_error(p.ravel(), h.ravel(), n_bins)
 
 
 def smooth_calibration_error(confidence, correct) -> float:

@@ -232,7 +232,7 @@ def aggregate_job(
     """
     import pyarrow.parquet as pq
 
-    from llmcal.calibration import classwise_calibration_error
+    from llmcal.calibration import candidate_calibration_error
     from llmcal.data.mmlu_prompt import LETTERS
     from llmcal.metrics import PER_SUBJECT_COLUMNS, per_group, summarize
 
@@ -241,9 +241,16 @@ def aggregate_job(
     for path, meta in zip(score_files, rows, strict=True):
         mmlu = per_subject_out is not None and meta["task"] == "mmlu"
         available = pq.ParquetFile(path).schema_arrow.names
-        # Multiple-choice score files keep every option's probability: their class-wise ECE is computed too.
-        options = [c for c in (f"p_{letter}" for letter in LETTERS) if c in available]
-        columns = ["confidence", "correct"] + (options + ["target"] if len(options) == len(LETTERS) else [])
+        # The candidates of the candidate ECE: an MMLU file's four options, a next-token file's top tokens.
+        options = [f"p_{letter}" for letter in LETTERS]
+        if set(options) <= set(available) and "target" in available:
+            candidates = options + ["target"]
+        elif {"topk_p", "topk_hit"} <= set(available):
+            candidates = ["topk_p", "topk_hit"]
+        else:
+            candidates = []
+            log.warning("%s: no candidate probabilities (an older llmcal wrote it): ece_candidates left empty", path)
+        columns = ["confidence", "correct"] + candidates
         if mmlu:
             if "subject" not in available:
                 raise ValueError(
@@ -255,14 +262,12 @@ def aggregate_job(
         stats = summarize(
             df["confidence"].to_numpy(), df["correct"].to_numpy(), n_bins=n_bins, n_boot=n_boot, seed=seed
         )
-        stats["ece_classwise"] = float("nan")  # absent where the file has no probability for every answer
-        if "target" in df.columns:
-            targets = df["target"].map({letter: i for i, letter in enumerate(LETTERS)})
-            if targets.isna().any():
-                raise ValueError(
-                    f"{path}: a target outside {list(LETTERS)}, e.g. {df['target'][targets.isna()].iloc[0]!r}"
-                )
-            stats["ece_classwise"] = classwise_calibration_error(df[options].to_numpy(), targets.to_numpy(), n_bins)
+        stats["ece_candidates"] = float("nan")  # absent for a score file without candidates (logged above)
+        if candidates:
+            try:
+                stats["ece_candidates"] = candidate_calibration_error(*_candidates(df, options), n_bins)
+            except ValueError as exc:
+                raise ValueError(f"{path}: {exc}") from None
         records.append({**meta, **stats})
         if mmlu:
             try:
@@ -285,6 +290,19 @@ def kshot_table_job(score_files: list[str], rows: list[dict], metrics_cfg: dict,
     table = kshot_table(score_files, rows, metrics_cfg, seed, log=log.warning)
     atomic_write(out, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6f"))
     return table
+
+
+def _candidates(df: pd.DataFrame, options: list[str]):
+    """(probs, hits) of a score file's candidates: MMLU's options against its target letter, or the top tokens."""
+    import numpy as np
+
+    if "topk_p" in df.columns:
+        return np.stack(df["topk_p"].to_numpy()), np.stack(df["topk_hit"].to_numpy()).astype(bool)
+    letters = [o.removeprefix("p_") for o in options]
+    unknown = sorted(set(df["target"]) - set(letters))
+    if unknown:
+        raise ValueError(f"targets outside {letters}, e.g. {unknown[0]!r}")
+    return df[options].to_numpy(), df["target"].to_numpy()[:, None] == np.array(letters)[None, :]
 
 
 # figures ------------------------------------------------------------------------------------------------------

@@ -277,8 +277,14 @@ def reference_last_logits(lm, context: list[int]):
         return lm.model(input_ids=ids).logits[0, -1].float()
 
 
+# How many of the most probable tokens a next-token task keeps per sample (topk_p, topk_hit): the candidates of
+# the metrics table's candidate ECE (llmcal.calibration.candidate_calibration_error).
+TOP_K = 10
+
+
 def top1_reducer(targets: np.ndarray) -> Reducer:
-    """Prediction = the most probable token; confidence = its probability."""
+    """Prediction = the most probable token; confidence = its probability; and the TOP_K most probable tokens'
+    probabilities, each marked if it is the target."""
     import torch
 
     temps = torch.as_tensor(TEMPERATURE_GRID, dtype=torch.float32)
@@ -293,8 +299,11 @@ def top1_reducer(targets: np.ndarray) -> Reducer:
         logz = torch.stack([torch.logsumexp(logits / t, dim=-1) for t in temps.tolist()], dim=1)
         top_t = torch.exp(top_logit[:, None] / temps.to(logits.device) - logz)
         tgt_t = torch.exp(tgt_logit[:, None] / temps.to(logits.device) - logz)
+        top_p, top_ids = probs.topk(min(TOP_K, probs.shape[-1]), dim=-1)
         return {
             "confidence": conf.double(),
+            "topk_p": top_p.double(),
+            "topk_hit": top_ids == tgt[:, None],
             "pred_id": pred,
             "target_prob": probs.gather(1, tgt[:, None])[:, 0].double(),
             "conf_t": top_t.double(),

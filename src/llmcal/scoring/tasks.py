@@ -81,7 +81,9 @@ def run_contexts(lm, contexts: list[list[int]], reduce, cfg: ScoringConfig) -> d
 def score_top1(lm, req: Requests, cfg: ScoringConfig) -> pd.DataFrame:
     """Rows of a next-token task: confidence is the top-1 probability, correct if it is the target token.
 
-    The top-1 and target probabilities over the engine's temperature grid are kept (conf_t, target_prob_t).
+    The top-1 and target probabilities over the engine's temperature grid are kept (conf_t, target_prob_t), and
+    the probabilities of the engine's TOP_K most probable tokens with whether each is the target (topk_p,
+    topk_hit), the candidates of the metrics table's candidate ECE.
     """
     n_context = np.array([len(c) for c in req.contexts], dtype=np.int64)
     res = run_contexts(lm, req.contexts, top1_reducer(req.targets), cfg)
@@ -99,5 +101,7 @@ def score_top1(lm, req: Requests, cfg: ScoringConfig) -> pd.DataFrame:
             "n_context": n_context,
             "conf_t": list(res["conf_t"]),
             "target_prob_t": list(res["target_prob_t"]),
+            "topk_p": list(res["topk_p"]),
+            "topk_hit": list(res["topk_hit"]),
         }
     )
