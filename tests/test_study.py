@@ -143,10 +143,10 @@ def test_the_aggregate_job_asks_for_time_by_its_samples_and_replicates():
     from llmcal import resources as res
 
     paper, mini = Study(_load("config.yaml")), Study(_load("config/mini.yaml"))
-    # Every score file is read and resampled n_boot times: the paper's 474 files (158 models x 3 tasks, ~34M
+    # Every score file is read and resampled n_boot times: the paper's 462 files (154 models x 3 tasks, ~33M
     # samples with the checkpoint-rich suites) need hours.
     samples = sum(paper.score_samples(r["task"]) for r in paper.score_rows())
-    assert len(paper.score_rows()) == 474 and samples > 30_000_000
+    assert len(paper.score_rows()) == 462 and samples > 30_000_000
     agg = paper.job_resources("aggregate")
     assert agg == res.job_resources("aggregate", 0.0, samples=samples, replicates=paper.metrics.n_boot)
     assert agg["gpu"] == 0 and agg["runtime"] > 60
@@ -233,8 +233,8 @@ def test_replicates_needs_seeds_and_revisions_map_steps_to_published_names():
 def test_paper_suites_are_config_entries_and_fig3_draws_the_seed_range():
     study = Study(_load("config.yaml"))
     assert study.models["pythia-1.4b-deduped-step512"].hub == "EleutherAI/pythia-1.4b-deduped"
-    assert study.models["olmo-1b-step700000"].revision == "step700000-tokens2936B"
-    assert study.figure("fig4-olmo").models[-1] == "olmo-1b-step700000"
+    assert study.models["olmo-1b-step738020"].revision == "step738020-tokens3094B"
+    assert study.figure("fig4-olmo").models == ("olmo-1b-step1000", "olmo-1b-step10000", "olmo-1b-step738020")
     replicas = study.figure_replicas(study.figure("fig3"))
     assert sorted(replicas) == ["pythia-160m", "pythia-410m", "pythia-70m"]
     assert replicas["pythia-160m"] == [f"pythia-160m-seed{k}" for k in range(1, 10)]

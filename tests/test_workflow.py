@@ -176,11 +176,11 @@ def test_paper_dry_run_lists_every_download_scoring_and_figure_job(tmp_path):
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout, flags=re.M))
     # 7 Pythia + 11 Pythia-1.4B steps + 4 + 3 + 5 + 8, and the sentence encoder of Figure 6; then the
     # checkpoint-rich suites: Pythia-deduped (7 + 11 steps), PolyPythias (3 scales x 9 seeds, and 160m's
-    # 5 steps x 9 seeds, whose step143000 is the final seed run's download), 160m's 4 other steps, OLMo's 7.
-    assert int(counts["download_model"]) == 38 + 1 + 18 + 27 + 45 - 9 + 4 + 7
+    # 5 steps x 9 seeds, whose step143000 is the final seed run's download), 160m's 4 other steps, OLMo's 3.
+    assert int(counts["download_model"]) == 38 + 1 + 18 + 27 + 45 - 9 + 4 + 3
     # One scoring job per model (its 3 tasks' files): pythia-1.4b-step143000 serves both studies, scored once;
     # 4 runs x 3 epochs + 3 PPO epochs + 3 DPO epochs are scored too, and every checkpoint of the suites
-    assert int(counts["score"]) == 38 + 18 + 18 + 27 + 45 + 5 + 7
+    assert int(counts["score"]) == 38 + 18 + 18 + 27 + 45 + 5 + 3
     assert int(counts["download_data"]) == 3
     assert int(counts["download_instructions"]) == 3
     # Figures 2-12, the per-subject and the k-shot MMLU figures, and the suites' four
@@ -206,8 +206,8 @@ def test_paper_figure_5_lists_every_training_job_without_the_network(tmp_path):
         "figure",
     ):
         assert counts[rule] == 1, rule
-    # Figure 5 reads the metrics table, which every model's scores feed (the suites' 102 checkpoints too).
-    assert counts["download_instructions"] == 3 and counts["score"] == 38 + 18 + 102
+    # Figure 5 reads the metrics table, which every model's scores feed (the suites' 98 checkpoints too).
+    assert counts["download_instructions"] == 3 and counts["score"] == 38 + 18 + 98
 
 
 @pytest.mark.slow
