@@ -371,28 +371,30 @@ def _staged_epochs(state_dir: str, n: int) -> list[str]:
     return [str(Path(state_dir) / "epochs" / f"epoch{k}") for k in range(1, n + 1)]
 
 
-def sft_job(run: dict, base_dir: str, data: str, launch: dict, state_dir: str, epoch_dirs: list[str]) -> dict:
+def _epochs_job(stage: str, inputs: dict, run: dict, key: str, launch: dict, state_dir: str, epoch_dirs: list[str]):
+    """Train a run whose epochs are models (SFT, PPO, DPO): stage its epochs in the state directory, then publish.
+
+    A Trainer-based stage (SFT, DPO) leaves a checkpoint under state_dir/trainer; with every epoch staged it
+    (weights and optimizer moments: several times the model's size) is no longer needed to resume.
+    """
     from llmcal.training import check_writable
     from llmcal.training.launch import publish, run_stage
 
-    check_writable([state_dir, *epoch_dirs], "instruction-tuning outputs")
+    check_writable([state_dir, *epoch_dirs], f"{stage} outputs")
     staged = _staged_epochs(state_dir, len(epoch_dirs))
-    args = {
-        "base_dir": base_dir,
-        "data": data,
-        "settings": run["settings"],
-        "epoch_dirs": staged,
-        "state_dir": state_dir,
-        "key": f"alignment.instruction_tuning.{run['method']}",
-    }
-    summary = run_stage("sft", args, launch, state_dir)
+    args = {**inputs, "settings": run["settings"], "epoch_dirs": staged, "state_dir": state_dir, "key": key}
+    summary = run_stage(stage, args, launch, state_dir)
     for src, dest in zip(staged, epoch_dirs, strict=True):
         publish(src, dest)
-    # With every epoch staged, the Trainer checkpoint (weights and optimizer moments: several times the
-    # model's size) is no longer needed to resume.
     shutil.rmtree(Path(state_dir) / "trainer", ignore_errors=True)
-    log.info("sft %s: %s", run["name"], json.dumps(summary, default=str))
+    log.info("%s %s: %s", stage, run["name"], json.dumps(summary, default=str))
     return summary
+
+
+def sft_job(run: dict, base_dir: str, data: str, launch: dict, state_dir: str, epoch_dirs: list[str]) -> dict:
+    key = f"alignment.instruction_tuning.{run['method']}"
+    inputs = {"base_dir": base_dir, "data": data}
+    return _epochs_job("sft", inputs, run, key, launch, state_dir, epoch_dirs)
 
 
 def reward_job(settings: dict, base_dir: str, pairs: str, launch: dict, out_dir: str, metrics: str) -> dict:
@@ -414,49 +416,14 @@ def reward_job(settings: dict, base_dir: str, pairs: str, launch: dict, out_dir:
 def ppo_job(
     run: dict, policy_dir: str, reward_dir: str, prompts: str, launch: dict, state_dir: str, epoch_dirs: list[str]
 ) -> dict:
-    from llmcal.training import check_writable
-    from llmcal.training.launch import publish, run_stage
-
-    check_writable([state_dir, *epoch_dirs], "PPO outputs")
-    staged = _staged_epochs(state_dir, len(epoch_dirs))
-    args = {
-        "policy_dir": policy_dir,
-        "reward_dir": reward_dir,
-        "prompts": prompts,
-        "settings": run["settings"],
-        "epoch_dirs": staged,
-        "state_dir": state_dir,
-        "key": "alignment.rlhf.ppo",
-    }
-    summary = run_stage("ppo", args, launch, state_dir)
-    for src, dest in zip(staged, epoch_dirs, strict=True):
-        publish(src, dest)
-    log.info("ppo: %s", json.dumps(summary, default=str))
-    return summary
+    inputs = {"policy_dir": policy_dir, "reward_dir": reward_dir, "prompts": prompts}
+    return _epochs_job("ppo", inputs, run, "alignment.rlhf.ppo", launch, state_dir, epoch_dirs)
 
 
 def dpo_job(run: dict, policy_dir: str, pairs: str, launch: dict, state_dir: str, epoch_dirs: list[str]) -> dict:
     """DPO (beyond the paper) from PPO's starting checkpoint on the reward model's training pairs."""
-    from llmcal.training import check_writable
-    from llmcal.training.launch import publish, run_stage
-
-    check_writable([state_dir, *epoch_dirs], "DPO outputs")
-    staged = _staged_epochs(state_dir, len(epoch_dirs))
-    args = {
-        "policy_dir": policy_dir,
-        "pairs": pairs,
-        "settings": run["settings"],
-        "epoch_dirs": staged,
-        "state_dir": state_dir,
-        "key": "alignment.rlhf.dpo",
-    }
-    summary = run_stage("dpo", args, launch, state_dir)
-    for src, dest in zip(staged, epoch_dirs, strict=True):
-        publish(src, dest)
-    # As for instruction tuning: with every epoch staged, the Trainer checkpoint is no longer needed to resume.
-    shutil.rmtree(Path(state_dir) / "trainer", ignore_errors=True)
-    log.info("dpo: %s", json.dumps(summary, default=str))
-    return summary
+    inputs = {"policy_dir": policy_dir, "pairs": pairs}
+    return _epochs_job("dpo", inputs, run, "alignment.rlhf.dpo", launch, state_dir, epoch_dirs)
 
 
 def diversity_job(tables: dict, embedder: dict, cfg: dict, seed: int, out_json: str, out_points: str) -> dict:

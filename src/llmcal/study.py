@@ -381,34 +381,15 @@ class Study:
                     examples=examples,
                     **common,
                 )
-            if rule == "reward":
-                return res.job_resources(
-                    "reward",
-                    base,
-                    precision,
-                    processes=processes("reward"),
-                    epochs=plan.reward["epochs"],
-                    examples=examples,
-                    **common,
-                )
-            if rule == "dpo":
-                return res.job_resources(
-                    "dpo",
-                    base,
-                    precision,
-                    processes=processes("dpo"),
-                    epochs=plan.dpo.epochs,
-                    examples=examples,
-                    **common,
-                )
+            # The reward model and DPO learn from the comparison pairs, PPO from its prompts.
+            stage = {"reward": ("reward", plan.reward["epochs"], examples)}
+            if plan.dpo is not None:
+                stage["dpo"] = ("dpo", plan.dpo.epochs, examples)
+            if plan.ppo is not None:
+                stage["ppo"] = ("ppo", plan.ppo.epochs, plan.ppo_prompts or examples)
+            kind, epochs, n = stage[rule]
             return res.job_resources(
-                "ppo",
-                base,
-                precision,
-                processes=processes("ppo"),
-                epochs=plan.ppo.epochs,
-                examples=plan.ppo_prompts or examples,
-                **common,
+                kind, base, precision, processes=processes(kind), epochs=epochs, examples=n, **common
             )
         if rule == "aggregate":
             samples = sum(self.score_samples(row["task"]) for row in self.score_rows())
