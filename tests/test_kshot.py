@@ -91,7 +91,7 @@ def test_kshot_job_scores_each_k_as_the_mmlu_task_scores_its_own(tiny_models, tm
     assert not frames[0].p_A.equals(frames[2].p_A)
 
 
-def test_kshot_table_has_a_row_per_model_and_k_and_counts_shortened_prompts(tmp_path):
+def test_kshot_table_has_a_row_per_model_and_k_and_counts_shortened_prompts(tmp_path, caplog):
     rows, files = [], []
     for model in ("a", "b"):
         for k in (0, 3):
@@ -105,22 +105,24 @@ def test_kshot_table_has_a_row_per_model_and_k_and_counts_shortened_prompts(tmp_
             rows.append(
                 {"model": model, "family": "f", "size": "s", "step": None, "run": None, "epoch": None, "shots": k}
             )
-    logged = []
     out = tmp_path / "kshot.csv"
-    pipeline.log.warning = logged.append  # the job's log line for shortened prompts
-    try:
-        pipeline.kshot_table_job(files, rows, {"n_bins": 10, "n_boot": 30}, 0, str(out))
-    finally:
-        del pipeline.log.warning
+    pipeline.kshot_table_job(files, rows, {"n_bins": 10, "n_boot": 30}, 0, str(out))
     table = pd.read_csv(out)
     assert list(table.columns) == KSHOT_COLUMNS
     assert list(zip(table.model, table.shots)) == [("a", 0), ("a", 3), ("b", 0), ("b", 3)]
     assert table.shortened.tolist() == [0, 1, 0, 1] and (table.n == 10).all()
     assert table.accuracy.tolist() == [0.5] * 4
+    logged = [r.getMessage() for r in caplog.records if "kept fewer shots" in r.getMessage()]
     assert len(logged) == 2 and "a at 3 shots: 1 of 10 prompts kept fewer shots" in logged[0]
     # A file of another k (more shots than its row says) is not read as that row.
     with pytest.raises(ValueError, match="more than 0 shots"):
         pipeline.kshot_table_job([files[1]], [rows[0]], {"n_boot": 10}, 0, str(out))
+    # Nor one whose prompts carry no shot count: its k could not be told.
+    unknown = pd.read_parquet(files[0])
+    unknown["n_shots"] = pd.array([None] * 10, dtype="Int64")
+    unknown.to_parquet(tmp_path / "unknown.parquet")
+    with pytest.raises(ValueError, match="unknown.parquet: prompts without a shot count"):
+        pipeline.kshot_table_job([str(tmp_path / "unknown.parquet")], [rows[0]], {"n_boot": 10}, 0, str(out))
 
 
 def _mini():

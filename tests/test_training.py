@@ -481,7 +481,9 @@ def test_dpo_trains_on_the_reward_split_saves_each_epoch_and_resumes(tmp_path, f
         assert tokenizer.pad_token_id != tokenizer.eos_token_id and not (d / "adapter_config.json").exists()
         assert changed(weights(policy), weights(d), "query_key_value")
         assert not changed(weights(policy), weights(d), "mlp")
-        assert json.loads((d / "llmcal_checkpoint.json").read_text())["stage"] == "dpo"
+        meta = json.loads((d / "llmcal_checkpoint.json").read_text())
+        assert meta["stage"] == "dpo"
+        assert meta["data"] == {"train_pairs": 8, "heldout_pairs": 2, "left_out_for_length": 0}
     assert changed(weights(uninterrupted[0]), weights(uninterrupted[1]), "query_key_value")
 
     dirs = [tmp_path / "e1", tmp_path / "e2"]
@@ -512,3 +514,21 @@ def test_dpo_leaves_out_long_pairs_and_refuses_fewer_than_one_batch(tmp_path, fu
             full_run[0][-1], pairs, dpo_settings(), [tmp_path / "e1", tmp_path / "e2"], tmp_path / "s", lines.append
         )
     assert any("pairs longer than max_length 64 left out" in line for line in lines)
+
+
+def test_dpo_checkpoints_record_the_pairs_left_out_for_length(tmp_path, full_run):
+    from llmcal.training.reward import split_heldout
+
+    pairs = write_pairs(tmp_path / "pairs.parquet")
+    df = pd.read_parquet(pairs)
+    df.loc[:1, "chosen"] = "word " * 200  # two pairs far beyond max_length 64
+    df.to_parquet(pairs)
+    train, heldout = split_heldout(df, 0.2, 1234)
+    long_train = int(train["chosen"].str.len().gt(500).sum())
+    long_heldout = int(heldout["chosen"].str.len().gt(500).sum())
+    lines = []
+    summary = train_dpo(full_run[0][-1], pairs, dpo_settings(epochs=1), [tmp_path / "e1"], tmp_path / "s", lines.append)
+    meta = json.loads((tmp_path / "e1" / "llmcal_checkpoint.json").read_text())
+    want = {"train_pairs": 8 - long_train, "heldout_pairs": 2 - long_heldout, "left_out_for_length": 2}
+    assert meta["data"] == want and {k: summary[k] for k in want} == want
+    assert any(f"dpo: {long_train} training and {long_heldout} held-out pairs longer" in line for line in lines)

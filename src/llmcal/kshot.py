@@ -73,6 +73,10 @@ def kshot_table(files: list[str], rows: list[dict], metrics_cfg: dict, seed: int
     records = []
     for path, meta in zip(files, rows, strict=True):
         df = pd.read_parquet(path, columns=["confidence", "correct", "n_shots"])
+        if df["n_shots"].isna().any():
+            raise ValueError(
+                f"{path}: prompts without a shot count (a sample without `shots`); rebuild the MMLU sample"
+            )
         if (df["n_shots"] > meta["shots"]).any():
             raise ValueError(f"{path}: prompts with more than {meta['shots']} shots; it is not that k's score file")
         fewer = int((df["n_shots"] < meta["shots"]).sum())

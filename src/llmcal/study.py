@@ -178,7 +178,9 @@ class Study:
 
     def mmlu_shots(self) -> int:
         """The in-context examples of each MMLU prompt of the sample (data.mmlu.n_shots; 5, as the paper)."""
-        return int(self.data_config("mmlu").get("n_shots", 5))
+        from llmcal.tasks.mmlu import DEFAULT_SHOTS
+
+        return int(self.data_config("mmlu").get("n_shots", DEFAULT_SHOTS))
 
     def kshot_rescored(self) -> list[int]:
         """The sweep's k other than the sample's own, in the config's order: what its scoring jobs score."""

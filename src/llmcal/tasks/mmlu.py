@@ -20,6 +20,7 @@ from llmcal.tasks import Task, register
 log = logging.getLogger("llmcal")
 
 TEST_QUESTIONS = 14_042  # MMLU's test split: what a sample without `n` scores
+DEFAULT_SHOTS = 5  # data.mmlu.n_shots when the config does not set it: the paper's 5-shot prompt
 
 
 def split_mmlu_header(prompt: str, subject: str) -> str:
@@ -170,7 +171,7 @@ class MMLU(Task):
 
     def check(self, cfg, key: str, world) -> None:
         if world is not None and cfg.get("source") == "mini":
-            shots = int(cfg.get("n_shots", 5))
+            shots = int(cfg.get("n_shots", DEFAULT_SHOTS))
             if shots > world.mmlu_dev_per_subject:
                 raise ConfigError(
                     f"{key}.n_shots: {shots} shots asked but the mini world writes "
@@ -198,7 +199,12 @@ class MMLU(Task):
                 "MMLU sample", files, int(n), len(test), f"{len(test)} test questions", allow_fewer, key
             )
         table = sources.build_mmlu(
-            dev, test, n_shots=cfg.get("n_shots", 5), n=n, seed=seed, prompt_style=cfg.get("prompt", "hendrycks")
+            dev,
+            test,
+            n_shots=cfg.get("n_shots", DEFAULT_SHOTS),
+            n=n,
+            seed=seed,
+            prompt_style=cfg.get("prompt", "hendrycks"),
         )
         return sources.add_info(table, {"n": table.num_rows, "allow_fewer": allow_fewer})
 

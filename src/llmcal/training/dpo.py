@@ -75,7 +75,9 @@ def train_dpo(policy_dir, pairs_path, settings: DPOSettings, epoch_dirs, state_d
             f"{settings.max_length} left out"
         )
     check_enough(len(train), settings.batch_size, f"DPO training pairs within max_length {settings.max_length}", key)
-    export = _Exporter(base, tokenizer, settings, epoch_dirs, log, run, identity, stage="dpo")
+    # Each checkpoint says which pairs it learnt from, the ones left out for length included.
+    data = {"train_pairs": len(train), "heldout_pairs": len(heldout), "left_out_for_length": long_train + long_heldout}
+    export = _Exporter(base, tokenizer, settings, epoch_dirs, log, run, identity, stage="dpo", data=data)
     resume = _last_checkpoint(state_dir / "trainer", log)
     if resume is not None:
         log(f"dpo: resuming from {resume}")
@@ -96,9 +98,7 @@ def train_dpo(policy_dir, pairs_path, settings: DPOSettings, epoch_dirs, state_d
         "run": run,
         "resumed_from": str(resume) if resume else None,
         "steps": trainer.state.global_step,
-        "train_pairs": len(train),
-        "heldout_pairs": len(heldout),
-        "left_out_for_length": long_train + long_heldout,
+        **data,
         **{
             f"{name.replace('/', '_')}_per_epoch": _loss_per_epoch(history, settings.epochs, name)
             for name in _TRAIN_METRICS

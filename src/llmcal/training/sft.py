@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from transformers import TrainerCallback
@@ -152,6 +152,7 @@ class _Exporter:
     run: str
     identity: dict
     stage: str = "sft"  # what the checkpoint's metadata and the log call it (DPO exports the same way)
+    data: dict = field(default_factory=dict)  # what the run trained on, e.g. pairs left out, into the metadata
 
     def __call__(self, checkpoint: Path) -> None:
         state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
@@ -179,6 +180,7 @@ class _Exporter:
                     "settings": self.settings.to_dict(),
                     "run": self.run,
                     "identity": self.identity,
+                    **({"data": self.data} if self.data else {}),
                 },
             )
         self.log(f"{self.stage}: saved epoch {epoch} to {out}")
