@@ -20,3 +20,4 @@ pipeline.aggregate_job(
     sm.output.metrics,
     per_subject_out=sm.output.per_subject,
 )
+pipeline.finish()

@@ -20,3 +20,4 @@ pipeline.diversity_job(
     sm.output.summary,
     sm.output.points,
 )
+pipeline.finish()

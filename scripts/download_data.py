@@ -12,3 +12,4 @@ from llmcal import pipeline  # noqa: E402
 
 pipeline.setup_logging(snakemake.log[0])  # noqa: F821
 pipeline.download_data_job(dict(snakemake.params.spec), snakemake.output[0])  # noqa: F821
+pipeline.finish()

@@ -13,3 +13,4 @@ from llmcal import pipeline  # noqa: E402
 sm = snakemake  # noqa: F821
 pipeline.setup_logging(sm.log[0])
 pipeline.download_model_job(sm.params.repo, sm.params.revision, sm.output[0])
+pipeline.finish()

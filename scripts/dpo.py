@@ -21,3 +21,4 @@ pipeline.dpo_job(
     sm.params.state,
     list(sm.output),
 )
+pipeline.finish()

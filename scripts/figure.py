@@ -20,3 +20,4 @@ pipeline.figure_job(
     sm.params.n_bins,
     sm.output[0],
 )
+pipeline.finish()

@@ -23,3 +23,4 @@ pipeline.findings_job(
     sm.output.selective,
     alignment_files=list(sm.input.alignment),
 )
+pipeline.finish()

@@ -20,3 +20,4 @@ pipeline.instruction_data_job(
     {k: sm.output[k] for k in sm.output.keys()},
     sm.params.allow_fewer,
 )
+pipeline.finish()

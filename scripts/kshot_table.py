@@ -13,3 +13,4 @@ from llmcal import pipeline  # noqa: E402
 sm = snakemake  # noqa: F821
 pipeline.setup_logging(sm.log[0])
 pipeline.kshot_table_job(list(sm.input), list(sm.params.rows), dict(sm.params.metrics), sm.params.seed, sm.output[0])
+pipeline.finish()

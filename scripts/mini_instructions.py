@@ -13,3 +13,4 @@ from llmcal import pipeline  # noqa: E402
 sm = snakemake  # noqa: F821
 pipeline.setup_logging(sm.log[0])
 pipeline.mini_instructions_job(sm.input.world, sm.params.seed, dict(sm.params.sizes), sm.output[0])
+pipeline.finish()

@@ -22,3 +22,4 @@ pipeline.ppo_job(
     sm.params.state,
     list(sm.output),
 )
+pipeline.finish()

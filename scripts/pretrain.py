@@ -20,3 +20,4 @@ pipeline.pretrain_job(
     list(sm.params.steps),
     list(sm.output),
 )
+pipeline.finish()

@@ -16,3 +16,4 @@ pipeline.set_threads(sm.threads)
 pipeline.reward_job(
     dict(sm.params.settings), sm.input.base, sm.input.pairs, dict(sm.params.launch), sm.output.model, sm.output.metrics
 )
+pipeline.finish()

@@ -20,3 +20,4 @@ pipeline.sample_job(
     sm.output[0],
     task_modules=sm.config["task_modules"],
 )
+pipeline.finish()

@@ -27,3 +27,4 @@ pipeline.score_model_job(
     threads=sm.threads,
     task_modules=sm.config["task_modules"],
 )
+pipeline.finish()

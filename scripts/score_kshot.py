@@ -26,3 +26,4 @@ pipeline.kshot_score_job(
     sm.params.seed,
     threads=sm.threads,
 )
+pipeline.finish()

@@ -16,3 +16,4 @@ pipeline.set_threads(sm.threads)
 pipeline.sft_job(
     dict(sm.params.run), sm.input.base, sm.input.data, dict(sm.params.launch), sm.params.state, list(sm.output)
 )
+pipeline.finish()

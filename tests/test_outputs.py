@@ -147,3 +147,43 @@ def test_a_rerun_keeps_the_log_of_the_attempt_before(tmp_path):
     log = (work / "logs" / "a.log").read_text()
     assert log.count("==== attempt started") == 2 and "earlier attempts above" in log
     assert log.count("download it again (traceback in") == 2
+
+
+def test_a_finished_job_leaves_at_once_with_its_log_and_output_whole(tmp_path):
+    """pipeline.finish skips interpreter tear-down: the log's last line, buffered console text and the output
+    written before it all survive, Snakemake sees status 0, and an atexit hook (tear-down) never runs."""
+    (tmp_path / "Snakefile").write_text(
+        textwrap.dedent("""
+        rule a:
+            output: "out.txt"
+            log: "logs/a.log"
+            script: "job.py"
+    """)
+    )
+    (tmp_path / "job.py").write_text(
+        textwrap.dedent(f"""
+        import atexit, sys
+        from pathlib import Path
+        sys.path.insert(0, {str(ROOT / "src")!r})
+        from llmcal import pipeline
+        pipeline.setup_logging(snakemake.log[0])
+        atexit.register(lambda: Path("torn-down").write_text("tear-down ran"))
+        Path(snakemake.output[0]).write_text("done")
+        pipeline.log.info("last line of the job")
+        sys.stdout.write("buffered console text")  # no newline: still in the buffer
+        pipeline.finish()
+        raise AssertionError("finish returned")
+    """)
+    )
+    proc = subprocess.run([str(SNAKEMAKE), "--cores", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out.txt").read_text() == "done"
+    assert (tmp_path / "logs" / "a.log").read_text().rstrip().endswith("last line of the job")
+    assert "buffered console text" in proc.stdout + proc.stderr
+    assert not (tmp_path / "torn-down").exists()
+
+
+def test_every_job_script_ends_with_finish():
+    for script in sorted((ROOT / "scripts").glob("*.py")):
+        lines = script.read_text().rstrip().splitlines()
+        assert lines[-1] == "pipeline.finish()", f"{script.name} does not end with pipeline.finish()"

@@ -72,3 +72,17 @@ def setup_logging(path: str | None) -> None:
             console.stream.write(logging.Formatter().formatException((exc_type, exc, tb)) + "\n")
 
     sys.excepthook = report_uncaught
+
+
+def finish() -> None:
+    """End a job whose work is done: flush its log and the standard streams, then leave the process at once.
+
+    A job that imported torch and transformers (or TRL) spends 1.2-1.5 s after its last line tearing down
+    thousands of modules (measured on a 2-core CPU), about a minute of the mini preset's job time. Nothing is
+    left to do then: every output was written and closed by the job (atomic writes), and an exception never
+    reaches this call, so a failed job still exits through its traceback and status 1.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)

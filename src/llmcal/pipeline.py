@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from llmcal.fsio import atomic_dir, atomic_text, atomic_write
-from llmcal.joblog import setup_logging  # noqa: F401  (the scripts call pipeline.setup_logging)
+from llmcal.joblog import finish, setup_logging  # noqa: F401  (the scripts call pipeline.setup_logging and .finish)
 
 log = logging.getLogger("llmcal")
 
