@@ -75,6 +75,7 @@ if STUDY.alignment:
                 LAYOUT.log("alignment", "sft", _run.name),
             benchmark:
                 LAYOUT.benchmark("alignment", "sft", _run.name)
+            priority: TRAIN_PRIORITY
             conda:
                 ENV_TORCH
             threads: ALIGN_THREADS
@@ -98,6 +99,7 @@ if STUDY.alignment:
             LAYOUT.log("alignment", "reward"),
         benchmark:
             LAYOUT.benchmark("alignment", "reward")
+        priority: TRAIN_PRIORITY
         conda:
             ENV_TORCH
         threads: ALIGN_THREADS
@@ -122,6 +124,7 @@ if STUDY.alignment:
                 LAYOUT.log("alignment", "ppo"),
             benchmark:
                 LAYOUT.benchmark("alignment", "ppo")
+            priority: TRAIN_PRIORITY
             conda:
                 ENV_TORCH
             threads: ALIGN_THREADS
@@ -146,6 +149,7 @@ if STUDY.alignment:
                 LAYOUT.log("alignment", "dpo"),
             benchmark:
                 LAYOUT.benchmark("alignment", "dpo")
+            priority: TRAIN_PRIORITY
             conda:
                 ENV_TORCH
             threads: ALIGN_THREADS

@@ -47,6 +47,7 @@ rule pretrain_mini:
         LAYOUT.log("pretrain", "{entry}"),
     benchmark:
         LAYOUT.benchmark("pretrain", "{entry}")
+    priority: TRAIN_PRIORITY
     conda:
         ENV_TORCH
     threads: STUDY.pretrain.threads

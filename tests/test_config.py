@@ -461,3 +461,12 @@ def test_every_file_the_readme_points_to_exists():
     for name in named:
         base = ROOT if name.startswith(("src/", "schemas/")) else ROOT / "src" / "llmcal"
         assert (base / name).is_file(), name
+
+
+def test_training_jobs_go_before_scoring_jobs(tmp_path):
+    """Pretraining and the training stages outrank scoring (priority:), so the chain that decides the wall time
+    starts as soon as its inputs exist and short scoring jobs fill the cores around it."""
+    config = _mini()
+    score = _parsed_rule(config, tmp_path, "score").priority
+    for name in ["pretrain_mini", "sft_alpaca_full", "sft_oasst_lora", "reward_model", "ppo", "dpo"]:
+        assert _parsed_rule(config, tmp_path, name).priority > score, name
