@@ -66,8 +66,8 @@ def resources_of(rule, **fixed):
 # One pinned environment for the torch/HF stack, a light one for tables, figures and the report.
 ENV_TORCH = "../envs/llmcal.yaml"
 ENV_PLOT = "../envs/plot.yaml"
-# Where a training and a scoring job are both ready, training goes first: the chain of pretraining, tuning and
-# PPO/DPO decides the wall time, and the many short scoring jobs fill the cores around it.
+# Where a training and a scoring job are both ready, training goes first: long jobs first, and the many short
+# scoring jobs fill the cores around them (on a cluster with a --jobs cap, the tuning chain is not queued behind them).
 TRAIN_PRIORITY = 1
 
 

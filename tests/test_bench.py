@@ -81,3 +81,32 @@ def test_lm_eval_task_is_llmcal_prompt(tmp_path):
                 + text.render(**row)
             )
             assert prompt == df.loc[f"{subject}-{i}", "prompt"]
+
+
+def test_drift_bench_compares_engines_on_a_tasks_own_contexts(tiny_models, tmp_path):
+    """score_drift: the contexts a task hands the engine are captured as it scores, another checkout's engine is
+    loaded from its src/, and each variant's |d confidence| is against that engine at the run's batching (this
+    checkout as its own baseline: its prefix path is the reference itself, so it moves by exactly 0)."""
+    import pandas as pd
+    import pytest
+
+    from llmcal.models.load import load_model
+    from llmcal.scoring.config import ScoringConfig
+
+    drift = _bench_module("score_drift")
+    lm = load_model(*tiny_models["neox"], device="cpu")
+    cfg = ScoringConfig.from_dict({"max_length": 256, "min_context": 4, "batch_tokens": 1024, "max_batch": 8})
+    words = "the cat sat on a mat while the dog ran to the park and back again before dinner".split()
+    df = pd.DataFrame(
+        {"id": [f"s{i}" for i in range(12)], "text": [" ".join(words[i:] + words[:i]) for i in range(12)]}
+    )
+    contexts, reduce = drift.capture_contexts(lm, "clm", df, cfg, 0, instruct=True)
+    assert len(contexts) == 12 and all(len(c) >= 4 for c in contexts)
+    d = drift.drift(lm, contexts, reduce, drift.load_engine(ROOT / "src"), cfg.batch_tokens, cfg.max_batch)
+    assert list(d) == list(drift.VARIANTS) and all(len(v) == 12 for v in d.values())
+    assert d["llmcal prefix"].max() == 0.0
+    assert max(v.max() for v in d.values()) < 1e-4  # float32 rounding, nothing more
+    table = drift.summary([d, d])
+    assert list(table["against the baseline"]) == list(drift.VARIANTS)
+    with pytest.raises(SystemExit, match="no llmcal/scoring/engine.py"):
+        drift.load_engine(tmp_path)
