@@ -84,4 +84,6 @@ def test_header_commands_work_as_written():
             [*exe, "-n", "--quiet", "rules", *cmd[1:]], cwd=ROOT, capture_output=True, text=True, timeout=300
         )
         assert proc.returncode == 0, (cmd, proc.stderr[-2000:])
-        assert "This was a dry-run" in proc.stdout + proc.stderr, cmd
+        # A checkout whose mini run is finished (make mini, then make test) has nothing left to do.
+        out = proc.stdout + proc.stderr
+        assert "This was a dry-run" in out or "Nothing to be done" in out, cmd

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from llmcal import calibration
+from llmcal import calibration, pipeline
 from llmcal.pipeline import aggregate_job, sample_job
 
 
@@ -208,3 +208,75 @@ def test_two_processes_through_accelerate_train_the_same_model_as_one(tmp_path, 
     assert one.keys() == two.keys()
     for key in one:
         torch.testing.assert_close(one[key], two[key], rtol=1e-4, atol=1e-5)
+
+
+def _truncated_parquet(tmp_path, name: str, df: pd.DataFrame):
+    """A parquet file the workflow wrote, cut short afterwards (a full disk, a copy that stopped)."""
+    path = tmp_path / name
+    df.to_parquet(path)
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        fh.truncate(size // 2)
+    return path
+
+
+def _score_frame(n: int = 50) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    conf = rng.uniform(0.25, 1, n)
+    return pd.DataFrame(
+        {"id": [f"s{i}" for i in range(n)], "confidence": conf, "correct": rng.uniform(0, 1, n) < conf, "n_shots": 5}
+    )
+
+
+def _rebuild_message(path) -> str:
+    import re
+
+    return (
+        re.escape(f"{path}: not a readable parquet file (") + r".*" + re.escape("delete it and run the workflow again")
+    )
+
+
+def test_a_damaged_score_file_stops_the_tables_and_figures_naming_it(tmp_path):
+    """Every reader of a workflow-written parquet file (metrics table, k-shot table, figures, findings) names a
+    file damaged after it was written and how to rebuild it, where pyarrow alone names no file."""
+    from llmcal.figure_kinds import FigureJob
+    from llmcal.kshot import kshot_table
+
+    good = tmp_path / "good.parquet"
+    _score_frame().to_parquet(good)
+    bad = _truncated_parquet(tmp_path, "bad.parquet", _score_frame())
+    rows = [{"model": m, "family": "f", "size": m, "step": None, "task": "clm"} for m in ("a", "b")]
+    with pytest.raises(ValueError, match=_rebuild_message(bad)):
+        aggregate_job([str(good), str(bad)], rows, {"n_bins": 10, "n_boot": 10}, 0, str(tmp_path / "m.csv"))
+    assert not (tmp_path / "m.csv").exists()
+    with pytest.raises(ValueError, match=_rebuild_message(bad)):
+        kshot_table([str(good), str(bad)], [{"model": "a", "shots": 5}, {"model": "b", "shots": 5}], {"n_boot": 10}, 0)
+    job = FigureJob(
+        figure={},
+        inputs={},
+        params={"scores": {"a|clm": str(good), "b|clm": str(bad)}},
+        task_labels={},
+        n_bins=10,
+        out="",
+    )
+    with pytest.raises(ValueError, match=_rebuild_message(bad)):
+        job.scores()
+
+
+def test_a_damaged_sample_or_training_table_stops_its_job_naming_it(tmp_path, tiny_models):
+    from llmcal.training import read_table
+
+    bad = _truncated_parquet(tmp_path, "sft.parquet", pd.DataFrame({"id": ["a"], "prompt": ["p"], "response": ["r"]}))
+    with pytest.raises(ValueError, match=_rebuild_message(bad)):
+        read_table(bad, ("id", "prompt", "response"), "the SFT data")
+    sample = _truncated_parquet(tmp_path, "clm.parquet", pd.DataFrame({"id": ["a"], "text": ["some text " * 20]}))
+    model_dir, arch = tiny_models["neox"]
+    with pytest.raises(ValueError, match=_rebuild_message(sample)):
+        pipeline.score_model_job(
+            model_dir,
+            {"name": "t", "arch": arch},
+            {"clm": (str(sample), str(tmp_path / "s.parquet"))},
+            {"max_length": 256},
+            0,
+        )
+    assert not (tmp_path / "s.parquet").exists()

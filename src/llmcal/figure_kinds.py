@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from llmcal.fsio import read_parquet
 from llmcal.registry import ConfigError
 
 if TYPE_CHECKING:
@@ -55,10 +56,8 @@ class FigureJob:
 
     def scores(self) -> dict:
         """(model, task) -> per-sample confidence and correctness, from params["scores"] ("model|task" -> file)."""
-        import pandas as pd
-
         return {
-            tuple(k.split("|")): pd.read_parquet(v, columns=["confidence", "correct"])
+            tuple(k.split("|")): read_parquet(v, columns=["confidence", "correct"])
             for k, v in self.params["scores"].items()
         }
 
@@ -265,14 +264,13 @@ def _draw_kshot(job: FigureJob) -> None:
 
 
 def _draw_diversity(job: FigureJob) -> None:
-    import pandas as pd
 
     from llmcal import figures
     from llmcal.alignment import SET_LABELS
 
     stats_file, points_file = job.inputs["diversity"]
     stats = {SET_LABELS.get(k, k): v for k, v in json.loads(Path(stats_file).read_text())["sets"].items()}
-    frame = pd.read_parquet(points_file)
+    frame = read_parquet(points_file)
     points = {SET_LABELS.get(name, name): g[["x", "y"]].to_numpy() for name, g in frame.groupby("set", sort=False)}
     figures.figure_diversity(points, stats, job.out, title=job.figure.get("title"))
 

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from llmcal.fsio import read_parquet
 from llmcal.stats import (
     TOL,
     bootstrap_eces,
@@ -718,6 +719,6 @@ def score_loader(study_config: dict, columns: Sequence[str] | None = None) -> Ca
     study = Study(study_config)
 
     def load(model: str, task: str) -> pd.DataFrame:
-        return pd.read_parquet(study.score_file(task, model), columns=list(columns) if columns else None)
+        return read_parquet(study.score_file(task, model), columns=list(columns) if columns else None)
 
     return load

@@ -1,7 +1,11 @@
-"""Writing outputs whole or not at all, readable as the user's umask says (collaborators on a cluster included).
+"""Writing outputs whole or not at all, readable as the user's umask says (collaborators on a cluster included),
+and reading them back.
 
 tempfile's mkstemp and mkdtemp create 0600 files and 0700 directories whatever the umask is; an output moved
-into place from one of them would be unreadable by the rest of a group. Every atomic write goes through here.
+into place from one of them would be unreadable by the rest of a group. Every atomic write goes through here, and
+every read of a parquet file the workflow wrote (samples, score files, instruction tables, figure points): a file
+damaged or cut short after it was written (a full disk, a copy that stopped) is an error naming it, never pyarrow's
+message without a path.
 """
 
 from __future__ import annotations
@@ -110,3 +114,32 @@ def lock_results(results: str | Path) -> None:
     fh.write(json.dumps({"pid": os.getpid(), "cwd": os.getcwd(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}) + "\n")
     fh.flush()
     _held[str(root)] = fh
+
+
+def _unreadable(path, err: Exception) -> ValueError:
+    return ValueError(
+        f"{path}: not a readable parquet file ({err}); it was damaged or cut short after the workflow wrote it: "
+        f"delete it and run the workflow again, which rebuilds it"
+    )
+
+
+def open_parquet(path: str | Path):
+    """A workflow-written parquet file's footer (pyarrow.parquet.ParquetFile: schema, row count), read checked."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise _unreadable(path, err) from None
+
+
+def read_parquet(path: str | Path, columns=None):
+    """A workflow-written parquet file as a DataFrame (only `columns`, if given), read checked."""
+    import pandas as pd
+    import pyarrow as pa
+
+    try:
+        return pd.read_parquet(path, columns=None if columns is None else list(columns))
+    except (pa.ArrowInvalid, OSError) as err:
+        raise _unreadable(path, err) from None

@@ -23,6 +23,7 @@ from typing import ClassVar
 
 import pandas as pd
 
+from llmcal.fsio import read_parquet
 from llmcal.registry import ConfigError
 from llmcal.sections import Section, setting
 
@@ -72,7 +73,7 @@ def kshot_table(files: list[str], rows: list[dict], metrics_cfg: dict, seed: int
     n_bins, n_boot = metrics_cfg.get("n_bins", 10), metrics_cfg.get("n_boot", 1000)
     records = []
     for path, meta in zip(files, rows, strict=True):
-        df = pd.read_parquet(path, columns=["confidence", "correct", "n_shots"])
+        df = read_parquet(path, columns=["confidence", "correct", "n_shots"])
         if df["n_shots"].isna().any():
             raise ValueError(
                 f"{path}: prompts without a shot count (a sample without `shots`); rebuild the MMLU sample"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from llmcal.fsio import atomic_dir, atomic_text, atomic_write
+from llmcal.fsio import atomic_dir, atomic_text, atomic_write, open_parquet, read_parquet
 from llmcal.joblog import finish, setup_logging  # noqa: F401  (the scripts call pipeline.setup_logging and .finish)
 
 log = logging.getLogger("llmcal")
@@ -160,7 +160,6 @@ def kshot_score_job(
 
 def _score_items(model_dir, model, items, scoring_cfg, seed, threads, task_modules) -> None:
     """Score (task, sample, out, shots) items with one load of the model; shots rebuilds MMLU prompts at k."""
-    import pyarrow.parquet as pq
     import torch
 
     from llmcal import tasks
@@ -178,13 +177,13 @@ def _score_items(model_dir, model, items, scoring_cfg, seed, threads, task_modul
     check_max_length(model_dir, cfg.max_length)
     check_model_dir(model_dir)
     for _, data, _, _ in items:  # from the file's footer: each sample is read only when its task's turn comes
-        if pq.ParquetFile(data).metadata.num_rows == 0:
+        if open_parquet(data).metadata.num_rows == 0:
             raise ValueError(f"{data}: no samples to score")
     torch.set_num_threads(threads)
     lm = load_model(model_dir, model["arch"], dtype=cfg.dtype)
     instruct = model.get("prompt") == "instruct"
     for task, data, out, shots in items:
-        df = pd.read_parquet(data)
+        df = read_parquet(data)
         if shots is not None:
             df = mmlu_at_shots(df, shots)
         result = score_task(lm, task, df, cfg, seed, instruct=instruct)
@@ -230,8 +229,6 @@ def aggregate_job(
     per_subject_out: also the MMLU table per (model, subject) (llmcal.metrics.per_group), from the subject
     column of each MMLU score file; written with its header alone when the run has no MMLU.
     """
-    import pyarrow.parquet as pq
-
     from llmcal.calibration import candidate_calibration_error
     from llmcal.data.mmlu_prompt import LETTERS
     from llmcal.metrics import PER_SUBJECT_COLUMNS, per_group, summarize
@@ -240,7 +237,7 @@ def aggregate_job(
     records, subjects = [], []
     for path, meta in zip(score_files, rows, strict=True):
         mmlu = per_subject_out is not None and meta["task"] == "mmlu"
-        available = pq.ParquetFile(path).schema_arrow.names
+        available = open_parquet(path).schema_arrow.names
         # The candidates of the candidate ECE: an MMLU file's four options, a next-token file's top tokens.
         options = [f"p_{letter}" for letter in LETTERS]
         if set(options) <= set(available) and "target" in available:
@@ -258,7 +255,7 @@ def aggregate_job(
                     "delete it, or rerun with --forcerun score, so it is rescored"
                 )
             columns.append("subject")
-        df = pd.read_parquet(path, columns=columns)
+        df = read_parquet(path, columns=columns)
         stats = summarize(
             df["confidence"].to_numpy(), df["correct"].to_numpy(), n_bins=n_bins, n_boot=n_boot, seed=seed
         )
@@ -433,7 +430,7 @@ def diversity_job(tables: dict, embedder: dict, cfg: dict, seed: int, out_json: 
     model_dir = diversity.embedder_dir(embedder)
     embeddings, stats = {}, {}
     for name, path in tables.items():
-        texts = diversity.sample_responses(pd.read_parquet(path), cfg.get("n"), seed)
+        texts = diversity.sample_responses(read_parquet(path), cfg.get("n"), seed)
         embeddings[name] = diversity.embed_texts(model_dir, texts)
         stats[name] = diversity.diversity_stats(embeddings[name], int(cfg.get("n_boot", 200)), seed)
         log.info("%s: diversity %s", name, json.dumps(stats[name]))

@@ -80,9 +80,9 @@ def lora_dtype():
 
 
 def read_table(path, columns: Iterable[str], what: str):
-    import pandas as pd
+    from llmcal.fsio import read_parquet
 
-    df = pd.read_parquet(path)
+    df = read_parquet(path)
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: {what} lacks column(s) {missing} (has {list(df.columns)})")
