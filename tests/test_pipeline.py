@@ -280,3 +280,26 @@ def test_a_damaged_sample_or_training_table_stops_its_job_naming_it(tmp_path, ti
             0,
         )
     assert not (tmp_path / "s.parquet").exists()
+
+
+def test_a_table_cut_short_stops_the_figures_and_report_naming_it(tmp_path):
+    """pandas reads a CSV cut short as a table short of rows (its last one half empty): the workflow's own tables
+    are refused unless they end as written, with a newline."""
+    from llmcal.figure_kinds import FigureJob
+    from llmcal.fsio import read_table_csv
+
+    path = tmp_path / "metrics.csv"
+    table = pd.DataFrame({"model": ["a", "b", "c"], "task": "clm", "ece": [0.1, 0.2, 0.3]})
+    table.to_csv(path, index=False, float_format="%.6f")
+    pd.testing.assert_frame_equal(read_table_csv(path), table)
+    text = path.read_bytes()
+    path.write_bytes(text[: len(text) - 5])
+    assert len(pd.read_csv(path)) == 3  # what pandas alone makes of it: three rows, the last one's ece cut
+    job = FigureJob(figure={}, inputs={"metrics": str(path)}, params={}, task_labels={}, n_bins=10, out="")
+    with pytest.raises(ValueError, match=f"{path}: cut short .*delete it and run the workflow again"):
+        job.metrics()
+    with pytest.raises(ValueError, match=f"{path}: cut short"):
+        pipeline.findings_job({"results": str(tmp_path)}, str(path), {}, 10, 0, "r.md", "r.html", "s.pdf")
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match=f"{path}: empty"):
+        read_table_csv(path)

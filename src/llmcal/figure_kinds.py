@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from llmcal.fsio import read_parquet
+from llmcal.fsio import read_parquet, read_table_csv
 from llmcal.registry import ConfigError
 
 if TYPE_CHECKING:
@@ -50,9 +50,7 @@ class FigureJob:
     out: str
 
     def metrics(self):
-        import pandas as pd
-
-        return pd.read_csv(self.inputs["metrics"])
+        return read_table_csv(self.inputs["metrics"])
 
     def scores(self) -> dict:
         """(model, task) -> per-sample confidence and correctness, from params["scores"] ("model|task" -> file)."""
@@ -246,20 +244,16 @@ def _draw_alignment(job: FigureJob) -> None:
 
 
 def _draw_per_subject(job: FigureJob) -> None:
-    import pandas as pd
-
     from llmcal import figures
 
-    table = pd.read_csv(job.inputs["per_subject"])
+    table = read_table_csv(job.inputs["per_subject"])
     figures.figure_per_subject(table, list(job.figure["models"]), job.out, title=job.figure.get("title"))
 
 
 def _draw_kshot(job: FigureJob) -> None:
-    import pandas as pd
-
     from llmcal import figures
 
-    table = pd.read_csv(job.inputs["kshot"])
+    table = read_table_csv(job.inputs["kshot"])
     figures.figure_kshot(table, list(job.figure["models"]), job.out, title=job.figure.get("title"))
 
 

@@ -3,9 +3,9 @@ and reading them back.
 
 tempfile's mkstemp and mkdtemp create 0600 files and 0700 directories whatever the umask is; an output moved
 into place from one of them would be unreadable by the rest of a group. Every atomic write goes through here, and
-every read of a parquet file the workflow wrote (samples, score files, instruction tables, figure points): a file
-damaged or cut short after it was written (a full disk, a copy that stopped) is an error naming it, never pyarrow's
-message without a path.
+every read of a file the workflow wrote and reads back (parquet samples, score files, instruction tables, figure
+points; the CSV tables): a file damaged or cut short after it was written (a full disk, a copy that stopped) is an
+error naming it, never pyarrow's message without a path or a table silently short of its last rows.
 """
 
 from __future__ import annotations
@@ -143,3 +143,29 @@ def read_parquet(path: str | Path, columns=None):
         return pd.read_parquet(path, columns=None if columns is None else list(columns))
     except (pa.ArrowInvalid, OSError) as err:
         raise _unreadable(path, err) from None
+
+
+def read_table_csv(path: str | Path):
+    """A CSV table the workflow wrote (metrics.csv, per_subject.csv, kshot.csv) as a DataFrame, read checked.
+
+    pandas reads a CSV cut short as a shorter table (its last row half empty), so a table must end with the
+    newline every row of it does, and have a header row.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size:
+                fh.seek(size - 1)
+            last = fh.read(1)
+    except OSError as err:
+        raise ValueError(f"{path}: not readable ({err}); run the workflow again, which rebuilds it") from None
+    if last != b"\n":
+        what = "empty" if size == 0 else "cut short (its last line has no newline)"
+        raise ValueError(
+            f"{path}: {what}; it was damaged after the workflow wrote it: delete it and run the workflow again, "
+            f"which rebuilds it"
+        )
+    return pd.read_csv(path)

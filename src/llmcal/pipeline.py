@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from llmcal.fsio import atomic_dir, atomic_text, atomic_write, open_parquet, read_parquet
+from llmcal.fsio import atomic_dir, atomic_text, atomic_write, open_parquet, read_parquet, read_table_csv
 from llmcal.joblog import finish, setup_logging  # noqa: F401  (the scripts call pipeline.setup_logging and .finish)
 
 log = logging.getLogger("llmcal")
@@ -462,7 +462,7 @@ def findings_job(
     from llmcal import findings, report, selective
     from llmcal.figures import figure_selective
 
-    metrics = pd.read_csv(metrics_file)
+    metrics = read_table_csv(metrics_file)
     load = findings.score_loader(config)
     results = findings.evaluate_findings(config, metrics, load, n_boot=n_boot, seed=seed)
     n_bins = int(config.get("metrics", {}).get("n_bins", 10))
