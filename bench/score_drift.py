@@ -9,8 +9,8 @@ issue 11, `git archive 6852b9d src | tar -x -C /tmp/base`) at the run's batching
   llmcal prefix           this checkout's engine (shared-prefix reuse, padding-priced batch plan)
   llmcal plain            this checkout's engine with scoring.prefix_cache: false
 
-each compared with the baseline at the run's batching: the largest |d confidence| and how many samples move by
-more than 1e-6. The first two rows are the float32 rounding the baseline itself shows when only its batch shapes
+each compared with the baseline at the run's batching: the largest |d confidence|, how many samples move by more
+than 1e-6, and how many get another prediction (top token, or MMLU option). The first two rows are the float32 rounding the baseline itself shows when only its batch shapes
 change, the yardstick for the last two. One thread, float32, as the mini preset scores.
 
     .venv/bin/python bench/score_drift.py --baseline /tmp/base/src               # every model of the mini run
@@ -76,22 +76,32 @@ def drift(lm, contexts, reduce, baseline, batch_tokens: int, max_batch: int) -> 
     from llmcal.scoring import engine
 
     with torch.inference_mode():
-        ref = baseline.score_contexts(lm, contexts, reduce, batch_tokens, max_batch)["confidence"]
+        ref = baseline.score_contexts(lm, contexts, reduce, batch_tokens, max_batch)
         runs = {
             VARIANTS[0]: baseline.score_contexts(lm, contexts, reduce, max(1, batch_tokens // 2), max_batch),
             VARIANTS[1]: baseline.score_contexts(lm, contexts, reduce, batch_tokens, 1),
         }
     runs[VARIANTS[2]] = engine.score_contexts(lm, contexts, reduce, batch_tokens, max_batch, True)
     runs[VARIANTS[3]] = engine.score_contexts(lm, contexts, reduce, batch_tokens, max_batch, False)
-    return {name: np.abs(run["confidence"] - ref) for name, run in runs.items()}
+    out = {name: np.abs(run["confidence"] - ref["confidence"]) for name, run in runs.items()}
+    # The prediction: the most probable token (causal LM, facts) or option (MMLU).
+    key = "pred_id" if "pred_id" in ref else "choice"
+    out.update({f"{name}: prediction": run[key] != ref[key] for name, run in runs.items()})
+    return out
 
 
 def summary(deltas: list[dict[str, np.ndarray]]) -> pd.DataFrame:
     rows = []
     for name in VARIANTS:
         d = np.concatenate([x[name] for x in deltas])
+        moved = np.concatenate([x[f"{name}: prediction"] for x in deltas])
         rows.append(
-            {"against the baseline": name, "max |d conf|": d.max(), f"> {THRESHOLD:g}": int((d > THRESHOLD).sum())}
+            {
+                "against the baseline": name,
+                "max |d conf|": d.max(),
+                f"> {THRESHOLD:g}": int((d > THRESHOLD).sum()),
+                "other prediction": int(moved.sum()),
+            }
         )
     return pd.DataFrame(rows)
 
@@ -129,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
             d = drift(lm, contexts, reduce, baseline, cfg.batch_tokens, cfg.max_batch)
             deltas.append(d)
             n += len(contexts)
-            print(name, task, " ".join(f"{k}: {v.max():.2e}" for k, v in d.items()), flush=True)
+            print(name, task, " ".join(f"{k}: {d[k].max():.2e}" for k in VARIANTS), flush=True)
     print(
         f"\n{len(names)} models, {len(deltas)} score files, {n} samples; baseline {args.baseline} at batch_tokens "
         f"{cfg.batch_tokens}, max_batch {cfg.max_batch}; float32, 1 thread, torch {torch.__version__}"

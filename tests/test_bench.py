@@ -103,10 +103,11 @@ def test_drift_bench_compares_engines_on_a_tasks_own_contexts(tiny_models, tmp_p
     contexts, reduce = drift.capture_contexts(lm, "clm", df, cfg, 0, instruct=True)
     assert len(contexts) == 12 and all(len(c) >= 4 for c in contexts)
     d = drift.drift(lm, contexts, reduce, drift.load_engine(ROOT / "src"), cfg.batch_tokens, cfg.max_batch)
-    assert list(d) == list(drift.VARIANTS) and all(len(v) == 12 for v in d.values())
-    assert d["llmcal prefix"].max() == 0.0
+    assert list(d)[:4] == list(drift.VARIANTS) and all(len(v) == 12 for v in d.values())
+    assert d["llmcal prefix"].max() == 0.0 and not d["llmcal prefix: prediction"].any()
     assert max(v.max() for v in d.values()) < 1e-4  # float32 rounding, nothing more
     table = drift.summary([d, d])
     assert list(table["against the baseline"]) == list(drift.VARIANTS)
+    assert table["other prediction"].tolist() == [2 * int(d[f"{v}: prediction"].sum()) for v in drift.VARIANTS]
     with pytest.raises(SystemExit, match="no llmcal/scoring/engine.py"):
         drift.load_engine(tmp_path)
