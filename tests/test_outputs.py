@@ -101,7 +101,16 @@ def test_a_second_run_on_the_same_results_refuses(tmp_path):
     lock_results(results)
 
 
-def _job_workflow(tmp_path: Path) -> Path:
+USER_ERROR_JOB = """
+import warnings
+pipeline.log.info("attempt working")
+warnings.warn("only 3 of 5 samples")
+raise ValueError("data.clm.local.val: /data/val.jsonl.zst is truncated; download it again")
+"""
+
+
+def _job_workflow(tmp_path: Path, body: str = USER_ERROR_JOB) -> Path:
+    """A one-rule workflow whose script job sets up llmcal's logging, then runs `body`."""
     (tmp_path / "Snakefile").write_text(
         textwrap.dedent("""
         rule a:
@@ -110,17 +119,8 @@ def _job_workflow(tmp_path: Path) -> Path:
             script: "job.py"
     """)
     )
-    (tmp_path / "job.py").write_text(
-        textwrap.dedent(f"""
-        import sys, warnings
-        sys.path.insert(0, {str(ROOT / "src")!r})
-        from llmcal import pipeline
-        pipeline.setup_logging(snakemake.log[0])
-        pipeline.log.info("attempt working")
-        warnings.warn("only 3 of 5 samples")
-        raise ValueError("data.clm.local.val: /data/val.jsonl.zst is truncated; download it again")
-    """)
-    )
+    head = f"import sys\nsys.path.insert(0, {str(ROOT / 'src')!r})\nfrom llmcal import pipeline\n"
+    (tmp_path / "job.py").write_text(head + "pipeline.setup_logging(snakemake.log[0])\n" + textwrap.dedent(body))
     return tmp_path
 
 
@@ -152,28 +152,18 @@ def test_a_rerun_keeps_the_log_of_the_attempt_before(tmp_path):
 def test_a_finished_job_leaves_at_once_with_its_log_and_output_whole(tmp_path):
     """pipeline.finish skips interpreter tear-down: the log's last line, buffered console text and the output
     written before it all survive, Snakemake sees status 0, and an atexit hook (tear-down) never runs."""
-    (tmp_path / "Snakefile").write_text(
-        textwrap.dedent("""
-        rule a:
-            output: "out.txt"
-            log: "logs/a.log"
-            script: "job.py"
-    """)
-    )
-    (tmp_path / "job.py").write_text(
-        textwrap.dedent(f"""
-        import atexit, sys
+    _job_workflow(
+        tmp_path,
+        """
+        import atexit
         from pathlib import Path
-        sys.path.insert(0, {str(ROOT / "src")!r})
-        from llmcal import pipeline
-        pipeline.setup_logging(snakemake.log[0])
         atexit.register(lambda: Path("torn-down").write_text("tear-down ran"))
         Path(snakemake.output[0]).write_text("done")
         pipeline.log.info("last line of the job")
         sys.stdout.write("buffered console text")  # no newline: still in the buffer
         pipeline.finish()
         raise AssertionError("finish returned")
-    """)
+        """,
     )
     proc = subprocess.run([str(SNAKEMAKE), "--cores", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
