@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     from llmcal.config import fill_defaults, load_yaml
+    from llmcal.fsio import read_parquet
     from llmcal.models.load import load_model
     from llmcal.study import Study
 
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     names = args.models or [m for m in study.models if study.model_dir(m).is_dir()]
     if not names:
         raise SystemExit(f"no model of {args.configfile} is on disk: run the workflow first")
-    samples = {t: pd.read_parquet(study.data_file(t)) for t in study.tasks}
+    samples = {t: read_parquet(study.data_file(t)) for t in study.tasks}
     deltas, n = [], 0
     for name in names:
         spec = study.models[name]

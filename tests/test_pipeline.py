@@ -303,3 +303,12 @@ def test_a_table_cut_short_stops_the_figures_and_report_naming_it(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(ValueError, match=f"{path}: empty"):
         read_table_csv(path)
+
+
+def test_a_missing_workflow_file_is_named_as_missing(tmp_path):
+    from llmcal.fsio import open_parquet, read_parquet
+
+    path = tmp_path / "scores" / "clm" / "m.parquet"
+    for read in (open_parquet, read_parquet):
+        with pytest.raises(ValueError, match=f"{path}: missing; run the workflow"):
+            read(path)

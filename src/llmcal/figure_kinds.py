@@ -258,7 +258,6 @@ def _draw_kshot(job: FigureJob) -> None:
 
 
 def _draw_diversity(job: FigureJob) -> None:
-
     from llmcal import figures
     from llmcal.alignment import SET_LABELS
 

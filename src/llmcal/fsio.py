@@ -117,6 +117,8 @@ def lock_results(results: str | Path) -> None:
 
 
 def _unreadable(path, err: Exception) -> ValueError:
+    if isinstance(err, FileNotFoundError):
+        return ValueError(f"{path}: missing; run the workflow, which builds it")
     return ValueError(
         f"{path}: not a readable parquet file ({err}); it was damaged or cut short after the workflow wrote it: "
         f"delete it and run the workflow again, which rebuilds it"
