@@ -10,11 +10,18 @@ issue 11, `git archive 6852b9d src | tar -x -C /tmp/base`) at the run's batching
   llmcal plain            this checkout's engine with scoring.prefix_cache: false
 
 each compared with the baseline at the run's batching: the largest |d confidence|, how many samples move by more
-than 1e-6, and how many get another prediction (top token, or MMLU option). The first two rows are the float32 rounding the baseline itself shows when only its batch shapes
-change, the yardstick for the last two. One thread, float32, as the mini preset scores.
+than 1e-6, how many get another prediction (top token, or MMLU option), and the CPU seconds of the engine's
+calls (no model load, no process start) with the baseline's time over it. The first two rows are the float32
+rounding the baseline itself shows when only its batch shapes change, the yardstick for the last two. One
+thread, float32, as the mini preset scores.
+
+--metrics-out DIR also writes the baseline's score files there (the whole frame each task builds from the
+baseline engine's scores) and the aggregate job's metrics.csv and per_subject.csv built from them, and
+compares those with the run's own tables, column by column (the tables keep six decimals).
 
     .venv/bin/python bench/score_drift.py --baseline /tmp/base/src               # every model of the mini run
     .venv/bin/python bench/score_drift.py --baseline /tmp/base/src --models mini-l mini-xs
+    .venv/bin/python bench/score_drift.py --baseline /tmp/base/src --metrics-out /tmp/base-metrics
 """
 
 from __future__ import annotations
@@ -50,8 +57,17 @@ def load_engine(src: Path):
     return module
 
 
-def capture_contexts(lm, task: str, df: pd.DataFrame, cfg, seed: int, instruct: bool):
-    """The contexts and reducer the task hands the engine (llmcal.scoring.tasks.run_contexts), as it scores."""
+def capture_contexts(lm, task: str, df: pd.DataFrame, cfg, seed: int, instruct: bool, baseline=None):
+    """The contexts and reducer the task hands the engine (llmcal.scoring.tasks.run_contexts), as it scores.
+
+    With a baseline engine, the task is scored by it at the run's batching instead: its result is returned too
+    ("ref", the engine's arrays, and "cpu s", its CPU seconds) with the whole score frame the task builds from it
+    ("frame", as a score job writes it), so the metrics table can be rebuilt from the baseline's scores.
+    """
+    import time
+
+    import torch
+
     import llmcal.scoring.tasks as scoring_tasks
     from llmcal.tasks import score_task
 
@@ -59,51 +75,110 @@ def capture_contexts(lm, task: str, df: pd.DataFrame, cfg, seed: int, instruct: 
 
     def capture(lm_, contexts, reduce, cfg_):
         seen["contexts"], seen["reduce"] = contexts, reduce
-        return run(lm_, contexts, reduce, cfg_)
+        if baseline is None:
+            return run(lm_, contexts, reduce, cfg_)
+        start = time.process_time()
+        with torch.inference_mode():
+            seen["ref"] = baseline.score_contexts(lm_, contexts, reduce, cfg_.batch_tokens, cfg_.max_batch)
+        seen["cpu s"] = time.process_time() - start
+        return seen["ref"]
 
     scoring_tasks.run_contexts = capture
     try:
-        score_task(lm, task, df, cfg, seed, instruct=instruct)
+        seen["frame"] = score_task(lm, task, df, cfg, seed, instruct=instruct)
     finally:
         scoring_tasks.run_contexts = run
-    return seen["contexts"], seen["reduce"]
+    return seen
 
 
-def drift(lm, contexts, reduce, baseline, batch_tokens: int, max_batch: int) -> dict[str, np.ndarray]:
-    """|d confidence| of each variant against the baseline engine at (batch_tokens, max_batch)."""
+def drift(lm, contexts, reduce, baseline, batch_tokens: int, max_batch: int, ref=None) -> dict[str, np.ndarray]:
+    """|d confidence| of each variant against the baseline engine at (batch_tokens, max_batch) (ref: its result,
+    when already computed), whether each sample's prediction moved, and each variant's CPU seconds."""
+    import time
+
     import torch
 
     from llmcal.scoring import engine
 
-    with torch.inference_mode():
-        ref = baseline.score_contexts(lm, contexts, reduce, batch_tokens, max_batch)
-        runs = {
-            VARIANTS[0]: baseline.score_contexts(lm, contexts, reduce, max(1, batch_tokens // 2), max_batch),
-            VARIANTS[1]: baseline.score_contexts(lm, contexts, reduce, batch_tokens, 1),
-        }
-    runs[VARIANTS[2]] = engine.score_contexts(lm, contexts, reduce, batch_tokens, max_batch, True)
-    runs[VARIANTS[3]] = engine.score_contexts(lm, contexts, reduce, batch_tokens, max_batch, False)
+    def timed(score, *args):
+        start = time.process_time()
+        with torch.inference_mode():
+            result = score(lm, contexts, reduce, *args)
+        return result, time.process_time() - start
+
+    if ref is None:
+        ref, _ = timed(baseline.score_contexts, batch_tokens, max_batch)
+    runs, cpu = {}, {}
+    runs[VARIANTS[0]], cpu[VARIANTS[0]] = timed(baseline.score_contexts, max(1, batch_tokens // 2), max_batch)
+    runs[VARIANTS[1]], cpu[VARIANTS[1]] = timed(baseline.score_contexts, batch_tokens, 1)
+    runs[VARIANTS[2]], cpu[VARIANTS[2]] = timed(engine.score_contexts, batch_tokens, max_batch, True)
+    runs[VARIANTS[3]], cpu[VARIANTS[3]] = timed(engine.score_contexts, batch_tokens, max_batch, False)
     out = {name: np.abs(run["confidence"] - ref["confidence"]) for name, run in runs.items()}
     # The prediction: the most probable token (causal LM, facts) or option (MMLU).
     key = "pred_id" if "pred_id" in ref else "choice"
     out.update({f"{name}: prediction": run[key] != ref[key] for name, run in runs.items()})
+    out.update({f"{name}: cpu s": np.array([cpu[name]]) for name in runs})
     return out
 
 
-def summary(deltas: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+def summary(deltas: list[dict[str, np.ndarray]], baseline_cpu: float | None = None) -> pd.DataFrame:
+    """One row per variant; `cpu s` is its scoring time summed over the score files (the engine's calls alone:
+    no model load, no process start), and `vs baseline` the baseline's time at the run's batching (baseline_cpu)
+    over it."""
     rows = []
     for name in VARIANTS:
         d = np.concatenate([x[name] for x in deltas])
         moved = np.concatenate([x[f"{name}: prediction"] for x in deltas])
-        rows.append(
-            {
-                "against the baseline": name,
-                "max |d conf|": d.max(),
-                f"> {THRESHOLD:g}": int((d > THRESHOLD).sum()),
-                "other prediction": int(moved.sum()),
-            }
-        )
+        row = {
+            "against the baseline": name,
+            "max |d conf|": d.max(),
+            f"> {THRESHOLD:g}": int((d > THRESHOLD).sum()),
+            "other prediction": int(moved.sum()),
+        }
+        if all(f"{name}: cpu s" in x for x in deltas):
+            row["cpu s"] = float(sum(x[f"{name}: cpu s"].sum() for x in deltas))
+            if baseline_cpu:
+                row["vs baseline"] = f"{baseline_cpu / row['cpu s']:.2f}x"
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def metrics_diff(ours: Path, theirs: Path, keys: list[str]) -> pd.DataFrame:
+    """Each numeric column of two metrics tables (rows matched on keys): the largest |d| and how many rows
+    differ, with whether the two files are byte-identical in the table's title."""
+    from llmcal.fsio import read_table_csv
+
+    a, b = read_table_csv(ours), read_table_csv(theirs)
+    merged = a.merge(b, on=keys, how="outer", suffixes=("", " baseline"), indicator=True)
+    if (merged["_merge"] != "both").any():
+        raise SystemExit(f"{ours} and {theirs} do not have the same rows ({keys})")
+    rows = []
+    for col in a.columns:
+        if col in keys or not pd.api.types.is_numeric_dtype(a[col]):
+            continue
+        x, y = merged[col].to_numpy(float), merged[f"{col} baseline"].to_numpy(float)
+        same = (x == y) | (np.isnan(x) & np.isnan(y))
+        d = np.where(same, 0.0, np.abs(x - y))
+        rows.append({"column": col, "max |d|": float(np.nanmax(d)), "rows that differ": int((~same).sum())})
+    return pd.DataFrame(rows)
+
+
+def rebuild_metrics(study, frames: dict[tuple[str, str], pd.DataFrame], out: Path) -> tuple[Path, Path]:
+    """The aggregate job's metrics.csv and per_subject.csv from score frames keyed (model, task)."""
+    from llmcal import pipeline
+
+    files, rows = [], []
+    for row in study.score_rows():
+        path = out / "scores" / row["task"] / f"{row['model']}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frames[row["model"], row["task"]].to_parquet(path, index=False)
+        files.append(str(path))
+        rows.append(row)
+    metrics, per_subject = out / "metrics.csv", out / "per_subject.csv"
+    pipeline.aggregate_job(
+        files, rows, study.metrics.results_params(), study.seed, str(metrics), per_subject_out=str(per_subject)
+    )
+    return metrics, per_subject
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -111,7 +186,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--baseline", type=Path, required=True, help="another checkout's src/ folder")
     parser.add_argument("--configfile", default=str(ROOT / "config" / "mini.yaml"), help="the finished run's config")
     parser.add_argument("--models", nargs="*", help="models to score (default: every model of the run on disk)")
+    parser.add_argument(
+        "--metrics-out",
+        type=Path,
+        help="also write the baseline's score files and the metrics tables built from them there (every model of "
+        "the run), and compare them with the run's metrics.csv and per_subject.csv",
+    )
     args = parser.parse_args(argv)
+
+    import filecmp
 
     import torch
 
@@ -129,23 +212,43 @@ def main(argv: list[str] | None = None) -> None:
     names = args.models or [m for m in study.models if study.model_dir(m).is_dir()]
     if not names:
         raise SystemExit(f"no model of {args.configfile} is on disk: run the workflow first")
+    if args.metrics_out and set(names) != set(study.models):
+        missing = sorted(set(study.models) - set(names))
+        raise SystemExit(f"--metrics-out needs every model of the run; not scored: {', '.join(missing)}")
     samples = {t: read_parquet(study.data_file(t)) for t in study.tasks}
-    deltas, n = [], 0
+    deltas, frames, n, baseline_cpu = [], {}, 0, 0.0
     for name in names:
         spec = study.models[name]
         lm = load_model(str(study.model_dir(name)), spec.arch, dtype=cfg.dtype)
         for task in study.tasks:
             instruct = spec.as_params().get("prompt") == "instruct"
-            contexts, reduce = capture_contexts(lm, task, samples[task], cfg, study.seed, instruct)
-            d = drift(lm, contexts, reduce, baseline, cfg.batch_tokens, cfg.max_batch)
+            seen = capture_contexts(lm, task, samples[task], cfg, study.seed, instruct, baseline=baseline)
+            frames[name, task] = seen["frame"]
+            baseline_cpu += seen["cpu s"]
+            d = drift(lm, seen["contexts"], seen["reduce"], baseline, cfg.batch_tokens, cfg.max_batch, seen["ref"])
             deltas.append(d)
-            n += len(contexts)
+            n += len(seen["contexts"])
             print(name, task, " ".join(f"{k}: {d[k].max():.2e}" for k in VARIANTS), flush=True)
     print(
         f"\n{len(names)} models, {len(deltas)} score files, {n} samples; baseline {args.baseline} at batch_tokens "
         f"{cfg.batch_tokens}, max_batch {cfg.max_batch}; float32, 1 thread, torch {torch.__version__}"
     )
-    print(summary(deltas).to_string(index=False, float_format=lambda x: f"{x:.2e}"))
+    print(f"the baseline at the run's batching: {baseline_cpu:.1f} cpu s (the engine's calls alone)")
+    print(
+        summary(deltas, baseline_cpu).to_string(
+            index=False, formatters={"max |d conf|": "{:.2e}".format, "cpu s": "{:.1f}".format}
+        )
+    )
+    if args.metrics_out:
+        metrics, per_subject = rebuild_metrics(study, frames, args.metrics_out)
+        for ours, theirs, keys in (
+            (Path(study.metrics_file()), metrics, ["model", "task"]),
+            (Path(study.per_subject_file()), per_subject, ["model", "subject"]),
+        ):
+            same = filecmp.cmp(ours, theirs, shallow=False)
+            print(f"\n{ours} against {theirs} (the baseline's scores): {'byte-identical' if same else 'they differ'}")
+            table = metrics_diff(ours, theirs, keys)
+            print(table.to_string(index=False, float_format=lambda x: f"{x:.2e}"))
 
 
 if __name__ == "__main__":

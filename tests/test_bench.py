@@ -100,14 +100,63 @@ def test_drift_bench_compares_engines_on_a_tasks_own_contexts(tiny_models, tmp_p
     df = pd.DataFrame(
         {"id": [f"s{i}" for i in range(12)], "text": [" ".join(words[i:] + words[:i]) for i in range(12)]}
     )
-    contexts, reduce = drift.capture_contexts(lm, "clm", df, cfg, 0, instruct=True)
+    seen = drift.capture_contexts(lm, "clm", df, cfg, 0, instruct=True)
+    contexts, reduce = seen["contexts"], seen["reduce"]
     assert len(contexts) == 12 and all(len(c) >= 4 for c in contexts)
     d = drift.drift(lm, contexts, reduce, drift.load_engine(ROOT / "src"), cfg.batch_tokens, cfg.max_batch)
-    assert list(d)[:4] == list(drift.VARIANTS) and all(len(v) == 12 for v in d.values())
+    per_sample = {k: v for k, v in d.items() if not k.endswith(": cpu s")}
+    assert list(d)[:4] == list(drift.VARIANTS) and all(len(v) == 12 for v in per_sample.values())
     assert d["llmcal prefix"].max() == 0.0 and not d["llmcal prefix: prediction"].any()
-    assert max(v.max() for v in d.values()) < 1e-4  # float32 rounding, nothing more
-    table = drift.summary([d, d])
+    assert max(v.max() for v in per_sample.values()) < 1e-4  # float32 rounding, nothing more
+    assert all(d[f"{v}: cpu s"].shape == (1,) and d[f"{v}: cpu s"][0] > 0 for v in drift.VARIANTS)
+    table = drift.summary([d, d], baseline_cpu=2.0)
     assert list(table["against the baseline"]) == list(drift.VARIANTS)
     assert table["other prediction"].tolist() == [2 * int(d[f"{v}: prediction"].sum()) for v in drift.VARIANTS]
+    assert table["cpu s"].tolist() == [2 * float(d[f"{v}: cpu s"][0]) for v in drift.VARIANTS]
+    assert table["vs baseline"].tolist() == [f"{2.0 / t:.2f}x" for t in table["cpu s"]]
     with pytest.raises(SystemExit, match="no llmcal/scoring/engine.py"):
         drift.load_engine(tmp_path)
+
+
+def test_drift_bench_rebuilds_the_metrics_table_from_the_baselines_scores(tiny_models, tmp_path):
+    """score_drift --metrics-out: a task scored by the baseline engine gives the whole score frame a score job
+    writes (this checkout as its own baseline: the very frame), the aggregate job's tables are rebuilt from such
+    frames, and the comparison names each column that moved, by how much and in how many rows."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from llmcal.models.load import load_model
+    from llmcal.scoring.config import ScoringConfig
+    from llmcal.tasks import score_task
+
+    drift = _bench_module("score_drift")
+    lm = load_model(*tiny_models["neox"], device="cpu")
+    cfg = ScoringConfig.from_dict({"max_length": 256, "min_context": 4, "batch_tokens": 1024, "max_batch": 8})
+    words = "the cat sat on a mat while the dog ran to the park and back again before dinner".split()
+    df = pd.DataFrame(
+        {"id": [f"s{i}" for i in range(40)], "text": [" ".join(words[i % 17 :] + words[: i % 17]) for i in range(40)]}
+    )
+    seen = drift.capture_contexts(lm, "clm", df, cfg, 0, instruct=False, baseline=drift.load_engine(ROOT / "src"))
+    frame = seen["frame"]
+    pd.testing.assert_frame_equal(frame, score_task(lm, "clm", df, cfg, 0, instruct=False))
+    assert (frame["confidence"].to_numpy() == seen["ref"]["confidence"]).all()
+
+    rows = [
+        {"model": m, "family": "tiny", "size": None, "step": None, "run": None, "epoch": None, "task": "clm"}
+        for m in ("a", "b")
+    ]
+    study = SimpleNamespace(
+        score_rows=lambda: rows, metrics=SimpleNamespace(results_params=lambda: {"n_bins": 10, "n_boot": 20}), seed=0
+    )
+    moved = frame.copy()
+    moved.loc[3, "confidence"] = min(1.0, moved.loc[3, "confidence"] + 0.2)  # the table keeps six decimals
+    ours, _ = drift.rebuild_metrics(study, {("a", "clm"): frame, ("b", "clm"): frame}, tmp_path / "ours")
+    theirs, per_subject = drift.rebuild_metrics(study, {("a", "clm"): frame, ("b", "clm"): moved}, tmp_path / "theirs")
+    assert per_subject.is_file() and (tmp_path / "theirs" / "scores" / "clm" / "b.parquet").is_file()
+    table = drift.metrics_diff(ours, theirs, ["model", "task"]).set_index("column")
+    assert table.loc["accuracy", "rows that differ"] == 0 and table.loc["accuracy", "max |d|"] == 0
+    assert table.loc["brier", "rows that differ"] == 1 and 0 < table.loc["brier", "max |d|"] < 0.2 / 40
+    assert table.loc["n", "max |d|"] == 0
+    same = drift.metrics_diff(ours, ours, ["model", "task"])
+    assert (same["rows that differ"] == 0).all()
