@@ -15,9 +15,11 @@ calls (no model load, no process start) with the baseline's time over it. The fi
 rounding the baseline itself shows when only its batch shapes change, the yardstick for the last two. One
 thread, float32, as the mini preset scores.
 
---metrics-out DIR also writes the baseline's score files there (the whole frame each task builds from the
-baseline engine's scores) and the aggregate job's metrics.csv and per_subject.csv built from them, and
-compares those with the run's own tables, column by column (the tables keep six decimals).
+--metrics-out DIR also writes the baseline's score files there (DIR/baseline: the whole frame each task builds
+from the baseline engine's scores; DIR/baseline-half-budget: the same at half the token budget) with the
+aggregate job's metrics.csv and per_subject.csv built from each, and compares the run's own tables, and the
+half-budget ones as the yardstick, with the baseline's: rows and cells that differ, the largest |d| and the
+columns that moved (the tables keep six decimals).
 
     .venv/bin/python bench/score_drift.py --baseline /tmp/base/src               # every model of the mini run
     .venv/bin/python bench/score_drift.py --baseline /tmp/base/src --models mini-l mini-xs
@@ -57,7 +59,9 @@ def load_engine(src: Path):
     return module
 
 
-def capture_contexts(lm, task: str, df: pd.DataFrame, cfg, seed: int, instruct: bool, baseline=None):
+def capture_contexts(
+    lm, task: str, df: pd.DataFrame, cfg, seed: int, instruct: bool, baseline=None, batch_tokens: int | None = None
+):
     """The contexts and reducer the task hands the engine (llmcal.scoring.tasks.run_contexts), as it scores.
 
     With a baseline engine, the task is scored by it at the run's batching instead: its result is returned too
@@ -79,7 +83,8 @@ def capture_contexts(lm, task: str, df: pd.DataFrame, cfg, seed: int, instruct: 
             return run(lm_, contexts, reduce, cfg_)
         start = time.process_time()
         with torch.inference_mode():
-            seen["ref"] = baseline.score_contexts(lm_, contexts, reduce, cfg_.batch_tokens, cfg_.max_batch)
+            budget = batch_tokens or cfg_.batch_tokens
+            seen["ref"] = baseline.score_contexts(lm_, contexts, reduce, budget, cfg_.max_batch)
         seen["cpu s"] = time.process_time() - start
         return seen["ref"]
 
@@ -163,6 +168,26 @@ def metrics_diff(ours: Path, theirs: Path, keys: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def diff_line(name: str, ours: Path, theirs: Path, keys: list[str]) -> dict:
+    """One comparison of two tables in a line: rows and cells that differ, the largest |d|, the columns that moved."""
+    a, b = read_csv_rows(ours), read_csv_rows(theirs)
+    table = metrics_diff(ours, theirs, keys)
+    moved = table[table["rows that differ"] > 0]
+    return {
+        "comparison": name,
+        "rows": len(a),
+        "rows that differ": sum(x != y for x, y in zip(a, b)),
+        "cells that differ": int(moved["rows that differ"].sum()),
+        "max |d|": float(table["max |d|"].max()),
+        "columns that moved": ", ".join(moved["column"]) or "-",
+    }
+
+
+def read_csv_rows(path: Path) -> list[str]:
+    """A table's data lines as written (the header left out)."""
+    return Path(path).read_text(encoding="utf-8").splitlines()[1:]
+
+
 def rebuild_metrics(study, frames: dict[tuple[str, str], pd.DataFrame], out: Path) -> tuple[Path, Path]:
     """The aggregate job's metrics.csv and per_subject.csv from score frames keyed (model, task)."""
     from llmcal import pipeline
@@ -194,8 +219,6 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
-    import filecmp
-
     import torch
 
     from llmcal.config import fill_defaults, load_yaml
@@ -216,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
         missing = sorted(set(study.models) - set(names))
         raise SystemExit(f"--metrics-out needs every model of the run; not scored: {', '.join(missing)}")
     samples = {t: read_parquet(study.data_file(t)) for t in study.tasks}
-    deltas, frames, n, baseline_cpu = [], {}, 0, 0.0
+    deltas, frames, halved, n, baseline_cpu = [], {}, {}, 0, 0.0
     for name in names:
         spec = study.models[name]
         lm = load_model(str(study.model_dir(name)), spec.arch, dtype=cfg.dtype)
@@ -225,6 +248,10 @@ def main(argv: list[str] | None = None) -> None:
             seen = capture_contexts(lm, task, samples[task], cfg, study.seed, instruct, baseline=baseline)
             frames[name, task] = seen["frame"]
             baseline_cpu += seen["cpu s"]
+            if args.metrics_out:  # the yardstick's tables: the baseline at half its budget, whole frames
+                half = max(1, cfg.batch_tokens // 2)
+                args_ = (lm, task, samples[task], cfg, study.seed, instruct)
+                halved[name, task] = capture_contexts(*args_, baseline=baseline, batch_tokens=half)["frame"]
             d = drift(lm, seen["contexts"], seen["reduce"], baseline, cfg.batch_tokens, cfg.max_batch, seen["ref"])
             deltas.append(d)
             n += len(seen["contexts"])
@@ -240,15 +267,17 @@ def main(argv: list[str] | None = None) -> None:
         )
     )
     if args.metrics_out:
-        metrics, per_subject = rebuild_metrics(study, frames, args.metrics_out)
-        for ours, theirs, keys in (
-            (Path(study.metrics_file()), metrics, ["model", "task"]),
-            (Path(study.per_subject_file()), per_subject, ["model", "subject"]),
+        base = rebuild_metrics(study, frames, args.metrics_out / "baseline")
+        half = rebuild_metrics(study, halved, args.metrics_out / "baseline-half-budget")
+        run = (Path(study.metrics_file()), Path(study.per_subject_file()))
+        lines = []
+        for i, (table, keys) in enumerate(
+            (("metrics.csv", ["model", "task"]), ("per_subject.csv", ["model", "subject"]))
         ):
-            same = filecmp.cmp(ours, theirs, shallow=False)
-            print(f"\n{ours} against {theirs} (the baseline's scores): {'byte-identical' if same else 'they differ'}")
-            table = metrics_diff(ours, theirs, keys)
-            print(table.to_string(index=False, float_format=lambda x: f"{x:.2e}"))
+            lines.append(diff_line(f"{table}: the baseline, half budget", half[i], base[i], keys))
+            lines.append(diff_line(f"{table}: this run (llmcal prefix)", run[i], base[i], keys))
+        print(f"\nthe metrics tables against the baseline's (rebuilt from its scores under {args.metrics_out}):")
+        print(pd.DataFrame(lines).to_string(index=False, formatters={"max |d|": "{:.1e}".format}))
 
 
 if __name__ == "__main__":

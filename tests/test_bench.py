@@ -160,3 +160,8 @@ def test_drift_bench_rebuilds_the_metrics_table_from_the_baselines_scores(tiny_m
     assert table.loc["n", "max |d|"] == 0
     same = drift.metrics_diff(ours, ours, ["model", "task"])
     assert (same["rows that differ"] == 0).all()
+    line = drift.diff_line("moved", theirs, ours, ["model", "task"])
+    assert (line["rows"], line["rows that differ"]) == (2, 1)
+    assert line["cells that differ"] == int(table["rows that differ"].sum()) >= 2
+    assert "brier" in line["columns that moved"].split(", ") and "accuracy" not in line["columns that moved"]
+    assert drift.diff_line("same", ours, ours, ["model", "task"])["columns that moved"] == "-"
