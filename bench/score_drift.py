@@ -15,6 +15,11 @@ calls (no model load, no process start) with the baseline's time over it. The fi
 rounding the baseline itself shows when only its batch shapes change, the yardstick for the last two. One
 thread, float32, as the mini preset scores.
 
+--dtype float64 runs every engine on the same weights in double precision instead (the logits are rounded to
+float32 where each engine hands them to the task's reducer, as at any dtype): rounding in the model's sums then
+falls far below float32's, so what remains between two engines is any difference in what they compute. The
+mini preset's models are float32 checkpoints; float64 is their exact widening.
+
 --metrics-out DIR also writes the baseline's score files there (DIR/baseline: the whole frame each task builds
 from the baseline engine's scores; DIR/baseline-half-budget: the same at half the token budget) with the
 aggregate job's metrics.csv and per_subject.csv built from each, and compares the run's own tables, and the
@@ -24,6 +29,7 @@ columns that moved (the tables keep six decimals).
     .venv/bin/python bench/score_drift.py --baseline /tmp/base/src               # every model of the mini run
     .venv/bin/python bench/score_drift.py --baseline /tmp/base/src --models mini-l mini-xs
     .venv/bin/python bench/score_drift.py --baseline /tmp/base/src --metrics-out /tmp/base-metrics
+    .venv/bin/python bench/score_drift.py --baseline /tmp/base/src --models mini-l mini-xs --dtype float64
 """
 
 from __future__ import annotations
@@ -217,6 +223,11 @@ def main(argv: list[str] | None = None) -> None:
         help="also write the baseline's score files and the metrics tables built from them there (every model of "
         "the run), and compare them with the run's metrics.csv and per_subject.csv",
     )
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        help="the weights' dtype for every engine (default: the run's scoring.dtype, float32 for the mini preset)",
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -232,6 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     study = Study(config)
     cfg = study.scoring
     baseline = load_engine(args.baseline)
+    dtype = args.dtype or cfg.dtype
     names = args.models or [m for m in study.models if study.model_dir(m).is_dir()]
     if not names:
         raise SystemExit(f"no model of {args.configfile} is on disk: run the workflow first")
@@ -242,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     deltas, frames, halved, n, baseline_cpu = [], {}, {}, 0, 0.0
     for name in names:
         spec = study.models[name]
-        lm = load_model(str(study.model_dir(name)), spec.arch, dtype=cfg.dtype)
+        lm = load_model(str(study.model_dir(name)), spec.arch, dtype=dtype)
         for task in study.tasks:
             instruct = spec.as_params().get("prompt") == "instruct"
             seen = capture_contexts(lm, task, samples[task], cfg, study.seed, instruct, baseline=baseline)
@@ -258,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
             print(name, task, " ".join(f"{k}: {d[k].max():.2e}" for k in VARIANTS), flush=True)
     print(
         f"\n{len(names)} models, {len(deltas)} score files, {n} samples; baseline {args.baseline} at batch_tokens "
-        f"{cfg.batch_tokens}, max_batch {cfg.max_batch}; float32, 1 thread, torch {torch.__version__}"
+        f"{cfg.batch_tokens}, max_batch {cfg.max_batch}; weights {lm.dtype}, 1 thread, torch {torch.__version__}"
     )
     print(f"the baseline at the run's batching: {baseline_cpu:.1f} cpu s (the engine's calls alone)")
     print(

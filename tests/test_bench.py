@@ -118,6 +118,31 @@ def test_drift_bench_compares_engines_on_a_tasks_own_contexts(tiny_models, tmp_p
         drift.load_engine(tmp_path)
 
 
+def test_drift_bench_in_float64_leaves_only_what_the_engines_compute(tiny_models):
+    """--dtype float64: the checkpoint widened to double runs through every engine and path (the prefix cache and
+    padded batches included), and every variant, the baseline at other batch shapes too, agrees with the baseline
+    to 1e-7 with the same predictions."""
+    import pandas as pd
+    import torch
+
+    from llmcal.models.load import load_model
+    from llmcal.scoring.config import ScoringConfig
+
+    drift = _bench_module("score_drift")
+    lm = load_model(*tiny_models["neox"], device="cpu", dtype="float64")
+    assert next(lm.model.parameters()).dtype == torch.float64
+    cfg = ScoringConfig.from_dict({"max_length": 256, "min_context": 4, "batch_tokens": 1024, "max_batch": 8})
+    words = "the cat sat on a mat while the dog ran to the park and back again before dinner".split()
+    texts = [" ".join((words[i:] + words[:i]) * (1 + i % 3)) for i in range(12)]  # ragged lengths: padding
+    df = pd.DataFrame({"id": [f"s{i}" for i in range(12)], "text": texts})
+    baseline = drift.load_engine(ROOT / "src")
+    for instruct in (False, True):
+        seen = drift.capture_contexts(lm, "clm", df, cfg, 0, instruct=instruct)
+        d = drift.drift(lm, seen["contexts"], seen["reduce"], baseline, cfg.batch_tokens, cfg.max_batch)
+        assert all(d[v].max() <= 1e-7 for v in drift.VARIANTS), {v: d[v].max() for v in drift.VARIANTS}
+        assert not any(d[f"{v}: prediction"].any() for v in drift.VARIANTS)
+
+
 def test_drift_bench_rebuilds_the_metrics_table_from_the_baselines_scores(tiny_models, tmp_path):
     """score_drift --metrics-out: a task scored by the baseline engine gives the whole score frame a score job
     writes (this checkout as its own baseline: the very frame), the aggregate job's tables are rebuilt from such
