@@ -68,6 +68,7 @@ if STUDY.alignment:
                 f"sft_{_run.name.replace('-', '_')}"
             input:
                 base=STUDY.model_dir(PLAN.base),
+                base_files=STUDY.model_files(PLAN.base),
                 data=STUDY.instruction_table(_run.data),
             output:
                 [directory(d) for d in STUDY.run_epoch_dirs(_run.name)],
@@ -91,6 +92,7 @@ if STUDY.alignment:
     rule reward_model:
         input:
             base=STUDY.model_dir(PLAN.base),
+            base_files=STUDY.model_files(PLAN.base),
             pairs=STUDY.instruction_table("comparison"),
         output:
             model=directory(STUDY.reward_dir()),

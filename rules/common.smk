@@ -50,6 +50,10 @@ def model_input(wildcards):
     return str(STUDY.model_dir(wildcards.model))
 
 
+def model_files(wildcards):
+    return STUDY.model_files(wildcards.model)
+
+
 def resources_of(rule, **fixed):
     """A rule's resources, each a function of the job's wildcards (formula: llmcal.resources)."""
 

@@ -5,6 +5,7 @@
 rule score:
     input:
         model=model_input,
+        model_files=model_files,
         data=STUDY.data_files(),
     output:
         **STUDY.model_scores("{model}"),
@@ -54,6 +55,7 @@ if STUDY.kshot:
     rule score_kshot:
         input:
             model=model_input,
+            model_files=model_files,
             data=STUDY.kshot_data_file(),
         output:
             **STUDY.kshot_model_scores("{model}"),

@@ -163,6 +163,30 @@ def test_mini_plan_uses_the_largest_mini_model_offline():
     assert not [t for t in study.download_targets() if "instructions" in t]
 
 
+def test_local_instruction_sets_and_encoder_are_watched_file_by_file(tmp_path):
+    """A local oasst folder (a hub snapshot copied by hand) and a local encoder folder are inputs with every file
+    in them, so a file rewritten in place there reruns the jobs that read it; a local file is itself."""
+    (tmp_path / "oasst" / "data").mkdir(parents=True)
+    (tmp_path / "oasst" / "data" / "train.jsonl").write_text("{}\n")
+    (tmp_path / "alpaca_data.json").write_text("[]")
+    (tmp_path / "encoder").mkdir()
+    (tmp_path / "encoder" / "model.safetensors").write_text("x")
+
+    def local(section):
+        section["data"]["alpaca"] = {"source": "local", "local": str(tmp_path / "alpaca_data.json")}
+        section["data"]["oasst"] = {"source": "local", "local": str(tmp_path / "oasst")}
+        section["embedder"] = {"path": str(tmp_path / "encoder")}
+
+    study = Study(_paper_with(local))
+    inputs = study.instruction_raw_inputs()
+    assert {
+        str(tmp_path / "alpaca_data.json"),
+        str(tmp_path / "oasst"),
+        str(tmp_path / "oasst/data/train.jsonl"),
+    } <= set(inputs)
+    assert study.embedder_inputs() == [str(tmp_path / "encoder"), str(tmp_path / "encoder" / "model.safetensors")]
+
+
 def _paper_with(mutate):
     cfg = copy.deepcopy(_load("config.yaml"))
     mutate(cfg["alignment"])

@@ -177,3 +177,19 @@ def test_every_job_script_ends_with_finish():
     for script in sorted((ROOT / "scripts").glob("*.py")):
         lines = script.read_text().rstrip().splitlines()
         assert lines[-1] == "pipeline.finish()", f"{script.name} does not end with pipeline.finish()"
+
+
+def test_a_local_folder_is_watched_file_by_file(tmp_path):
+    """fsio.input_files: a folder stands for itself and every file under it, sorted, hidden names left out; a file
+    or a missing path is itself."""
+    from llmcal.fsio import input_files
+
+    root = tmp_path / "mmlu"
+    for rel in ("data/test/b_test.csv", "data/dev/a_dev.csv", "README", ".DS_Store", ".git/HEAD", "data/.x/y"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("x")
+    assert input_files(root) == [str(root)] + [
+        str(root / rel) for rel in ("README", "data/dev/a_dev.csv", "data/test/b_test.csv")
+    ]
+    assert input_files(root / "README") == [str(root / "README")]
+    assert input_files(tmp_path / "missing") == [str(tmp_path / "missing")]

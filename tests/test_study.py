@@ -95,6 +95,10 @@ def test_data_locations_by_source(tmp_path):
     cfg["data"]["mmlu"] = {"source": "local", "local": str(tmp_path)}
     study = Study(cfg)
     assert study.raw_files("mmlu") == {"inputs": [str(tmp_path)], "read": {"root": str(tmp_path), "layout": "auto"}}
+    # A local folder is watched file by file: a CSV rewritten in place reruns the sample (fsio.input_files).
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "anatomy_test.csv").write_text("q,a,b,c,d,A\n")
+    assert study.raw_files("mmlu")["inputs"] == [str(tmp_path), str(tmp_path / "test" / "anatomy_test.csv")]
     assert "mmlu" not in study.downloaded_tasks()
     cfg["data"]["clm"] = {"source": "local", "local": "/data/pile.jsonl"}
     with pytest.raises(ConfigError, match=r"data.clm.local"):
@@ -242,3 +246,17 @@ def test_paper_suites_are_config_entries_and_fig3_draws_the_seed_range():
     assert "replicas" not in study.figure_params("fig8")  # LLaMA has no seed runs
     seeds = study.figure_replicas(study.figure("fig4-seeds"))
     assert seeds["pythia-160m-train-step2000"][0] == "pythia-160m-seed1-train-step2000"
+
+
+def test_a_local_checkpoints_files_are_inputs_of_its_jobs(tmp_path):
+    """Weights saved again into a `path:` model's folder rescore it; checkpoints the workflow writes or downloads
+    are dated by their own rules, so they add none."""
+    cfg = copy.deepcopy(_load("config/mini.yaml"))
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (ckpt / name).write_text("{}")
+    cfg["models"].append({"name": "mine", "path": str(ckpt)})
+    study = Study(cfg)
+    assert study.model_files("mine") == [str(ckpt / "config.json"), str(ckpt / "model.safetensors")]
+    assert study.model_files("mini-l") == []

@@ -220,3 +220,49 @@ def test_snakemake_report_holds_every_figure_the_metrics_and_the_findings(mini_r
         assert f"{fig}.pdf" in html, fig
     assert "metrics.csv" in html and "findings.html" in html
     assert "On the Calibration of Large Language Models and Alignment" in html  # report/workflow.rst
+
+
+def test_a_file_changed_inside_a_local_folder_reruns_what_reads_it(tmp_path, tiny_models):
+    """Snakemake dates a folder input by the folder's own mtime, which a file rewritten in place inside it does not
+    change. A local MMLU folder (a CSV in its test/ subfolder corrected) and a `path:` checkpoint (weights saved
+    again into the same folder) are watched file by file (fsio.input_files): each change reruns exactly the jobs
+    that read it, and a finished run is otherwise left alone."""
+    import shutil
+
+    from llmcal.data.miniworld import WorldConfig, generate_world
+
+    generate_world(tmp_path / "world", WorldConfig.tiny())
+    mmlu = shutil.copytree(tmp_path / "world" / "mmlu" / "data", tmp_path / "my-mmlu")
+    ckpt = shutil.copytree(tiny_models["neox"][0], tmp_path / "my-ckpt")
+    cfg = _tiny_config(tmp_path / "results")
+    cfg["data"]["mmlu"] = {"source": "local", "local": str(mmlu), "n_shots": 5}
+    cfg["models"].append({"name": "mine", "family": "mine", "size": "70m", "path": str(ckpt)})
+    config = tmp_path / "local.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    target = str(tmp_path / "results" / "scores" / "mmlu" / "mine.parquet")
+    _snakemake(tmp_path, config, "--", target)
+    assert "Nothing to be done" in (lambda p: p.stdout + p.stderr)(_snakemake(tmp_path, config, "-n", "--", target))
+
+    def rewrite_in_place(path: Path, change) -> None:
+        folder = os.stat(path.parent).st_mtime_ns
+        change(path)
+        assert os.stat(path).st_mtime > os.stat(target).st_mtime  # written after the outputs (a dry run between)
+        assert os.stat(path.parent).st_mtime_ns == folder  # the folder itself looks untouched
+
+    def train_more(weights: Path) -> None:  # newer weights copied over the old file (cp), in place
+        from safetensors.torch import load_file, save
+
+        tensors = load_file(weights)
+        weights.write_bytes(save({k: v + 0.01 if v.is_floating_point() else v for k, v in tensors.items()}))
+
+    def correct_a_row(csv: Path) -> None:  # one answer letter changed
+        lines = csv.read_text().splitlines(keepends=True)
+        lines[0] = lines[0][:-2] + ("A" if lines[0][-2] != "A" else "B") + "\n"
+        csv.write_text("".join(lines))
+
+    rewrite_in_place(ckpt / "model.safetensors", train_more)
+    assert _planned(_snakemake(tmp_path, config, "-n", "--", target)) == [("score", "model=mine")]
+    _snakemake(tmp_path, config, "--", target)
+    rewrite_in_place(next((mmlu / "test").glob("*_test.csv")), correct_a_row)
+    jobs = _planned(_snakemake(tmp_path, config, "-n", "--", target))
+    assert sorted(jobs) == [("sample_data", "task=mmlu"), ("score", "model=mine")]

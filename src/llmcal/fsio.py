@@ -74,6 +74,26 @@ LOCK_NAME = ".llmcal.lock"
 _held: dict[str, object] = {}
 
 
+def input_files(path: str | Path) -> list[str]:
+    """A user's own input (a local data folder or checkpoint) as Snakemake should watch it.
+
+    Snakemake dates a folder by the folder's own mtime, which a file rewritten in place inside it (a checkpoint
+    saved again into the same folder, a CSV corrected, a file in a subfolder replaced) does not change: the jobs
+    reading it would keep their old outputs without a word. So a folder stands for itself and every file under it
+    (names starting with "." left out: .git, .cache, editor files), and a file changed, added or removed there
+    reruns them (Snakemake's mtime and input-set triggers). A file, or a path that does not exist (Snakemake
+    names it as missing), is returned as it is.
+    """
+    path = str(path)
+    if not os.path.isdir(path):
+        return [path]
+    files = []
+    for root, dirs, names in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files.extend(os.path.join(root, n) for n in sorted(names) if not n.startswith("."))
+    return [path, *files]
+
+
 class ResultsInUse(RuntimeError):
     pass
 

@@ -15,6 +15,7 @@ from llmcal import resources as res
 from llmcal import tasks as task_registry
 from llmcal.data.miniworld import WorldConfig
 from llmcal.figure_kinds import Figure
+from llmcal.fsio import input_files
 from llmcal.kshot import KShotConfig
 from llmcal.layout import Layout
 from llmcal.metrics import MetricsConfig
@@ -244,6 +245,13 @@ class Study:
     def model_dir(self, name: str) -> Path:
         return Path(self.layout.model_dir(self.models[name]))
 
+    def model_files(self, name: str) -> list[str]:
+        """The files of a local checkpoint (a `path:` entry), so that weights saved again into the same folder
+        rescore it (fsio.input_files); none for checkpoints the workflow writes or downloads itself."""
+        if self.models[name].source != "local":
+            return []
+        return input_files(self.model_dir(name))[1:]
+
     def resolve_models(self, names, key: str) -> tuple[str, ...]:
         """Model names, where a config entry's name stands for all of its checkpoints."""
         out = []
@@ -431,7 +439,10 @@ class Study:
             raise ConfigError(f"{key}.local: source is 'local' but no local path is given")
         if src not in ("hub", "url", "local", "mini"):
             raise ConfigError(f"{key}.source: {src!r} is not one of hub, url, local, mini")
-        return self.task(task).raw_files(src, cfg, Path(self.raw_dir(task)), key)
+        files = self.task(task).raw_files(src, cfg, Path(self.raw_dir(task)), key)
+        if src == "local":  # the user's own folder: every file in it is an input (fsio.input_files)
+            files = {**files, "inputs": [f for p in files["inputs"] for f in input_files(p)]}
+        return files
 
     def download_spec(self, task: str) -> dict:
         """The argument of llmcal.data.download.download_dataset for a hub/url task."""
@@ -491,8 +502,11 @@ class Study:
         return {n: str(al.raw_path(self.layout, plan.data, n)) for n in al.DATA_SETS}
 
     def instruction_raw_inputs(self) -> list[str]:
+        """The instruction sets' raw inputs; a set of source local is its file, or its folder and every file in it
+        (fsio.input_files)."""
         plan = self._plan()
-        return sorted({str(al.raw_dir(self.layout, plan.data, n)) for n in al.DATA_SETS})
+        dirs = {str(al.raw_dir(self.layout, plan.data, n)): plan.data[n]["source"] for n in al.DATA_SETS}
+        return sorted({f for d, src in dirs.items() for f in (input_files(d) if src == "local" else [d])})
 
     def instruction_download_spec(self, name: str) -> dict:
         return al.download_spec(self._plan().data, name)
@@ -533,7 +547,12 @@ class Study:
         )
 
     def embedder_inputs(self) -> list[str]:
-        return [self.embedder_spec()["path"]] if self._plan().embedder.get("hub") else []
+        """The downloaded encoder's folder, or a local one's folder and files (fsio.input_files); none for a
+        package's encoder."""
+        emb = self._plan().embedder
+        if emb.get("hub"):
+            return [self.embedder_spec()["path"]]
+        return input_files(emb["path"]) if emb.get("path") else []
 
     def diversity_files(self) -> list[str]:
         return list(self.layout.diversity_outputs().values())
