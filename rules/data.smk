@@ -32,6 +32,7 @@ rule download_data:
 rule sample_data:
     input:
         lambda wc: STUDY.raw_files(wc.task)["inputs"],
+        code=lambda wc: STUDY.task_code([wc.task]),
     output:
         LAYOUT.data_file("{task}"),
     log:

@@ -7,6 +7,7 @@ rule score:
         model=model_input,
         model_files=model_files,
         data=STUDY.data_files(),
+        code=STUDY.task_code(),
     output:
         **STUDY.model_scores("{model}"),
     log:

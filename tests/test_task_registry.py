@@ -249,8 +249,15 @@ def test_snakemake_plans_a_plugin_task(tmp_path):
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
-    planned = []
+    planned, inputs = [], {}
     for block in re.split(r"^(?=(?:local)?rule \w+:$)", out, flags=re.M)[1:]:
         wildcards = re.search(r"^    wildcards: (.*)$", block, flags=re.M)
-        planned.append((re.match(r"(?:local)?rule (\w+):", block).group(1), wildcards.group(1) if wildcards else ""))
+        job = (re.match(r"(?:local)?rule (\w+):", block).group(1), wildcards.group(1) if wildcards else "")
+        planned.append(job)
+        found = re.search(r"^    input: (.*)$", block, flags=re.M)
+        inputs[job] = found.group(1).split(", ") if found else []
     assert ("sample_data", "task=toy") in planned and ("score", "model=mini-xs") in planned
+    # The task's own module is an input of the jobs that sample and score it: an edit of it reruns them.
+    module = str((TESTS / "toy_task.py").resolve())
+    assert module in inputs["sample_data", "task=toy"] and module in inputs["score", "model=mini-xs"]
+    assert module not in inputs["sample_data", "task=clm"]

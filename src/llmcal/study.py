@@ -302,6 +302,11 @@ class Study:
         """Every task's sample, in the order of `tasks` (the inputs of each scoring job)."""
         return [self.data_file(t) for t in self.tasks]
 
+    def task_code(self, tasks=None) -> list[str]:
+        """The source files of the study's own task modules among `tasks` (default: all it scores): inputs of the
+        jobs that sample and score them, so an edit reruns them (llmcal.tasks.code_files)."""
+        return task_registry.code_files(self.tasks if tasks is None else tasks)
+
     def all_scores(self) -> list[str]:
         return [self.score_file(t, m) for m in self.models for t in self.tasks]
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -204,6 +205,22 @@ def load_modules(modules: Iterable[str] | None, key: str = "task_modules") -> tu
             raise ConfigError(f"{key}[{i}]: {module!r} registers no task; it must call llmcal.tasks.register(...)")
         out += [n for n in registered if n not in out]
     return tuple(out)
+
+
+def code_files(task_names: Iterable[str]) -> list[str]:
+    """The source files of the tasks of your own among these (the module defining each Task class), sorted.
+
+    They are inputs of the jobs that sample and score them, so that an edit of a task (its prompt, its reader)
+    reruns what it built instead of leaving the old samples and scores in place. The package's own modules are
+    left out, as the rest of src/llmcal is (README: a newer checkout keeps older outputs).
+    """
+    files = set()
+    for name in task_names:
+        module = _module_of(get(name))
+        path = getattr(sys.modules.get(module), "__file__", None)
+        if module not in BUILTIN_MODULES and path:
+            files.add(str(Path(path).resolve()))
+    return sorted(files)
 
 
 def available(modules: Iterable[str] | None) -> tuple[str, ...]:
