@@ -384,3 +384,40 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "[]"
     assert (tmp_path / "s.parquet").is_file()
+
+
+def test_a_score_file_says_on_what_device_and_dtype_it_was_scored(tiny_models, tmp_path, caplog):
+    """scoring.dtype auto is bfloat16 on a GPU with it and float32 on a CPU: numbers that differ in their third
+    decimal. The job's log and every score file's parquet metadata say which ran (with torch and transformers),
+    the scores themselves read back as before, and two identical runs still write identical bytes."""
+    import logging
+
+    import torch
+    import transformers
+
+    path, arch = tiny_models["neox"]
+    model = {"name": "neox", "arch": arch}
+    data = tmp_path / "clm.parquet"
+    pd.DataFrame({"id": [f"c{i}" for i in range(4)], "text": [" ".join(WORDS * 3)] * 4}).to_parquet(data)
+    outs = {}
+    with caplog.at_level(logging.INFO, logger="llmcal"):
+        for name, dtype in (("auto", "auto"), ("again", "auto"), ("bf16", "bfloat16")):
+            outs[name] = tmp_path / name / "clm.parquet"
+            cfg = {"max_length": 256, "min_context": 2, "dtype": dtype}
+            pipeline.score_job(str(path), model, "clm", str(data), cfg, 0, str(outs[name]))
+    versions = {"torch": torch.__version__, "transformers": transformers.__version__}
+    assert pipeline.scored_with(outs["auto"]) == {
+        "device": "cpu",
+        "dtype": "float32",
+        "scoring_dtype": "auto",
+        **versions,
+    }
+    assert pipeline.scored_with(outs["bf16"])["dtype"] == "bfloat16"
+    assert "neox: scoring on cpu in float32 (scoring.dtype auto)" in caplog.text
+    assert outs["auto"].read_bytes() == outs["again"].read_bytes()
+    scores = pd.read_parquet(outs["auto"])
+    assert len(scores) == 4 and scores["confidence"].between(0, 1).all()
+    assert not pd.read_parquet(outs["auto"]).equals(pd.read_parquet(outs["bf16"]))  # the dtype does move scores
+    old = tmp_path / "old.parquet"
+    scores.to_parquet(old)  # a file from before provenance was kept
+    assert pipeline.scored_with(old) == {}

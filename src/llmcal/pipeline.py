@@ -181,13 +181,17 @@ def _score_items(model_dir, model, items, scoring_cfg, seed, threads, task_modul
             raise ValueError(f"{data}: no samples to score")
     torch.set_num_threads(threads)
     lm = load_model(model_dir, model["arch"], dtype=cfg.dtype)
+    scored_with = scoring_provenance(lm, cfg)
+    # scoring.dtype auto is bfloat16 on a GPU that has it and float32 elsewhere: the log and every score file say
+    # which ran, so scores from a CPU node and a GPU node are never mistaken for each other.
+    log.info("%s: scoring on %s in %s (scoring.dtype %s)", model["name"], lm.device, scored_with["dtype"], cfg.dtype)
     instruct = model.get("prompt") == "instruct"
     for task, data, out, shots in items:
         df = read_parquet(data)
         if shots is not None:
             df = mmlu_at_shots(df, shots)
         result = score_task(lm, task, df, cfg, seed, instruct=instruct)
-        atomic_write(out, lambda tmp, r=result: r.to_parquet(tmp, index=False))
+        write_scores(result, out, scored_with)
         log.info(
             "%s on %s%s: n=%d accuracy=%.4f mean confidence=%.4f%s",
             model["name"],
@@ -198,6 +202,41 @@ def _score_items(model_dir, model, items, scoring_cfg, seed, threads, task_modul
             result["confidence"].mean(),
             summaries[task](result),
         )
+
+
+SCORED_WITH = b"llmcal.scored_with"
+
+
+def scoring_provenance(lm, cfg) -> dict:
+    """What a score file's numbers depend on beyond its inputs: device, dtype, torch and transformers versions."""
+    import torch
+    import transformers
+
+    dtype = str(lm.dtype).removeprefix("torch.")
+    return {
+        "device": str(lm.device).split(":")[0],
+        "dtype": dtype,
+        "scoring_dtype": cfg.dtype,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
+
+
+def write_scores(result: pd.DataFrame, out: str, scored_with: Mapping) -> None:
+    """A score file, whole or not at all, with `scored_with` (scoring_provenance) in its parquet metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(result, preserve_index=False)
+    metadata = {**(table.schema.metadata or {}), SCORED_WITH: json.dumps(dict(scored_with), sort_keys=True).encode()}
+    table = table.replace_schema_metadata(metadata)
+    atomic_write(out, lambda tmp: pq.write_table(table, tmp))
+
+
+def scored_with(path: str | Path) -> dict:
+    """The provenance a score job wrote into a score file ({} for files written before it was kept)."""
+    raw = (open_parquet(path).schema_arrow.metadata or {}).get(SCORED_WITH)
+    return json.loads(raw) if raw else {}
 
 
 def _check_writable(out: str) -> None:
