@@ -18,7 +18,8 @@ class ScoringConfig(Section):
     max_length: int = setting(2048, "longest context in tokens; MMLU prompts drop shots from the end to fit")
     min_context: int = setting(32, "shortest CLM context: the scored position is drawn between it and max_length")
     # Batching groups the same contexts differently; each row is scored on its own (padding is masked out), so
-    # only float32 rounding can differ (at most 6e-8 on a confidence in a mini run; no prediction changed).
+    # only float32 rounding can differ (up to 2e-6 on a confidence in the mini run when the budget is halved, no
+    # prediction changed; identical in float64: bench/score_drift.py).
     batch_tokens: int = setting(16384, "token budget of one batch (rows x longest row)", runtime_only=True)
     max_batch: int = setting(64, "most rows in one batch", runtime_only=True)
     # The shared-prefix path gives the plain path's logits to float32 rounding (tests: |d logit| <= 1e-4, same
