@@ -190,8 +190,9 @@ def diff_line(name: str, ours: Path, theirs: Path, keys: list[str]) -> dict:
 
 
 def read_csv_rows(path: Path) -> list[str]:
-    """A table's data lines as written (the header left out)."""
-    return Path(path).read_text(encoding="utf-8").splitlines()[1:]
+    """A table's data lines as written (the header left out), sorted: rows pair by their leading key columns
+    whatever order each table was written in."""
+    return sorted(Path(path).read_text(encoding="utf-8").splitlines()[1:])
 
 
 def rebuild_metrics(study, frames: dict[tuple[str, str], pd.DataFrame], out: Path) -> tuple[Path, Path]:
